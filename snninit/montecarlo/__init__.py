@@ -1,0 +1,9 @@
+"""snninit.montecarlo (see DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+from .._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

@@ -1,0 +1,269 @@
+"""Initialisation rules: one registry, one signature.
+
+A rule maps the fan-in ``n_in`` and the neuron's parameters to the mean and
+variance of the i.i.d. weights of a hidden layer. Rules that depend on the
+layer (because they track how activity evolves with depth) or need data
+provide ``per_layer``; everything else is broadcast over the layers.
+
+Adding a rule is one call to :func:`register_rule`, next to the rule's
+implementation; nothing else in the package needs to change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import special
+
+from .._checks import check_finite_array, check_int, check_real
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import NetworkConfig
+
+__all__ = [
+    "InitRule",
+    "register_rule",
+    "get_rule",
+    "rule_names",
+    "weight_variance",
+    "weight_mean",
+    "layer_weight_moments",
+    "survival",
+]
+
+
+def survival(x):
+    """Standard normal tail ``Q(x) = P(Z > x) = erfc(x / sqrt 2) / 2``.
+
+    Uses :func:`scipy.special.ndtr` of ``-x``, accurate deep into the tail
+    (no cancellation for large ``x``).
+    """
+    return special.ndtr(-np.asarray(x, dtype=float))
+
+
+@dataclasses.dataclass(frozen=True)
+class InitRule:
+    """An initialisation rule.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, also ``NetworkConfig.init``.
+    variance : callable
+        ``variance(n_in, theta, beta, steps, **params) -> Var[w]``, vectorised
+        over array arguments (numpy broadcasting).
+    mean : callable or None
+        ``mean(n_in, theta, beta, steps, **params) -> E[w]``; None means 0.
+    params : mapping
+        Allowed extra parameters and their defaults.
+    per_layer : callable or None
+        ``per_layer(cfg) -> (mean, var)`` arrays of shape ``(layers,)`` for
+        rules whose weights differ between layers; replaces the broadcast.
+    needs_data : bool
+        True if the rule must see input data (forward passes) to be applied.
+    assumptions : str
+        One paragraph: what the rule assumes about the network and input.
+    """
+
+    name: str
+    variance: Callable[..., Any]
+    mean: Callable[..., Any] | None = None
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    per_layer: Callable[[NetworkConfig], tuple[np.ndarray, np.ndarray]] | None = None
+    needs_data: bool = False
+    assumptions: str = ""
+    check: Callable[[NetworkConfig], None] | None = None
+
+    def resolve_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = set(params) - set(self.params)
+        if unknown:
+            allowed = ", ".join(sorted(self.params)) or "none"
+            raise ValueError(
+                f"init rule {self.name!r} has no parameter(s) {sorted(unknown)}; "
+                f"allowed: {allowed}"
+            )
+        return {**self.params, **params}
+
+    def check_params(self, cfg: NetworkConfig) -> None:
+        """Validate ``cfg.init_params`` (and anything else the rule needs)."""
+        self.resolve_params(cfg.init_params)
+        if self.check is not None:
+            self.check(cfg)
+
+
+_REGISTRY: dict[str, InitRule] = {}
+
+
+def register_rule(rule: InitRule) -> InitRule:
+    """Add ``rule`` to the registry (replacing a rule of the same name)."""
+    _REGISTRY[rule.name] = rule
+    return rule
+
+
+def _ensure_loaded() -> None:
+    # Rules defined in other modules register themselves on import; importing
+    # them here keeps `rule_names()` complete without import cycles at load.
+    import importlib
+
+    for module in _EXTERNAL_RULE_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # only tolerate the module itself missing
+            if exc.name != module:
+                raise
+
+
+#: Modules that register further rules when imported (peers' schemes, dmft).
+_EXTERNAL_RULE_MODULES: list[str] = []
+
+
+def rule_names() -> tuple[str, ...]:
+    """Names of every registered initialisation rule."""
+    _ensure_loaded()
+    return tuple(_REGISTRY)
+
+
+def get_rule(name: str) -> InitRule:
+    """Return the rule called ``name`` or raise ``ValueError`` listing the choices."""
+    if name not in _REGISTRY:
+        _ensure_loaded()
+    if not isinstance(name, str) or name not in _REGISTRY:
+        choices = ", ".join(repr(n) for n in _REGISTRY)
+        raise ValueError(f"init must be one of {choices}; got {name!r}")
+    return _REGISTRY[name]
+
+
+def _check_common(n_in, theta, beta, steps):
+    n_in = check_finite_array("n_in", n_in, low=1)
+    if np.any(n_in != np.round(n_in)):
+        raise ValueError(f"n_in must be a positive integer; got {n_in!r}")
+    theta = check_finite_array("theta", theta, low=0.0)
+    beta = check_real("beta", beta, low=0.0, high=1.0)
+    steps = check_int("steps", steps, low=1)
+    return n_in, theta, beta, steps
+
+
+def _finite_or_raise(name: str, value, theta):
+    value = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(value)) or np.any(value < 0):
+        bad = np.broadcast_to(np.asarray(theta, dtype=float), value.shape)[~np.isfinite(value)]
+        where = f" (at theta={float(bad.flat[0])!r})" if bad.size else ""
+        raise ValueError(
+            f"init rule {name!r} gives a non-finite weight variance{where}: "
+            "the firing probability underflows; use a smaller theta"
+        )
+    return value[()] if value.ndim == 0 else value
+
+
+def weight_variance(rule: str, n_in, theta=1.0, *, beta=0.0, steps=1, **params):
+    """Weight variance ``Var[w]`` of ``rule`` for fan-in ``n_in``.
+
+    Parameters
+    ----------
+    rule : str
+        A name from :func:`rule_names`.
+    n_in : int or array_like
+        Fan-in (number of presynaptic neurons), >= 1.
+    theta : float or array_like
+        Firing threshold, >= 0. Broadcasts with ``n_in``.
+    beta, steps : float, int
+        Leak and number of time steps, for rules that use them.
+    **params
+        The rule's own parameters (see ``get_rule(rule).params``).
+
+    Returns
+    -------
+    float or ndarray
+        ``Var[w]``, finite and >= 0; a float when all inputs are scalars.
+
+    Raises
+    ------
+    ValueError
+        For an unknown rule or parameter, out-of-range input, or a result
+        that would not be finite (e.g. ``micheli`` at extreme thresholds).
+    """
+    r = get_rule(rule)
+    n_in, theta, beta, steps = _check_common(n_in, theta, beta, steps)
+    values = r.variance(n_in, theta, beta, steps, **r.resolve_params(params))
+    return _finite_or_raise(rule, values, theta)
+
+
+def weight_mean(rule: str, n_in, theta=1.0, *, beta=0.0, steps=1, **params):
+    """Weight mean ``E[w]`` of ``rule`` (0 for the zero-mean rules)."""
+    r = get_rule(rule)
+    n_in, theta, beta, steps = _check_common(n_in, theta, beta, steps)
+    resolved = r.resolve_params(params)
+    if r.mean is None:
+        values = np.zeros(np.broadcast(n_in, theta).shape)
+    else:
+        values = np.asarray(r.mean(n_in, theta, beta, steps, **resolved), dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"init rule {rule!r} gives a non-finite weight mean")
+    return values[()] if values.ndim == 0 else values
+
+
+def layer_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per-layer weight mean and variance for the hidden layers ``1..L`` of ``cfg``.
+
+    Returns
+    -------
+    mean, var : ndarray, shape (cfg.layers,)
+        Entry ``l - 1`` belongs to the weights feeding hidden layer ``l``.
+    """
+    r = get_rule(cfg.init)
+    if r.per_layer is not None:
+        mean, var = r.per_layer(cfg)
+        mean = np.asarray(mean, dtype=float)
+        var = np.asarray(var, dtype=float)
+        if mean.shape != (cfg.layers,) or var.shape != (cfg.layers,):
+            raise RuntimeError(f"rule {cfg.init!r} returned per-layer arrays of the wrong shape")
+        _finite_or_raise(cfg.init, var, cfg.theta)
+        return mean, var
+    kwargs = dict(beta=cfg.beta, steps=cfg.steps, **cfg.init_params)
+    var = weight_variance(cfg.init, cfg.width, cfg.theta, **kwargs)
+    mean = weight_mean(cfg.init, cfg.width, cfg.theta, **kwargs)
+    return np.full(cfg.layers, float(mean)), np.full(cfg.layers, float(var))
+
+
+# --------------------------------------------------------------------------
+# The two rules of the paper
+# --------------------------------------------------------------------------
+
+
+def _kaiming_variance(n_in, theta, beta, steps):
+    return 2.0 / n_in + 0.0 * theta
+
+
+def _micheli_variance(n_in, theta, beta, steps):
+    with np.errstate(divide="ignore", over="ignore"):
+        return 1.0 / (n_in * survival(theta))
+
+
+register_rule(
+    InitRule(
+        name="kaiming",
+        variance=_kaiming_variance,
+        assumptions=(
+            "He et al. (2015) for ReLU: Var[w] = 2 / n_in keeps Var[u] constant when "
+            "E[x^2] = Var[u] / 2. A Heaviside neuron with threshold theta > 0 has "
+            "E[x^2] = Q(theta / sd(u)) < 1/2, so activity decays with depth."
+        ),
+    )
+)
+
+register_rule(
+    InitRule(
+        name="micheli",
+        variance=_micheli_variance,
+        assumptions=(
+            "Micheli et al. (2024), eq. 10: Var[w] = 1 / (n_in Q(theta)) with Q the "
+            "standard normal tail. Assumes one time step, zero-mean symmetric i.i.d. "
+            "weights, membranes u ~ N(0, 1) (the standard normal input) and i.i.d. "
+            "spikes, so that E[x^2] = P(u > theta) = Q(theta) and Var[u_l] = 1 for "
+            "every layer. Ignores leak and reset over time steps."
+        ),
+    )
+)

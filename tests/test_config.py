@@ -1,0 +1,58 @@
+import math
+
+import pytest
+
+import snninit as si
+
+
+def test_defaults_are_valid_and_round_trip_through_json():
+    cfg = si.NetworkConfig(width=100, init_params={})
+    assert si.NetworkConfig.from_json(cfg.to_json()) == cfg
+    assert hash(cfg) == hash(si.NetworkConfig.from_json(cfg.to_json()))
+
+
+def test_config_is_frozen():
+    cfg = si.NetworkConfig()
+    with pytest.raises(AttributeError):
+        cfg.width = 5
+
+
+def test_integral_float_width_is_normalised_to_int():
+    assert si.NetworkConfig(width=100.0).width == 100
+    assert isinstance(si.NetworkConfig(width=100.0).width, int)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("width", -1, "width must be an integer in [1,"),
+        ("width", 0, "width must be an integer in [1,"),
+        ("width", 10.5, "width must be an integer"),
+        ("width", "100", "width must be an integer"),
+        ("width", True, "width must be an integer"),
+        ("layers", 0, "layers must be an integer in [1,"),
+        ("steps", 0, "steps must be an integer in [1,"),
+        ("theta", -0.1, "theta must be a finite number in [0.0, inf)"),
+        ("theta", math.nan, "theta must be a finite number"),
+        ("theta", math.inf, "theta must be a finite number"),
+        ("beta", 1.5, "beta must be a finite number in [0.0, 1.0]"),
+        ("beta", -0.01, "beta must be a finite number in [0.0, 1.0]"),
+        ("beta", math.nan, "beta must be a finite number in [0.0, 1.0]"),
+        ("reset", "hard", "reset must be one of 'subtract', 'zero', 'none'"),
+        ("init", "xavier", "init must be one of"),
+        ("input_scale", "2", "input_scale must be one of"),
+        ("weights", "cauchy", "weights must be one of"),
+        ("reset_decay", 1, "reset_decay must be True or False"),
+        ("init_params", {"nope": 1.0}, "has no parameter(s) ['nope']"),
+    ],
+)
+def test_bad_config_values_name_the_parameter_value_and_range(field, value, fragment):
+    with pytest.raises(ValueError) as info:
+        si.NetworkConfig(**{field: value})
+    assert fragment in str(info.value)
+    assert repr(value) in str(info.value) or field == "init_params"
+
+
+def test_unknown_field_in_dict_is_refused():
+    with pytest.raises(ValueError, match="unknown NetworkConfig field"):
+        si.NetworkConfig.from_dict({"width": 10, "depth": 3})
