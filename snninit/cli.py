@@ -19,6 +19,9 @@ _COMMAND_MODULES = (
     "snninit.montecarlo.commands",
     "snninit.validation.commands",
     "snninit.training.commands",
+    "snninit.montecarlo.sweep_commands",
+    "snninit.validation.rules_commands",
+    "snninit.torch.commands",
 )
 
 
