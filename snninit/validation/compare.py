@@ -1,0 +1,512 @@
+"""Theory against simulation: per-cell z-scores, p-values and a global test.
+
+A *cell* is one value of the shared coordinates (``layer``, ``time`` and any
+swept parameter) of one variable. For every cell :func:`compare` puts the
+Monte Carlo mean over repetitions next to the prediction and asks whether
+their difference is compatible with the sampling error; :func:`assert_agrees`
+turns that into one hypothesis test over all cells with a stated false-failure
+rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from .._checks import check_real
+
+__all__ = [
+    "COMPARED_VARIABLES",
+    "compare",
+    "assert_agrees",
+    "agreement_summary",
+    "worst_cells",
+]
+
+#: Variables compared when both datasets carry them (``p_extinct`` is special:
+#: the simulation side is derived from ``spikes``).
+COMPARED_VARIABLES = ("var_u", "mean_u", "rate", "spikes", "skew", "kurt", "p_extinct")
+
+#: Configuration fields that must agree between theory and simulation unless
+#: one of the datasets sweeps them as a dimension.
+_CONFIG_KEYS = ("width", "theta", "beta", "steps", "init", "reset", "input_scale", "reset_decay")
+
+# Cells whose total standard error is exactly 0 (e.g. every repetition extinct
+# and no theoretical spread) are judged by equality within this tolerance:
+# |sim - theory| <= _ATOL + _RTOL * |theory|.
+_ATOL = 1e-12
+_RTOL = 1e-9
+
+
+def _rep_count(simulation: xr.Dataset) -> int:
+    if "rep" not in simulation.dims:
+        raise ValueError(
+            "simulation must have a 'rep' dimension (independent networks); "
+            f"got dims {tuple(simulation.dims)}"
+        )
+    reps = int(simulation.sizes["rep"])
+    if reps < 2:
+        raise ValueError(
+            f"simulation must have at least 2 repetitions to estimate a standard error; got {reps}"
+        )
+    return reps
+
+
+def _scalar_value(ds: xr.Dataset, name: str):
+    """Value of ``name`` as a scalar coordinate or attribute of ``ds`` (or None)."""
+    if name in ds.coords and ds[name].ndim == 0:
+        return ds[name].item()
+    if name in ds.attrs:
+        return ds.attrs[name]
+    return None
+
+
+def _select_value(ds: xr.Dataset, dim: str, value, other_label: str) -> xr.Dataset:
+    coord = ds[dim].values
+    if np.issubdtype(coord.dtype, np.number):
+        try:
+            value_f = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"cannot align dimension {dim!r}: {other_label} has {dim}={value!r}"
+            ) from None
+        close = np.isclose(coord.astype(float), value_f, rtol=1e-9, atol=1e-12)
+        if not close.any():
+            raise ValueError(
+                f"cannot align dimension {dim!r}: {other_label} is at {dim}={value!r}, "
+                f"which is not among {coord.tolist()}"
+            )
+        return ds.isel({dim: int(np.flatnonzero(close)[0])})
+    if value not in coord.tolist():
+        raise ValueError(
+            f"cannot align dimension {dim!r}: {other_label} is at {dim}={value!r}, "
+            f"which is not among {coord.tolist()}"
+        )
+    return ds.sel({dim: value})
+
+
+def _align(theory: xr.Dataset, simulation: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """Reduce both datasets to the same cells.
+
+    A dimension present in only one of them is resolved by the other's scalar
+    coordinate or attribute of the same name (a theory swept over ``theta``
+    against a simulation at ``theta=0.8``); shared dimensions are intersected.
+    """
+    th_dims = set(theory.dims)
+    sim_dims = set(simulation.dims) - {"rep"}
+    for dim in sorted(th_dims - sim_dims):
+        value = _scalar_value(simulation, dim)
+        if value is None:
+            raise ValueError(
+                f"theory has dimension {dim!r} that the simulation lacks, and the simulation "
+                f"does not say which {dim} it was run at (no coordinate or attribute {dim!r})"
+            )
+        theory = _select_value(theory, dim, value, "the simulation")
+    for dim in sorted(sim_dims - th_dims):
+        value = _scalar_value(theory, dim)
+        if value is None:
+            raise ValueError(
+                f"simulation has dimension {dim!r} that the theory lacks, and the theory "
+                f"does not say which {dim} it describes (no coordinate or attribute {dim!r})"
+            )
+        simulation = _select_value(simulation, dim, value, "the theory")
+    shared = sorted(set(theory.dims) & (set(simulation.dims) - {"rep"}))
+    for dim in shared:
+        if dim not in theory.coords or dim not in simulation.coords:
+            if theory.sizes[dim] != simulation.sizes[dim]:
+                raise ValueError(
+                    f"dimension {dim!r} has no coordinate and different lengths "
+                    f"({theory.sizes[dim]} vs {simulation.sizes[dim]})"
+                )
+    theory, simulation = xr.align(theory, simulation, join="inner", exclude={"rep"})
+    for dim in shared:
+        if theory.sizes[dim] == 0:
+            raise ValueError(f"theory and simulation share no {dim!r} values")
+    return theory, simulation
+
+
+def _check_configs(theory: xr.Dataset, simulation: xr.Dataset, swept: set[str]) -> None:
+    for key in _CONFIG_KEYS:
+        if key in swept or key not in theory.attrs or key not in simulation.attrs:
+            continue
+        a, b = theory.attrs[key], simulation.attrs[key]
+        same = (
+            math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+            if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number))
+            else a == b
+        )
+        if not same:
+            raise ValueError(
+                f"theory and simulation describe different networks: {key} = {a!r} (theory) "
+                f"vs {b!r} (simulation)"
+            )
+
+
+def _z_from(diff: xr.DataArray, se: xr.DataArray, theory: xr.DataArray) -> xr.DataArray:
+    """diff / se, with cells of zero se judged by equality within tolerance."""
+    equal = np.abs(diff) <= _ATOL + _RTOL * np.abs(theory)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = diff / se
+    z = xr.where(se > 0, z, xr.where(equal, 0.0, np.sign(diff) * np.inf))
+    return z
+
+
+def _rel_err(sim_mean: xr.DataArray, theory: xr.DataArray) -> xr.DataArray:
+    diff = sim_mean - theory
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = diff / np.abs(theory)
+    equal = np.abs(diff) <= _ATOL + _RTOL * np.abs(theory)
+    return xr.where(theory != 0, rel, xr.where(equal, 0.0, np.sign(diff) * np.inf))
+
+
+def _binomial_pvalue(count: np.ndarray, n: int, p: np.ndarray) -> np.ndarray:
+    """Two-sided exact binomial p-value, 2 min(P[X <= k], P[X >= k]) capped at 1."""
+    count = np.asarray(count, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    lower = stats.binom.cdf(count, n, p)
+    upper = stats.binom.sf(count - 1, n, p)
+    return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
+
+
+def compare(
+    theory: xr.Dataset,
+    simulation: xr.Dataset,
+    variables: Iterable[str] | None = None,
+) -> xr.Dataset:
+    r"""Compare a prediction with a Monte Carlo simulation, cell by cell.
+
+    Parameters
+    ----------
+    theory : xarray.Dataset
+        Prediction over ``(layer, time)`` and possibly swept dimensions
+        (``theta``, ``init``, ``n`` ...). Optional companions per variable
+        ``v``: ``v_sd`` (the spread of ``v`` across independent networks, as
+        ``var_u_sd`` of the exact finite-size chain) and ``v_se`` (the
+        prediction's own sampling error, as in the dynamic mean field).
+    simulation : xarray.Dataset
+        Monte Carlo result with dims ``(rep, layer, time, ...)``.
+    variables : iterable of str, optional
+        Variables to compare; default: every name of
+        :data:`COMPARED_VARIABLES` available on both sides (``p_extinct``
+        needs ``p_extinct`` in the theory and ``spikes`` in the simulation).
+
+    Returns
+    -------
+    xarray.Dataset
+        On the shared cells, for each variable ``v``: ``v_sim_mean``,
+        ``v_sim_se``, ``v_theory``, ``v_se`` (total standard error), ``v_z``,
+        ``v_p`` (two-sided p-value of the cell) and ``v_rel_err``. Attrs:
+        ``reps`` and the list ``variables`` (JSON-free: comma-separated).
+
+    Notes
+    -----
+    With ``R`` repetitions, ``sim_mean`` is the mean over ``rep`` and
+    ``sim_se`` the standard error of that mean: ``sd / sqrt(R)`` where ``sd``
+    is the theory's ``v_sd`` when provided (the exact spread under the null
+    hypothesis, which stays informative when every repetition gives the same
+    value, e.g. all extinct) and the sample standard deviation (ddof=1)
+    otherwise. The total error adds the prediction's own error in quadrature,
+    ``se = sqrt(sim_se**2 + theory_se**2)``, and ``z = (sim_mean - theory) /
+    se``. The cell p-value uses Student's t with ``R - 1`` degrees of freedom
+    (not the normal law: 10-20 repetitions are typical).
+
+    Extinction: ``p_extinct_sim_mean`` is the fraction of repetitions in
+    which the layer emitted no spike in that time step; its standard error is
+    the binomial ``sqrt(p (1 - p) / R)`` at the predicted ``p`` and its
+    p-value is the exact two-sided binomial one, ``2 min(P[X <= k],
+    P[X >= k])``.
+
+    A cell whose total standard error is exactly 0 (a deterministic
+    quantity) gets ``z = 0`` and ``p = 1`` if ``|sim - theory| <= 1e-12 +
+    1e-9 |theory|`` and ``z = +-inf``, ``p = 0`` otherwise. ``rel_err =
+    (sim_mean - theory) / |theory|`` follows the same rule where the
+    prediction is 0.
+    """
+    if not isinstance(theory, xr.Dataset) or not isinstance(simulation, xr.Dataset):
+        raise ValueError(
+            "theory and simulation must be xarray.Dataset objects; got "
+            f"{type(theory).__name__} and {type(simulation).__name__}"
+        )
+    reps = _rep_count(simulation)
+    swept = (set(theory.dims) | set(simulation.dims)) - {"rep", "layer", "time"}
+    theory, simulation = _align(theory, simulation)
+    _check_configs(theory, simulation, swept)
+
+    available = [
+        v
+        for v in COMPARED_VARIABLES
+        if v in theory.data_vars
+        and (v in simulation.data_vars or (v == "p_extinct" and "spikes" in simulation))
+    ]
+    if variables is None:
+        chosen = available
+    else:
+        chosen = list(variables)
+        for v in chosen:
+            if v not in available:
+                raise ValueError(
+                    f"variables must be among those present on both sides {available}; got {v!r}"
+                )
+    if not chosen:
+        raise ValueError(
+            "theory and simulation have no variable in common among "
+            f"{COMPARED_VARIABLES}: theory has {sorted(theory.data_vars)}, "
+            f"simulation has {sorted(simulation.data_vars)}"
+        )
+
+    t_dist = stats.t(df=reps - 1)
+    out: dict[str, xr.DataArray] = {}
+    for v in chosen:
+        pred = theory[v].astype(float)
+        if v == "p_extinct":
+            extinct = (simulation["spikes"] == 0).astype(float)
+            count = extinct.sum("rep")
+            sim_mean = count / reps
+            p0 = pred.clip(0.0, 1.0)
+            sim_se = np.sqrt(p0 * (1.0 - p0) / reps)
+        else:
+            values = simulation[v].astype(float)
+            if bool(values.isnull().any()):
+                raise ValueError(f"simulation variable {v!r} contains NaN")
+            sim_mean = values.mean("rep")
+            if f"{v}_sd" in theory:
+                sim_se = theory[f"{v}_sd"].astype(float) / math.sqrt(reps)
+            else:
+                sim_se = values.std("rep", ddof=1) / math.sqrt(reps)
+        if bool(pred.isnull().any()):
+            raise ValueError(f"theory variable {v!r} contains NaN")
+        theory_se = theory[f"{v}_se"].astype(float) if f"{v}_se" in theory else xr.zeros_like(pred)
+        sim_mean, sim_se, pred, theory_se = xr.broadcast(sim_mean, sim_se, pred, theory_se)
+        se = np.sqrt(sim_se**2 + theory_se**2)
+        diff = sim_mean - pred
+        z = _z_from(diff, se, pred)
+        if v == "p_extinct":
+            pval = xr.apply_ufunc(
+                _binomial_pvalue, (sim_mean * reps).round(), reps, p0.broadcast_like(pred)
+            )
+            if "p_extinct_se" in theory:
+                # the prediction has its own error: fall back to the t test on z
+                pval = xr.DataArray(2.0 * t_dist.sf(np.abs(z.values)), coords=z.coords)
+        else:
+            pval = xr.apply_ufunc(lambda a: 2.0 * t_dist.sf(np.abs(a)), z)
+        pval = pval.fillna(0.0)  # only z = +-inf cells could give NaN; they disagree
+        out[f"{v}_sim_mean"] = sim_mean
+        out[f"{v}_sim_se"] = sim_se
+        out[f"{v}_theory"] = pred
+        out[f"{v}_se"] = se
+        out[f"{v}_z"] = z
+        out[f"{v}_p"] = pval
+        out[f"{v}_rel_err"] = _rel_err(sim_mean, pred)
+    result = xr.Dataset(out)
+    result.attrs.update(
+        reps=reps,
+        variables=",".join(chosen),
+        kind="comparison",
+    )
+    for key in ("config", "snninit_version"):
+        if key in simulation.attrs:
+            result.attrs[f"simulation_{key}"] = simulation.attrs[key]
+    if "kind" in theory.attrs:
+        result.attrs["theory_kind"] = theory.attrs["kind"]
+    return result
+
+
+def _variables_of(cmp: xr.Dataset) -> list[str]:
+    names = cmp.attrs.get("variables", "")
+    if names:
+        return [v for v in str(names).split(",") if f"{v}_z" in cmp]
+    return [k[: -len("_z")] for k in cmp.data_vars if k.endswith("_z")]
+
+
+def _cells(cmp: xr.Dataset, variables: Sequence[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for v in variables:
+        z = cmp[f"{v}_z"]
+        frame = xr.Dataset(
+            {
+                "sim": cmp[f"{v}_sim_mean"],
+                "se": cmp[f"{v}_se"],
+                "theory": cmp[f"{v}_theory"],
+                "z": z,
+                "p": cmp[f"{v}_p"],
+                "rel": cmp[f"{v}_rel_err"],
+            }
+        )
+        dims = list(z.dims)
+        flat = {k: np.asarray(frame[k].transpose(*dims).values).ravel() for k in frame}
+        index = np.indices(z.shape).reshape(len(dims), -1) if dims else np.zeros((0, 1), int)
+        for i in range(flat["z"].size):
+            where = {d: z[d].values[index[j, i]].item() for j, d in enumerate(dims) if d in z.coords}
+            rows.append({"variable": v, "where": where, **{k: float(flat[k][i]) for k in flat}})
+    return rows
+
+
+def worst_cells(cmp: xr.Dataset, k: int = 10, variables: Sequence[str] | None = None) -> list:
+    """The ``k`` cells with the smallest p-values (largest |z| breaking ties)."""
+    variables = _variables_of(cmp) if variables is None else list(variables)
+    rows = _cells(cmp, variables)
+    rows.sort(key=lambda r: (r["p"], -abs(r["z"])))
+    return rows[:k]
+
+
+def _holm_rejections(pvalues: np.ndarray, alpha: float) -> np.ndarray:
+    """Holm's step-down procedure: boolean mask of rejected hypotheses."""
+    m = pvalues.size
+    order = np.argsort(pvalues, kind="stable")
+    thresholds = alpha / (m - np.arange(m))
+    passed = pvalues[order] <= thresholds
+    # reject the first run of passes, stop at the first acceptance
+    n_reject = m if passed.all() else int(np.argmin(passed))
+    mask = np.zeros(m, dtype=bool)
+    mask[order[:n_reject]] = True
+    return mask
+
+
+def _format_table(rows: list[dict[str, Any]], m: int, alpha: float) -> str:
+    header = f"{'variable':<10} {'cell':<28} {'simulation':>24} {'theory':>12} {'z':>9} {'p':>9}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        where = ", ".join(f"{d}={_fmt_coord(x)}" for d, x in r["where"].items())
+        sim = f"{r['sim']:.5g} ± {r['se']:.2g}"
+        lines.append(
+            f"{r['variable']:<10} {where:<28} {sim:>24} {r['theory']:>12.5g} "
+            f"{r['z']:>9.3g} {r['p']:>9.2g}"
+        )
+    lines.append(
+        f"({m} cells; Bonferroni threshold alpha/m = {alpha / m:.3g}; ± is the total "
+        "standard error)"
+    )
+    return "\n".join(lines)
+
+
+def _fmt_coord(x) -> str:
+    if isinstance(x, float):
+        return f"{x:g}"
+    return str(x)
+
+
+def assert_agrees(
+    theory: xr.Dataset,
+    simulation: xr.Dataset | None = None,
+    alpha: float = 1e-3,
+    variables: Iterable[str] | None = None,
+    show: int = 10,
+) -> xr.Dataset:
+    """Fail if the simulation rejects the prediction at false-failure rate ``alpha``.
+
+    Parameters
+    ----------
+    theory, simulation : xarray.Dataset
+        As for :func:`compare`. Alternatively pass the result of
+        :func:`compare` as ``theory`` and leave ``simulation`` out.
+    alpha : float
+        Family-wise false-failure rate, in (0, 1): the probability that this
+        assertion fails although the prediction is exact (up to the stated
+        approximations of the cell tests).
+    variables : iterable of str, optional
+        Restrict the test to these variables.
+    show : int
+        Number of worst cells listed in the error message.
+
+    Returns
+    -------
+    xarray.Dataset
+        The comparison (so a test can go on inspecting it).
+
+    Raises
+    ------
+    AssertionError
+        With a table of the worst cells when the prediction is rejected.
+
+    Notes
+    -----
+    Multiple testing: **Bonferroni over all cells** of all compared
+    variables. With ``m`` cells the prediction is rejected if any cell
+    p-value is below ``alpha / m``; this bounds the family-wise false-failure
+    rate by ``alpha`` whatever the correlation between cells (layers of one
+    network are strongly correlated). Holm's step-down procedure rejects the
+    same global hypothesis (its first step is Bonferroni's), so it would not
+    change the verdict; the table reports the Bonferroni threshold. Cell
+    p-values are Student-t with ``R - 1`` degrees of freedom on the z-score,
+    exact binomial for extinction (see :func:`compare`); the t law assumes
+    the mean over repetitions is close to normal, which is approximate for
+    strongly skewed cells (layers near extinction).
+    """
+    alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    if simulation is None:
+        if not isinstance(theory, xr.Dataset) or theory.attrs.get("kind") != "comparison":
+            raise ValueError("assert_agrees needs (theory, simulation) or one compare() result")
+        cmp = theory
+        if variables is not None:
+            chosen = list(variables)
+            missing = [v for v in chosen if f"{v}_z" not in cmp]
+            if missing:
+                raise ValueError(f"variables {missing} are not in the comparison")
+        else:
+            chosen = _variables_of(cmp)
+    else:
+        cmp = compare(theory, simulation, variables)
+        chosen = _variables_of(cmp)
+    pvals = np.concatenate([np.asarray(cmp[f"{v}_p"].values).ravel() for v in chosen])
+    m = pvals.size
+    if m == 0:
+        raise ValueError("the comparison has no cells")
+    if (pvals < alpha / m).any():
+        rows = worst_cells(cmp, k=show, variables=chosen)
+        rejected = int((pvals < alpha / m).sum())
+        raise AssertionError(
+            f"simulation rejects the prediction in {rejected} of {m} cells at family-wise "
+            f"false-failure rate alpha={alpha:g} (Bonferroni); worst cells:\n"
+            + _format_table(rows, m, alpha)
+        )
+    return cmp
+
+
+def agreement_summary(
+    cmp: xr.Dataset, alpha: float = 1e-3, negligible: float = 1e-3
+) -> dict[str, dict[str, Any]]:
+    """Per-variable summary of a :func:`compare` result, for reports.
+
+    For each variable: ``cells``, ``worst_z`` (signed z of largest |z|),
+    ``worst_where`` (its coordinates), ``min_p``, ``rejected`` (cells
+    rejected by Holm's step-down procedure at family-wise rate ``alpha``
+    over the cells of *all* variables), ``max_rel_err`` (largest
+    ``|rel_err|`` over cells whose prediction exceeds ``negligible`` times
+    the variable's largest |prediction|, so that layers predicted to be
+    essentially silent do not dominate) and ``agrees`` (no rejected cell).
+    """
+    alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    variables = _variables_of(cmp)
+    pvals = {v: np.asarray(cmp[f"{v}_p"].values).ravel() for v in variables}
+    allp = np.concatenate(list(pvals.values())) if pvals else np.zeros(0)
+    rejected_all = _holm_rejections(allp, alpha) if allp.size else allp.astype(bool)
+    summary: dict[str, dict[str, Any]] = {}
+    start = 0
+    for v in variables:
+        p = pvals[v]
+        rej = rejected_all[start : start + p.size]
+        start += p.size
+        z = cmp[f"{v}_z"]
+        zflat = np.asarray(z.values).ravel()
+        i = int(np.argmax(np.abs(zflat))) if zflat.size else 0
+        unr = np.unravel_index(i, z.shape) if z.ndim else ()
+        where = {d: z[d].values[unr[j]].item() for j, d in enumerate(z.dims) if d in z.coords}
+        pred = np.abs(np.asarray(cmp[f"{v}_theory"].values).ravel())
+        rel = np.abs(np.asarray(cmp[f"{v}_rel_err"].values).ravel())
+        scale = pred.max() if pred.size else 0.0
+        keep = pred > negligible * scale if scale > 0 else np.ones_like(pred, dtype=bool)
+        summary[v] = {
+            "cells": int(p.size),
+            "worst_z": float(zflat[i]) if zflat.size else 0.0,
+            "worst_where": where,
+            "min_p": float(p.min()) if p.size else 1.0,
+            "rejected": int(rej.sum()),
+            "max_rel_err": float(rel[keep].max()) if keep.any() else 0.0,
+            "agrees": bool(not rej.any()),
+        }
+    return summary
