@@ -341,7 +341,9 @@ def _cells(cmp: xr.Dataset, variables: Sequence[str]) -> list[dict[str, Any]]:
         flat = {k: np.asarray(frame[k].transpose(*dims).values).ravel() for k in frame}
         index = np.indices(z.shape).reshape(len(dims), -1) if dims else np.zeros((0, 1), int)
         for i in range(flat["z"].size):
-            where = {d: z[d].values[index[j, i]].item() for j, d in enumerate(dims) if d in z.coords}
+            where = {
+                d: z[d].values[index[j, i]].item() for j, d in enumerate(dims) if d in z.coords
+            }
             rows.append({"variable": v, "where": where, **{k: float(flat[k][i]) for k in flat}})
     return rows
 
