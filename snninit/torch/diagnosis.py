@@ -1,0 +1,256 @@
+"""Activity diagnosis of a user's snntorch model, in the simulations' data model.
+
+:func:`diagnose` runs the model on a sample batch for ``steps`` time steps
+(the batch is fed at every step, as the constant input of DESIGN.md 1b) and
+reports, per batch element, layer and time step, the statistics over the
+layer's neurons that :func:`snninit.montecarlo.simulate` reports:
+``var_u`` (``np.var`` of the membrane, ddof=0), ``mean_u``, ``spikes``
+(neurons whose output is non-zero), ``rate`` (spikes / neurons), ``skew``
+and ``kurt`` (excess) of the membrane.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from .._checks import check_choice, check_int
+from .._dataset import finish_dataset, time_coord
+from ..config import NetworkConfig
+from .snntorch_model import _as_tensor, _layout, _model_dtype, copy_model, network_config, run_model
+
+__all__ = ["diagnose", "split_theory", "THEORY_CHOICES"]
+
+THEORY_CHOICES = ("auto", "none", "mean_field", "finite_size", "dmft")
+OBSERVED = ("var_u", "mean_u", "rate", "spikes", "skew", "kurt")
+_THEORY_PREFIX = "theory_"
+
+
+def _moments(mem: torch.Tensor) -> tuple[np.ndarray, ...]:
+    """mean, var (ddof=0), skew, excess kurtosis over the neurons of each batch row.
+
+    Skewness and kurtosis of a layer whose membranes are all equal (var 0)
+    are undefined; they are reported as 0, the values of a Gaussian, so that
+    silent layers do not put NaN into comparisons (``var_u == 0`` flags them).
+    """
+    u = mem.detach().reshape(mem.shape[0], -1).to(torch.float64)
+    mean = u.mean(dim=1)
+    centred = u - mean[:, None]
+    m2 = (centred**2).mean(dim=1)
+    m3 = (centred**3).mean(dim=1)
+    m4 = (centred**4).mean(dim=1)
+    # relative floor: a var at rounding level of mean^2 is a constant layer
+    tiny = m2 <= 1e-24 * torch.clamp(mean**2, min=1.0)
+    safe = torch.where(tiny, torch.ones_like(m2), m2)
+    skew = torch.where(tiny, torch.zeros_like(m2), m3 / safe**1.5)
+    kurt = torch.where(tiny, torch.zeros_like(m2), m4 / safe**2 - 3.0)
+    return tuple(t.cpu().numpy() for t in (mean, m2, skew, kurt))
+
+
+def _inputs(sample, steps, dtype):
+    if steps is None:
+        x = _as_tensor(sample, dtype)
+        if x.dim() < 3:
+            raise ValueError(
+                "with steps=None, sample must be (time, batch, *features); "
+                f"got shape {tuple(x.shape)}")
+        return x.shape[0], x.shape[1], (lambda t: x[t])
+    steps = check_int("steps", steps, low=1, high=100_000)
+    x = _as_tensor(sample, dtype)
+    return steps, x.shape[0], (lambda t: x)
+
+
+def diagnose(
+    model: nn.Module,
+    sample,
+    steps: int | None = 1,
+    *,
+    theory: str = "auto",
+    rule: str | None = None,
+    dtype: torch.dtype | None = None,
+    paths: int = 20_000,
+    seed: int = 0,
+    **rule_params,
+) -> xr.Dataset:
+    """Run ``model`` on ``sample`` and measure its activity per layer and step.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        An snntorch model (see :mod:`snninit.torch.snntorch_model`). It is not
+        modified: a deep copy runs, in eval mode, with fresh membrane state.
+    sample : tensor or array
+        Input batch ``(batch, *features)``, fed at every time step; with
+        ``steps=None`` a sequence ``(time, batch, *features)``.
+    steps : int or None
+        Number of time steps ``T``.
+    theory : {"auto", "none", "mean_field", "finite_size", "dmft"}
+        Which prediction to add (as ``theory_<var>`` over ``(layer, time)``).
+        ``"auto"``: the exact finite-size chain for ``T = 1`` and the dynamic
+        mean field otherwise. A prediction exists only when the model *is*
+        one of our simulated networks (:func:`snninit.torch.network_config`:
+        encoding Leaky, square bias-free Linear layers, one neuron type) and
+        its rule is known (recorded by :func:`init_snntorch`, or ``rule=``);
+        otherwise none is added and ``attrs["theory"]`` says why. Asking for
+        a specific theory that does not exist raises ``ValueError``.
+    rule : str, optional
+        The rule the weights were drawn with (default: the one recorded by
+        :func:`init_snntorch`), with ``**rule_params``.
+    dtype : torch.dtype, optional
+        Run in this precision (e.g. ``torch.float64`` to compare spike for
+        spike with a float64 simulation); default: the model's.
+    paths, seed : int
+        Sample paths and seed of the dynamic mean field.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables ``var_u, mean_u, rate, spikes, skew, kurt`` over ``(rep,
+        layer, time)``, where ``rep`` is the element of the batch (all share
+        the model's one set of weights, so their spread is not the
+        across-network spread of :func:`snninit.montecarlo.simulate`);
+        coordinates ``layer`` (number of weight layers before the Leaky: 0 is
+        an encoding layer, present only if the model starts with a Leaky),
+        ``time``, ``rep``, ``module`` (the Leaky's name in the model) and
+        ``neurons`` (its size). Skewness and kurtosis of a layer with var_u = 0
+        are reported as 0. Attrs: the config (when the model is a simulated
+        network), ``kind="diagnosis"``, ``architecture`` (JSON) and
+        ``theory``. Use :func:`split_theory` to get ``(theory, observed)``
+        for :func:`snninit.validation.compare`.
+    """
+    check_choice("theory", theory, THEORY_CHOICES)
+    layout_check = _layout(model)  # validates before copying
+    del layout_check
+    twin = copy_model(model, dtype)
+    layout = _layout(twin)
+    steps, batch, inputs = _inputs(sample, steps, _model_dtype(twin))
+    neurons = layout.neurons
+    layers = [leaf.layer for leaf in neurons]
+    index = {id(leaf.module): i for i, leaf in enumerate(neurons)}
+    shape = (batch, len(neurons), steps)
+    stats = {name: np.zeros(shape) for name in OBSERVED}
+    sizes = [0] * len(neurons)
+
+    def record(leaf, t, mem, spk):
+        i = index[id(leaf.module)]
+        mean, var, skew, kurt = _moments(mem)
+        count = (spk.detach().reshape(spk.shape[0], -1) != 0).sum(dim=1).cpu().numpy()
+        sizes[i] = mem[0].numel()
+        stats["mean_u"][:, i, t] = mean
+        stats["var_u"][:, i, t] = var
+        stats["skew"][:, i, t] = skew
+        stats["kurt"][:, i, t] = kurt
+        stats["spikes"][:, i, t] = count
+        stats["rate"][:, i, t] = count / sizes[i]
+
+    run_model(layout, inputs, steps, record)
+    dims = ("rep", "layer", "time")
+    ds = xr.Dataset(
+        {name: (dims, values) for name, values in stats.items()},
+        coords={
+            "rep": np.arange(batch),
+            "layer": np.asarray(layers),
+            "time": time_coord(steps),
+            "module": ("layer", [leaf.name for leaf in neurons]),
+            "neurons": ("layer", np.asarray(sizes)),
+        },
+    )
+    ds["spikes"] = ds["spikes"].astype(np.int64)
+    ds["rep"].attrs["long_name"] = "element of the input batch (one shared network)"
+    from .model_io import model_spec
+
+    architecture = json.dumps(model_spec(model), sort_keys=True)
+    cfg, rule_known, why = _config_or_reason(model, steps, rule, rule_params)
+    extra = dict(kind="diagnosis", architecture=architecture, batch=batch)
+    ds = finish_dataset(ds, cfg if cfg is not None else NetworkConfig(steps=steps), **extra)
+    if cfg is None:  # keep only what is true of any model
+        keep = {"steps", "snninit_version", *extra}
+        for key in [k for k in ds.attrs if k not in keep]:
+            del ds.attrs[key]
+    elif not rule_known:  # a simulated network's structure, weights of unknown origin
+        for key in ("init", "init_params", "config"):
+            del ds.attrs[key]
+    ds["layer"].attrs["long_name"] = "layer (weight layers before the Leaky; 0 = encoding)"
+    ds.attrs["theory"] = _add_theory(ds, cfg if rule_known else None, why, theory, paths, seed)
+    return ds
+
+
+def _config_or_reason(model, steps, rule, rule_params):
+    """``(cfg, rule_known, why_no_theory)`` for the model.
+
+    ``cfg`` is None when the model is not one of the simulated networks; when
+    it is but its rule is unknown, ``cfg`` carries a stand-in rule (only its
+    structure is used) and ``rule_known`` is False.
+    """
+    try:
+        return network_config(model, steps, init=rule, **rule_params), True, None
+    except ValueError as exc:
+        if rule is None and "init rule is unknown" in str(exc):
+            return network_config(model, steps, init="kaiming"), False, str(exc)
+        return None, False, str(exc)
+
+
+def _theory_dataset(cfg, kind, paths, seed):
+    import snninit as si
+
+    if kind == "mean_field":
+        if cfg.steps != 1:
+            raise ValueError("theory='mean_field' needs steps=1 (use 'dmft' for many steps)")
+        return si.theory.mean_field(cfg)
+    if kind == "finite_size":
+        if cfg.steps != 1:
+            raise ValueError("theory='finite_size' needs steps=1 (use 'dmft' for many steps)")
+        return si.theory.finite_size(cfg)
+    return si.theory.dynamic_mean_field(cfg, paths=paths, seed=seed)
+
+
+def _add_theory(ds, cfg, why, theory, paths, seed) -> str:
+    if theory == "none":
+        return "none (not requested)"
+    if cfg is None:
+        if theory != "auto":
+            raise ValueError(f"theory={theory!r} has no prediction for this model: {why}")
+        return f"none: {why}"
+    kind = theory
+    if theory == "auto":
+        kind = "finite_size" if cfg.steps == 1 else "dmft"
+    try:
+        pred = _theory_dataset(cfg, kind, paths, seed)
+    except (AttributeError, ImportError) as exc:
+        if theory != "auto":
+            raise ValueError(f"theory {kind!r} is not available: {exc}") from None
+        warnings.warn(f"no theory added: {kind} is not available ({exc})", UserWarning,
+                      stacklevel=3)
+        return f"none: {kind} not available"
+    pred = pred.sel(layer=[lay for lay in ds["layer"].values if lay in pred["layer"].values])
+    for name, var in pred.data_vars.items():
+        if {"layer"} <= set(var.dims) <= {"layer", "time"}:
+            ds[_THEORY_PREFIX + name] = var.broadcast_like(ds["time"]) if "time" not in var.dims \
+                else var
+    return f"{kind} ({pred.attrs.get('kind', kind)}) for init={cfg.init!r}"
+
+
+def split_theory(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """``(theory, observed)`` from a :func:`diagnose` result, ready for ``compare``.
+
+    ``theory`` has the ``theory_<var>`` variables renamed to ``<var>`` and
+    the observed dataset's attrs (same config); ``observed`` has the rest.
+
+    Raises
+    ------
+    ValueError
+        If ``ds`` carries no theory (see ``ds.attrs["theory"]``).
+    """
+    names = [v for v in ds.data_vars if v.startswith(_THEORY_PREFIX)]
+    if not names:
+        raise ValueError(f"the diagnosis has no theory: {ds.attrs.get('theory', 'unknown')}")
+    theory = ds[names].rename({v: v[len(_THEORY_PREFIX):] for v in names})
+    theory = theory.drop_vars([c for c in ("rep",) if c in theory.coords])
+    observed = ds.drop_vars(names)
+    theory.attrs = {**ds.attrs, "kind": "theory"}
+    return theory, observed
