@@ -23,5 +23,6 @@ def require(module: str):
     except ModuleNotFoundError as exc:
         if exc.name != module:
             raise
-        raise ImportError(f"snninit.torch needs {module!r}, which is not installed; "
-                          f"{INSTALL_HINT}") from None
+        raise ImportError(
+            f"snninit.torch needs {module!r}, which is not installed; {INSTALL_HINT}"
+        ) from None

@@ -58,7 +58,8 @@ def _inputs(sample, steps, dtype):
         if x.dim() < 3:
             raise ValueError(
                 "with steps=None, sample must be (time, batch, *features); "
-                f"got shape {tuple(x.shape)}")
+                f"got shape {tuple(x.shape)}"
+            )
         return x.shape[0], x.shape[1], (lambda t: x[t])
     steps = check_int("steps", steps, low=1, high=100_000)
     x = _as_tensor(sample, dtype)
@@ -224,14 +225,16 @@ def _add_theory(ds, cfg, why, theory, paths, seed) -> str:
     except (AttributeError, ImportError) as exc:
         if theory != "auto":
             raise ValueError(f"theory {kind!r} is not available: {exc}") from None
-        warnings.warn(f"no theory added: {kind} is not available ({exc})", UserWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"no theory added: {kind} is not available ({exc})", UserWarning, stacklevel=3
+        )
         return f"none: {kind} not available"
     pred = pred.sel(layer=[lay for lay in ds["layer"].values if lay in pred["layer"].values])
     for name, var in pred.data_vars.items():
         if {"layer"} <= set(var.dims) <= {"layer", "time"}:
-            ds[_THEORY_PREFIX + name] = var.broadcast_like(ds["time"]) if "time" not in var.dims \
-                else var
+            ds[_THEORY_PREFIX + name] = (
+                var.broadcast_like(ds["time"]) if "time" not in var.dims else var
+            )
     return f"{kind} ({pred.attrs.get('kind', kind)}) for init={cfg.init!r}"
 
 
@@ -249,7 +252,7 @@ def split_theory(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
     names = [v for v in ds.data_vars if v.startswith(_THEORY_PREFIX)]
     if not names:
         raise ValueError(f"the diagnosis has no theory: {ds.attrs.get('theory', 'unknown')}")
-    theory = ds[names].rename({v: v[len(_THEORY_PREFIX):] for v in names})
+    theory = ds[names].rename({v: v[len(_THEORY_PREFIX) :] for v in names})
     theory = theory.drop_vars([c for c in ("rep",) if c in theory.coords])
     observed = ds.drop_vars(names)
     theory.attrs = {**ds.attrs, "kind": "theory"}

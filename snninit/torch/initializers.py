@@ -145,8 +145,13 @@ def rule_moments(rule: str, n_in: int, theta=1.0, beta=None, steps: int = 1, **p
     return mean, var
 
 
-def fill_(tensor: torch.Tensor, mean: float, var: float, distribution: str = "normal",
-          generator: torch.Generator | None = None) -> torch.Tensor:
+def fill_(
+    tensor: torch.Tensor,
+    mean: float,
+    var: float,
+    distribution: str = "normal",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Fill ``tensor`` in place with i.i.d. values of the given mean and variance."""
     check_choice("distribution", distribution, DISTRIBUTIONS)
     std = math.sqrt(var)

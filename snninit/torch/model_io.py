@@ -36,8 +36,16 @@ __all__ = ["FORMAT", "model_spec", "model_from_spec", "save_model", "load_model"
 FORMAT = "snninit-snntorch/1"
 
 _LINEAR_KEYS = ("in_features", "out_features")
-_CONV_KEYS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-              "groups", "padding_mode")
+_CONV_KEYS = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "padding_mode",
+)
 _POOL_KEYS = {
     "MaxPool1d": ("kernel_size", "stride", "padding", "dilation", "ceil_mode"),
     "MaxPool2d": ("kernel_size", "stride", "padding", "dilation", "ceil_mode"),
@@ -78,17 +86,28 @@ def model_spec(model: nn.Module) -> list[dict]:
         kind = type(m).__name__
         if leaf.kind == "neuron":
             p = leaf.params
-            row = {"type": "Leaky", "beta": p.beta, "threshold": p.theta,
-                   "reset_mechanism": p.reset, "reset_delay": p.reset_delay,
-                   "graded_spikes_factor": p.graded,
-                   "learn_beta": isinstance(m.beta, nn.Parameter),
-                   "learn_threshold": isinstance(m.threshold, nn.Parameter)}
+            row = {
+                "type": "Leaky",
+                "beta": p.beta,
+                "threshold": p.theta,
+                "reset_mechanism": p.reset,
+                "reset_delay": p.reset_delay,
+                "graded_spikes_factor": p.graded,
+                "learn_beta": isinstance(m.beta, nn.Parameter),
+                "learn_threshold": isinstance(m.threshold, nn.Parameter),
+            }
         elif isinstance(m, nn.Linear):
-            row = {"type": kind, **{k: getattr(m, k) for k in _LINEAR_KEYS},
-                   "bias": m.bias is not None}
+            row = {
+                "type": kind,
+                **{k: getattr(m, k) for k in _LINEAR_KEYS},
+                "bias": m.bias is not None,
+            }
         elif leaf.kind == "weight":
-            row = {"type": kind, **{k: _plain(getattr(m, k)) for k in _CONV_KEYS},
-                   "bias": m.bias is not None}
+            row = {
+                "type": kind,
+                **{k: _plain(getattr(m, k)) for k in _CONV_KEYS},
+                "bias": m.bias is not None,
+            }
         else:
             row = {"type": kind, **{k: _plain(getattr(m, k)) for k in _OTHER_KEYS[kind]}}
         spec.append(row)

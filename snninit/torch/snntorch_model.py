@@ -69,8 +69,15 @@ _PASS_THROUGH = (
     nn.AvgPool2d,
     nn.AvgPool3d,
 )
-_SHAPE_ONLY = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d,
-               nn.Dropout3d)
+_SHAPE_ONLY = (
+    nn.Flatten,
+    nn.Unflatten,
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,8 +251,12 @@ def describe_model(model: nn.Module) -> list[dict]:
     """
     out = []
     for leaf in _layout(model).leaves:
-        row = {"name": leaf.name, "type": type(leaf.module).__name__, "kind": leaf.kind,
-               "layer": leaf.layer}
+        row = {
+            "name": leaf.name,
+            "type": type(leaf.module).__name__,
+            "kind": leaf.kind,
+            "layer": leaf.layer,
+        }
         if leaf.kind == "weight":
             row["fan_in"] = fan_in(leaf.module)
         if leaf.params is not None:
@@ -286,8 +297,12 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
     return torch.get_default_dtype()
 
 
-def run_model(layout: _Layout, inputs: Callable[[int], torch.Tensor], steps: int,
-              record: Callable[[_Leaf, int, torch.Tensor, torch.Tensor], None]) -> None:
+def run_model(
+    layout: _Layout,
+    inputs: Callable[[int], torch.Tensor],
+    steps: int,
+    record: Callable[[_Leaf, int, torch.Tensor, torch.Tensor], None],
+) -> None:
     """Run the flattened model for ``steps`` time steps, calling ``record`` per neuron.
 
     ``inputs(t)`` is the input batch at step ``t``; ``record(leaf, t, mem,
@@ -431,13 +446,18 @@ def init_snntorch(
         if post is None:
             warnings.warn(
                 f"weight layer {w.name!r} has no snntorch.Leaky after it (a read-out?): "
-                "left as it is", UserWarning, stacklevel=2)
+                "left as it is",
+                UserWarning,
+                stacklevel=2,
+            )
             continue
         if any(not isinstance(o.module, _SHAPE_ONLY) for o in layout.between(w)):
             warnings.warn(
                 f"pooling between {w.name!r} and its Leaky: the rule assumes the Leaky "
                 "receives the layer's output directly; the weights are approximate",
-                UserWarning, stacklevel=2)
+                UserWarning,
+                stacklevel=2,
+            )
         pre = layout.neuron_of_layer(w.layer - 1)
         n_in = fan_in(w.module)
         p = post.params
@@ -450,9 +470,16 @@ def init_snntorch(
             hidden = w.layer - offset
             key = (n_in, p.theta, p.beta, p.reset)
             if key not in per_layer_cache:
-                cfg = NetworkConfig(width=n_in, layers=len(layout.weights) - offset,
-                                    steps=steps, theta=p.theta, beta=p.beta, reset=p.reset,
-                                    init=rule, init_params=rule_params)
+                cfg = NetworkConfig(
+                    width=n_in,
+                    layers=len(layout.weights) - offset,
+                    steps=steps,
+                    theta=p.theta,
+                    beta=p.beta,
+                    reset=p.reset,
+                    init=rule,
+                    init_params=rule_params,
+                )
                 per_layer_cache[key] = layer_weight_moments(cfg)
             means, variances = per_layer_cache[key]
             mean, var, how = float(means[hidden - 1]), float(variances[hidden - 1]), "per_layer"
@@ -465,12 +492,23 @@ def init_snntorch(
         if zero_bias and w.module.bias is not None:
             with torch.no_grad():
                 w.module.bias.zero_()
-        records.append({
-            "name": w.name, "layer": w.layer, "rule": rule if how != "unit" else "unit",
-            "params": dict(rule_params), "fan_in": n_in, "mean": mean, "var": var,
-            "theta": p.theta, "beta": p.beta, "reset": p.reset, "steps": steps,
-            "distribution": distribution, "zero_bias": zero_bias,
-        })
+        records.append(
+            {
+                "name": w.name,
+                "layer": w.layer,
+                "rule": rule if how != "unit" else "unit",
+                "params": dict(rule_params),
+                "fan_in": n_in,
+                "mean": mean,
+                "var": var,
+                "theta": p.theta,
+                "beta": p.beta,
+                "reset": p.reset,
+                "steps": steps,
+                "distribution": distribution,
+                "zero_bias": zero_bias,
+            }
+        )
     model.snninit_init = records
     return model
 
@@ -481,14 +519,19 @@ def _warn_dynamics(layout: _Layout) -> None:
         warnings.warn(
             "snntorch.Leaky(reset_delay=False) resets in the step of the spike; the rules "
             "and theory assume the delayed reset (reset_delay=True, DESIGN.md 1b), so the "
-            "initialisation is approximate over many time steps", UserWarning, stacklevel=3)
+            "initialisation is approximate over many time steps",
+            UserWarning,
+            stacklevel=3,
+        )
     kinds = {(n.params.theta, n.params.beta, n.params.reset) for n in neurons}
     if len(kinds) > 1:
         warnings.warn(
             "the Leaky layers differ in threshold, leak or reset; each weight layer is "
             "initialised for the neuron it feeds, but the rules assume one neuron type "
             "throughout (its input spikes come from a different neuron)",
-            UserWarning, stacklevel=3)
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _data_driven_moments(r, layout, w, x, steps, rule_params):
@@ -505,16 +548,20 @@ def recorded_rule(model: nn.Module) -> tuple[str, dict] | None:
     records = getattr(model, "snninit_init", None)
     if not records:
         return None
-    rules = {(rec["rule"], tuple(sorted(rec["params"].items()))) for rec in records
-             if rec["rule"] != "unit"}
+    rules = {
+        (rec["rule"], tuple(sorted(rec["params"].items())))
+        for rec in records
+        if rec["rule"] != "unit"
+    }
     if len(rules) != 1:
         return None
     name, params = rules.pop()
     return name, dict(params)
 
 
-def network_config(model: nn.Module, steps: int = 1, init: str | None = None,
-                   **init_params) -> NetworkConfig:
+def network_config(
+    model: nn.Module, steps: int = 1, init: str | None = None, **init_params
+) -> NetworkConfig:
     """The :class:`~snninit.config.NetworkConfig` that describes ``model`` exactly.
 
     Possible when the model is an encoding ``Leaky`` followed by ``L`` pairs
@@ -536,8 +583,10 @@ def network_config(model: nn.Module, steps: int = 1, init: str | None = None,
         raise ValueError("the model does not end with a Leaky after every weight layer")
     for leaf in layout.leaves:
         if leaf.kind == "other" and not isinstance(leaf.module, (nn.Identity, nn.Dropout)):
-            raise ValueError(f"layer {leaf.name!r} ({type(leaf.module).__name__}) has no "
-                             "counterpart in the simulated network")
+            raise ValueError(
+                f"layer {leaf.name!r} ({type(leaf.module).__name__}) has no "
+                "counterpart in the simulated network"
+            )
     width = None
     for w in layout.weights:
         if not isinstance(w.module, nn.Linear):
@@ -547,7 +596,8 @@ def network_config(model: nn.Module, steps: int = 1, init: str | None = None,
         if n_in != width or n_out != width:
             raise ValueError(
                 f"layer {w.name!r} maps {n_in} -> {n_out} neurons; the simulated network "
-                f"has width {width} throughout")
+                f"has width {width} throughout"
+            )
         if w.module.bias is not None and bool(torch.any(w.module.bias != 0)):
             raise ValueError(f"layer {w.name!r} has a non-zero bias")
     params = {n.params for n in layout.neurons}
@@ -561,11 +611,20 @@ def network_config(model: nn.Module, steps: int = 1, init: str | None = None,
     if init is None:
         recorded = recorded_rule(model)
         if recorded is None:
-            raise ValueError("the model's init rule is unknown (not set by init_snntorch); "
-                             "pass init=")
+            raise ValueError(
+                "the model's init rule is unknown (not set by init_snntorch); pass init="
+            )
         init, init_params = recorded[0], {**recorded[1], **init_params}
-    return NetworkConfig(width=width, layers=len(layout.weights), steps=steps, theta=p.theta,
-                         beta=p.beta, reset=p.reset, init=init, init_params=init_params)
+    return NetworkConfig(
+        width=width,
+        layers=len(layout.weights),
+        steps=steps,
+        theta=p.theta,
+        beta=p.beta,
+        reset=p.reset,
+        init=init,
+        init_params=init_params,
+    )
 
 
 def model_weights(model: nn.Module) -> list[np.ndarray]:
