@@ -173,6 +173,24 @@ def _binomial_pvalue(count: np.ndarray, n: int, p: np.ndarray) -> np.ndarray:
     return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
 
 
+def _theory_sd(theory: xr.Dataset, v: str) -> xr.DataArray | None:
+    """The predicted spread across networks of ``v``, if the theory gives it.
+
+    ``rate`` and ``spikes`` differ by the factor ``n`` (the width), so either
+    one's ``_sd`` serves both.
+    """
+    if f"{v}_sd" in theory:
+        return theory[f"{v}_sd"].astype(float)
+    width = _scalar_value(theory, "width") if "n" not in theory.dims else theory["n"]
+    if width is None:
+        return None
+    if v == "rate" and "spikes_sd" in theory:
+        return theory["spikes_sd"].astype(float) / width
+    if v == "spikes" and "rate_sd" in theory:
+        return theory["rate_sd"].astype(float) * width
+    return None
+
+
 def compare(
     theory: xr.Dataset,
     simulation: xr.Dataset,
@@ -234,6 +252,8 @@ def compare(
         )
     reps = _rep_count(simulation)
     swept = (set(theory.dims) | set(simulation.dims)) - {"rep", "layer", "time"}
+    if "n" in swept:  # the width swept under its paper symbol
+        swept.add("width")
     theory, simulation = _align(theory, simulation)
     _check_configs(theory, simulation, swept)
 
@@ -274,8 +294,9 @@ def compare(
             if bool(values.isnull().any()):
                 raise ValueError(f"simulation variable {v!r} contains NaN")
             sim_mean = values.mean("rep")
-            if f"{v}_sd" in theory:
-                sim_se = theory[f"{v}_sd"].astype(float) / math.sqrt(reps)
+            sd = _theory_sd(theory, v)
+            if sd is not None:
+                sim_se = sd / math.sqrt(reps)
             else:
                 sim_se = values.std("rep", ddof=1) / math.sqrt(reps)
         if bool(pred.isnull().any()):
@@ -474,13 +495,15 @@ def agreement_summary(
 ) -> dict[str, dict[str, Any]]:
     """Per-variable summary of a :func:`compare` result, for reports.
 
-    For each variable: ``cells``, ``worst_z`` (signed z of largest |z|),
-    ``worst_where`` (its coordinates), ``min_p``, ``rejected`` (cells
+    For each variable: ``cells``, ``worst_z`` (signed z of the cell with the
+    smallest p-value), ``worst_where`` (its coordinates), ``min_p``,
+    ``max_abs_err`` (largest |sim_mean - theory|), ``rejected`` (cells
     rejected by Holm's step-down procedure at family-wise rate ``alpha``
     over the cells of *all* variables), ``max_rel_err`` (largest
     ``|rel_err|`` over cells whose prediction exceeds ``negligible`` times
     the variable's largest |prediction|, so that layers predicted to be
-    essentially silent do not dominate) and ``agrees`` (no rejected cell).
+    essentially silent do not dominate; NaN for ``p_extinct``, whose
+    relative error near 0 means nothing) and ``agrees`` (no rejected cell).
     """
     alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     variables = _variables_of(cmp)
@@ -495,11 +518,13 @@ def agreement_summary(
         start += p.size
         z = cmp[f"{v}_z"]
         zflat = np.asarray(z.values).ravel()
-        i = int(np.argmax(np.abs(zflat))) if zflat.size else 0
+        # the worst cell is the least probable one under the prediction (ties: largest |z|)
+        i = int(np.lexsort((-np.abs(zflat), p))[0]) if zflat.size else 0
         unr = np.unravel_index(i, z.shape) if z.ndim else ()
         where = {d: z[d].values[unr[j]].item() for j, d in enumerate(z.dims) if d in z.coords}
         pred = np.abs(np.asarray(cmp[f"{v}_theory"].values).ravel())
         rel = np.abs(np.asarray(cmp[f"{v}_rel_err"].values).ravel())
+        absdiff = np.abs(np.asarray((cmp[f"{v}_sim_mean"] - cmp[f"{v}_theory"]).values).ravel())
         scale = pred.max() if pred.size else 0.0
         keep = pred > negligible * scale if scale > 0 else np.ones_like(pred, dtype=bool)
         summary[v] = {
@@ -508,7 +533,13 @@ def agreement_summary(
             "worst_where": where,
             "min_p": float(p.min()) if p.size else 1.0,
             "rejected": int(rej.sum()),
-            "max_rel_err": float(rel[keep].max()) if keep.any() else 0.0,
+            # a probability's relative error is meaningless near 0: report |difference|
+            "max_rel_err": (
+                float("nan")
+                if v == "p_extinct"
+                else (float(rel[keep].max()) if keep.any() else 0.0)
+            ),
+            "max_abs_err": float(absdiff.max()) if absdiff.size else 0.0,
             "agrees": bool(not rej.any()),
         }
     return summary

@@ -1,0 +1,772 @@
+"""The main job: run the paper's protocols, predict them, compare, draw, report.
+
+``snninit reproduce`` (see :func:`reproduce`) runs each experiment of
+:func:`experiments` — the paper's Figs. 2, 3, 4 and 7 and two that the paper
+does not show (stability past ``theta*`` and the approach of the exact chain
+to the mean-field map) — writes the simulated and predicted datasets as
+netCDF under ``OUT/data``, the figures as PNG and PDF under ``OUT/figures``
+and a summary ``OUT/report.md``.
+
+Resumable: every simulated or predicted cell (one configuration) is cached
+as its own netCDF file tagged with the exact protocol (configuration,
+repetitions, seed, method, package version); a rerun reuses cells whose tag
+matches and recomputes the others, so an interrupted run continues where it
+stopped and a changed protocol never reuses stale numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .._dataset import load_dataset, save_dataset
+from ..config import NetworkConfig
+
+__all__ = ["Experiment", "experiments", "reproduce", "PAPER_THETAS"]
+
+#: Thresholds of the paper's Fig. 2 (six values; the paper's text names
+#: theta = 0 and theta = 1, the figure's legend the four in between).
+PAPER_THETAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+#: Fig. 3 thresholds and widths (paper section 4.1).
+FIG3_THETAS = (0.8, 0.85, 0.9, 1.0)
+FIG3_WIDTHS = (100, 600)
+
+# Family-wise false-failure rate of every verdict in the report.
+ALPHA = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One protocol: a base network swept over a grid, simulated and predicted.
+
+    Attributes
+    ----------
+    name : str
+        File stem of its datasets (``OUT/data/<name>_simulation.nc``).
+    title : str
+        One line for the report.
+    base : NetworkConfig
+        The network every cell starts from.
+    sweep : tuple of (dim, values)
+        Grid; ``dim`` is a NetworkConfig field, or ``n`` for the width.
+    reps : int
+        Independent networks per cell (0: theory only).
+    seed : int
+        Base seed; each cell's seed is derived from it and the cell's index.
+    method : str
+        Monte Carlo method (``gram`` is exact for Gaussian weights).
+    theories : tuple of str
+        Predictions computed per cell: ``finite_size``, ``mean_field``, ``dmft``.
+    dmft_paths : int
+        Sampled input paths of the dynamic mean field.
+    """
+
+    name: str
+    title: str
+    base: NetworkConfig
+    sweep: tuple[tuple[str, tuple], ...]
+    reps: int
+    seed: int = 0
+    method: str = "gram"
+    theories: tuple[str, ...] = ("finite_size",)
+    dmft_paths: int = 100_000
+
+    def cells(self) -> list[dict[str, Any]]:
+        grid: list[dict[str, Any]] = [{}]
+        for dim, values in self.sweep:
+            grid = [{**g, dim: v} for g in grid for v in values]
+        return grid
+
+    def config(self, cell: Mapping[str, Any]) -> NetworkConfig:
+        changes = {("width" if k == "n" else k): v for k, v in cell.items()}
+        return self.base.replace(**changes)
+
+    def cell_seed(self, index: int) -> int:
+        # independent, reproducible stream per cell, whatever the run order
+        ss = np.random.SeedSequence([self.seed, _stable_hash(self.name), index])
+        return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+    def tag(self, what: str, cell: Mapping[str, Any], index: int) -> str:
+        """The exact protocol of one cached cell (compared verbatim on resume)."""
+        from .. import __version__
+
+        info: dict[str, Any] = {"what": what, "config": self.config(cell).to_dict()}
+        if what == "simulation":
+            info.update(reps=self.reps, seed=self.cell_seed(index), method=self.method)
+        if what == "dmft":
+            info.update(paths=self.dmft_paths, seed=self.cell_seed(index))
+        info["version"] = __version__
+        return json.dumps(info, sort_keys=True)
+
+
+def _stable_hash(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+def experiments(quick: bool = False) -> list[Experiment]:
+    """The protocols of ``snninit reproduce`` (``quick``: reduced sizes).
+
+    Full sizes are the paper's: width 1000, 100 layers, 20 repetitions for
+    one time step (Figs. 2 and 3, widths 100 and 600 in Fig. 3), 20 time
+    steps and 10 repetitions for Fig. 4. Quick mode keeps the widths and
+    thresholds of Figs. 2-3 but fewer layers, and a smaller Fig. 4, so the
+    whole job takes about a minute on two cores.
+    """
+    one = NetworkConfig(width=1000, layers=100, steps=1, init="micheli")
+    L = 40 if quick else 100
+    out = [
+        Experiment(
+            name="fig2",
+            title="Fig. 2: Var[u_l] over depth, one step, six thresholds, both inits",
+            base=one.replace(layers=L),
+            sweep=(("init", ("micheli", "kaiming")), ("theta", PAPER_THETAS)),
+            reps=20,
+            seed=2,
+            theories=("finite_size", "mean_field"),
+        ),
+        Experiment(
+            name="fig3",
+            title="Fig. 3: finite-size effect, n = 100 and 600, Micheli",
+            base=one.replace(layers=L),
+            sweep=(("n", FIG3_WIDTHS), ("theta", FIG3_THETAS)),
+            reps=20,
+            seed=3,
+            theories=("finite_size",),
+        ),
+        Experiment(
+            name="beyond",
+            title="Past theta*: Micheli at thresholds where Var[u] = 1 is unstable",
+            base=one.replace(layers=L),
+            sweep=(("theta", (1.0, 1.15, 1.25, 1.5)),),
+            reps=20,
+            seed=5,
+            theories=("finite_size", "mean_field"),
+        ),
+        Experiment(
+            name="fig4",
+            title="Fig. 4: Var[u_l^t] and spikes over layer x time, beta 0.5 / 0.9, both inits",
+            base=NetworkConfig(
+                width=300 if quick else 1000,
+                layers=30 if quick else 100,
+                steps=10 if quick else 20,
+                init="micheli",
+                theta=1.0,
+                reset="subtract",
+            ),
+            sweep=(("beta", (0.5, 0.9)), ("init", ("micheli", "kaiming"))),
+            reps=10,
+            seed=4,
+            theories=("dmft",),
+            dmft_paths=20_000 if quick else 100_000,
+        ),
+    ]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# computing one cell, with the cache
+
+
+def _cache_path(root: Path, exp: Experiment, what: str, cell: Mapping[str, Any]) -> Path:
+    key = "_".join(f"{k}={v}" for k, v in cell.items()) or "base"
+    return root / "cache" / exp.name / f"{what}__{key}.nc"
+
+
+def _cached(path: Path, tag: str) -> xr.Dataset | None:
+    if not path.is_file():
+        return None
+    try:
+        ds = load_dataset(path)
+    except (ValueError, FileNotFoundError):
+        return None  # a damaged cache file is recomputed, never trusted
+    if ds.attrs.get("protocol") != tag:
+        return None
+    return ds
+
+
+def _simulate(cfg: NetworkConfig, exp: Experiment, seed: int) -> xr.Dataset:
+    from ..montecarlo import simulate
+
+    return simulate(cfg, reps=exp.reps, seed=seed, method=exp.method)
+
+
+def _predict(what: str, cfg: NetworkConfig, exp: Experiment, seed: int) -> xr.Dataset:
+    from .. import theory
+
+    if what == "finite_size":
+        return theory.finite_size(cfg)
+    if what == "mean_field":
+        return theory.mean_field(cfg)
+    if what == "dmft":
+        return theory.dynamic_mean_field(cfg, paths=exp.dmft_paths, seed=seed)
+    raise ValueError(f"unknown prediction {what!r}")
+
+
+def _strip(ds: xr.Dataset) -> xr.Dataset:
+    """Keep data and coords of the dims we stack; attrs move to the combined file."""
+    ds = ds.copy()
+    ds.attrs = {}
+    return ds
+
+
+def _stack(cells: list[dict[str, Any]], data: list[xr.Dataset], sweep) -> xr.Dataset:
+    """Stack per-cell datasets along the sweep's dims, in the sweep's order."""
+    dims = [d for d, _ in sweep]
+    if not dims:
+        return data[0]
+
+    def build(level: int, prefix: dict[str, Any]) -> xr.Dataset:
+        dim, values = sweep[level]
+        parts = []
+        for v in values:
+            key = {**prefix, dim: v}
+            if level + 1 == len(dims):
+                i = next(j for j, c in enumerate(cells) if c == key)
+                part = data[i]
+            else:
+                part = build(level + 1, key)
+            parts.append(part)
+        return xr.concat(
+            parts,
+            dim=xr.DataArray(list(values), dims=dim, name=dim),
+            coords="minimal",
+            compat="override",
+            combine_attrs="drop",
+            join="outer",
+        )
+
+    return build(0, {})
+
+
+@dataclasses.dataclass
+class ExperimentResult:
+    experiment: Experiment
+    simulation: xr.Dataset | None
+    predictions: dict[str, xr.Dataset]
+    seconds: float
+    reused: int
+    computed: int
+    errors: list[str]
+
+
+def run_experiment(
+    exp: Experiment,
+    root: Path,
+    *,
+    progress: bool = True,
+    predictions: bool = True,
+) -> ExperimentResult:
+    """Simulate and predict every cell of ``exp`` (reusing matching cache files)."""
+    from tqdm.auto import tqdm
+
+    from .._dataset import config_attrs
+
+    t0 = time.perf_counter()
+    cells = exp.cells()
+    whats = (["simulation"] if exp.reps > 0 else []) + (list(exp.theories) if predictions else [])
+    results: dict[str, list[xr.Dataset | None]] = {w: [None] * len(cells) for w in whats}
+    errors: list[str] = []
+    reused = computed = 0
+    bar = tqdm(
+        total=len(cells) * len(whats),
+        desc=f"{exp.name:<7}",
+        unit="cell",
+        disable=not progress,
+        leave=True,
+        dynamic_ncols=True,
+    )
+    skip: set[str] = set()
+    try:
+        for what in whats:
+            for i, cell in enumerate(cells):
+                bar.set_postfix_str(f"{what} " + " ".join(f"{k}={v}" for k, v in cell.items()))
+                if what in skip:
+                    bar.update()
+                    continue
+                path = _cache_path(root, exp, what, cell)
+                tag = exp.tag(what, cell, i)
+                ds = _cached(path, tag)
+                if ds is None:
+                    cfg = exp.config(cell)
+                    try:
+                        if what == "simulation":
+                            ds = _simulate(cfg, exp, exp.cell_seed(i))
+                        else:
+                            ds = _predict(what, cfg, exp, exp.cell_seed(i))
+                    except (ImportError, AttributeError, NotImplementedError) as exc:
+                        # a prediction this installation cannot make: say so, go on
+                        errors.append(f"{what} unavailable ({type(exc).__name__}: {exc})")
+                        skip.add(what)
+                        bar.update()
+                        continue
+                    ds = ds.copy()
+                    ds.attrs["protocol"] = tag
+                    save_dataset(ds, path)
+                    computed += 1
+                else:
+                    reused += 1
+                results[what][i] = ds
+                bar.update()
+    finally:
+        bar.close()
+
+    base_attrs = config_attrs(exp.base, experiment=exp.name, sweep=dict(exp.sweep))
+    stacked: dict[str, xr.Dataset] = {}
+    for what, parts in results.items():
+        if what in skip or any(p is None for p in parts):
+            continue
+        ds = _stack(cells, [_strip(p) for p in parts], exp.sweep)
+        ds.attrs.update(base_attrs)
+        ds.attrs["kind"] = what
+        if what == "simulation":
+            ds.attrs.update(reps=exp.reps, seed=exp.seed, method=exp.method)
+        for dim, _values in exp.sweep:
+            if dim in ("theta", "beta", "init", "n"):
+                ds.attrs.pop("width" if dim == "n" else dim, None)
+        save_dataset(ds, root / f"{exp.name}_{what}.nc")
+        stacked[what] = ds
+    sim = stacked.pop("simulation", None)
+    return ExperimentResult(
+        experiment=exp,
+        simulation=sim,
+        predictions=stacked,
+        seconds=time.perf_counter() - t0,
+        reused=reused,
+        computed=computed,
+        errors=errors,
+    )
+
+
+# ---------------------------------------------------------------------------
+# figures
+
+
+def _stability_data(theta_max: float = 2.0):
+    from .. import theory
+
+    thetas = np.linspace(0.0, theta_max, 401)
+    chi = np.asarray(theory.stability_slope(theta=thetas, init="micheli"), dtype=float)
+    theta_star = float(theory.critical_threshold(init="micheli"))
+    fp = _fixed_point_table(np.linspace(0.05, theta_max, 80))
+    return thetas, chi, theta_star, fp
+
+
+def _fixed_point_table(thetas: np.ndarray) -> xr.Dataset | None:
+    """Fixed points of the Micheli map against theta, as (theta, branch) arrays."""
+    from .. import theory
+
+    rows = []
+    for th in thetas:
+        cfg = NetworkConfig(width=1000, layers=1, steps=1, theta=float(th), init="micheli")
+        fps = theory.fixed_points(cfg)
+        v, s = _fixed_point_arrays(fps)
+        rows.append((v, s))
+    width = max(len(v) for v, _ in rows)
+    if width == 0:
+        return None
+    V = np.full((len(thetas), width), np.nan)
+    S = np.full((len(thetas), width), np.nan)
+    for i, (v, s) in enumerate(rows):
+        order = np.argsort(v)
+        V[i, : len(v)] = np.asarray(v)[order]
+        S[i, : len(v)] = np.asarray(s)[order]
+    return xr.Dataset(
+        {"v_star": (("theta", "branch"), V), "slope": (("theta", "branch"), S)},
+        coords={"theta": thetas, "branch": np.arange(width)},
+    )
+
+
+def _fixed_point_arrays(fps) -> tuple[np.ndarray, np.ndarray]:
+    """Accept the fixed-point result as a Dataset/dict/sequence of (v, slope)."""
+    if isinstance(fps, xr.Dataset):
+        vname = next(
+            (n for n in ("v_star", "fixed_point", "var_u", "v") if n in fps.variables), None
+        )
+        sname = next((n for n in ("slope", "chi", "derivative") if n in fps.variables), None)
+        if vname is None or sname is None:
+            raise ValueError(f"unrecognised fixed_points dataset: {list(fps.variables)}")
+        v = np.asarray(fps[vname].values, dtype=float).ravel()
+        s = np.asarray(fps[sname].values, dtype=float).ravel()
+    elif isinstance(fps, Mapping):
+        v = np.asarray(fps.get("v_star", fps.get("fixed_points")), dtype=float).ravel()
+        s = np.asarray(fps.get("slope", fps.get("slopes")), dtype=float).ravel()
+    else:
+        arr = np.asarray(list(fps), dtype=float).reshape(-1, 2)
+        v, s = arr[:, 0], arr[:, 1]
+    keep = np.isfinite(v)
+    return v[keep], s[keep]
+
+
+def make_figures(
+    results: Mapping[str, ExperimentResult], fig_dir: Path, log: Callable[[str], None]
+) -> list[Path]:
+    """Draw every figure the available data allows; return the written paths."""
+    from . import figures as F
+
+    written: list[Path] = []
+
+    def save(fig, name):
+        written.extend(F.save_figure(fig, fig_dir, name))
+
+    r = results.get("fig2")
+    if r is not None and r.simulation is not None:
+        save(
+            F.plot_fig2(
+                r.simulation, r.predictions.get("finite_size"), r.predictions.get("mean_field")
+            ),
+            "fig2_variance_vs_depth",
+        )
+    r = results.get("fig3")
+    if r is not None and r.simulation is not None:
+        save(F.plot_fig3(r.simulation, r.predictions.get("finite_size")), "fig3_finite_size")
+    r = results.get("beyond")
+    if r is not None and r.simulation is not None:
+        sim = (
+            r.simulation.expand_dims(init=["micheli"])
+            if "init" not in r.simulation.dims
+            else r.simulation
+        )
+        th = r.predictions.get("finite_size")
+        mf = r.predictions.get("mean_field")
+        fig = F.plot_fig2(
+            sim,
+            th.expand_dims(init=["micheli"]) if th is not None else None,
+            mf.expand_dims(init=["micheli"]) if mf is not None else None,
+            title="Beyond the paper",
+        )
+        fig.axes[0].set_title("Micheli init past θ* ≈ 1.19: Var[u] = 1 unstable")
+        save(fig, "beyond_theta_star")
+    r = results.get("fig4")
+    if r is not None and r.simulation is not None:
+        dmft = r.predictions.get("dmft")
+        for beta in r.simulation["beta"].values:
+            b = f"{float(beta):g}"
+            save(F.plot_fig4(r.simulation, float(beta), dmft), f"fig4_beta{b}")
+            save(F.plot_fig4_profiles(r.simulation, float(beta), dmft), f"fig4_profiles_beta{b}")
+        if 0.9 in [float(b) for b in r.simulation["beta"].values] and "skew" in r.simulation:
+            save(F.plot_fig7(r.simulation, dmft, beta=0.9, init="micheli"), "fig7_skew_kurtosis")
+    try:
+        thetas, chi, theta_star, fp = _stability_data()
+        save(F.plot_stability(thetas, chi, theta_star, fp), "stability")
+    except (ImportError, AttributeError, ValueError) as exc:
+        log(f"stability figure skipped: {type(exc).__name__}: {exc}")
+    return written
+
+
+# ---------------------------------------------------------------------------
+# comparisons and the report
+
+
+def _comparisons(results: Mapping[str, ExperimentResult]) -> list[tuple[str, str, xr.Dataset]]:
+    """(experiment, prediction, compare() result) for every pair we can test."""
+    from .compare import compare
+
+    out = []
+    plan = {
+        "fig2": [("finite_size", None), ("mean_field", ["var_u"])],
+        "fig3": [("finite_size", None)],
+        "beyond": [("finite_size", None), ("mean_field", ["var_u"])],
+        "fig4": [("dmft", None)],
+    }
+    for name, pairs in plan.items():
+        r = results.get(name)
+        if r is None or r.simulation is None:
+            continue
+        for what, variables in pairs:
+            th = r.predictions.get(what)
+            if th is None:
+                continue
+            out.append((name, what, compare(th, r.simulation, variables)))
+    return out
+
+
+def _fmt_where(where: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in where.items())
+
+
+def _insights(results: Mapping[str, ExperimentResult]) -> dict[str, list[str]]:
+    """What the predictions say that the paper's figures do not show."""
+    notes: dict[str, list[str]] = {}
+    r = results.get("fig2")
+    if r is not None and "finite_size" in r.predictions:
+        th = r.predictions["finite_size"]
+        L = int(th["layer"].max())
+        lines = []
+        for theta in th["theta"].values:
+            v = th["var_u"].sel(init="kaiming", theta=theta)
+            v = v.isel(time=0) if "time" in v.dims else v
+            below = np.flatnonzero(np.asarray(v.values)[1:] < 1e-3)
+            depth = f"layer {below[0] + 1}" if below.size else f"never within {L} layers"
+            lines.append(f"θ={float(theta):g}: {depth}")
+        notes["fig2"] = [
+            "Kaiming: first layer where the exact E[Var u_l] falls below 1e-3 — " + "; ".join(lines)
+        ]
+        if "p_extinct" in th:
+            pe = th["p_extinct"].sel(init="micheli").isel(layer=-1)
+            pe = pe.isel(time=0) if "time" in pe.dims else pe
+            notes["fig2"].append(
+                f"Micheli, n={th.attrs.get('width', '')}: probability that layer {L} is silent: "
+                + ", ".join(
+                    f"θ={float(t):g}: {float(p):.2g}" for t, p in zip(pe["theta"].values, pe.values)
+                )
+            )
+    r = results.get("fig3")
+    if r is not None and "finite_size" in r.predictions:
+        th = r.predictions["finite_size"]
+        L = int(th["layer"].max())
+        pe = th["p_extinct"].isel(layer=-1)
+        pe = pe.isel(time=0) if "time" in pe.dims else pe
+        parts = []
+        for n in pe["n"].values:
+            vals = ", ".join(
+                f"θ={float(t):g}: {float(p):.3f}"
+                for t, p in zip(pe["theta"].values, pe.sel(n=n).values)
+            )
+            parts.append(f"n={int(n)}: {vals}")
+        notes["fig3"] = [
+            f"Exact probability that the whole network is silent by layer {L} — "
+            + "; ".join(parts),
+            "The finite-size effect is extinction of an absorbing Markov chain on the spike "
+            "count, so it is predicted, not only observed.",
+        ]
+    try:
+        from .. import theory
+
+        ts = float(theory.critical_threshold(init="micheli"))
+        chi1 = float(theory.stability_slope(theta=1.0, init="micheli"))
+        notes["beyond"] = [
+            f"χ(θ) = 1 at θ* = {ts:.5f}: for θ > θ* the variance-conserving fixed point of "
+            "Micheli's rule is unstable and Var[u_l] leaves 1 (the paper stops at θ = 1).",
+            f"At θ = 1, χ = {chi1:.4f}: perturbations of Var[u] decay like χ^l "
+            f"(depth scale -1/ln χ = {-1.0 / math.log(chi1):.2f} layers)."
+            if 0 < chi1 < 1
+            else "",
+        ]
+    except (ImportError, AttributeError, ValueError):
+        pass
+    r = results.get("fig4")
+    if r is not None and "dmft" in r.predictions:
+        th = r.predictions["dmft"]
+        lines = []
+        for beta in th["beta"].values:
+            v = th["var_u"].sel(beta=beta, init="micheli").isel(layer=-1)
+            lines.append(
+                f"β={float(beta):g}: deepest layer Var[u] from {float(v.isel(time=0)):.3g} at t=0 "
+                f"to {float(v.isel(time=-1)):.3g} at t={int(v['time'][-1])}"
+            )
+        notes["fig4"] = [
+            "Dynamic mean field (n → ∞) with leak and reset, Micheli init — " + "; ".join(lines)
+        ]
+    return notes
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+_PREDICTION_NAMES = {
+    "finite_size": "exact finite-n chain",
+    "mean_field": "mean field (n→∞)",
+    "dmft": "dynamic mean field (n→∞)",
+}
+
+
+def write_report(
+    path: Path,
+    results: Mapping[str, ExperimentResult],
+    comparisons: list[tuple[str, str, xr.Dataset]],
+    figures: Sequence[Path],
+    *,
+    quick: bool,
+    seconds: float,
+    alpha: float = ALPHA,
+) -> tuple[str, list[list[str]]]:
+    """Write ``report.md``; return its text and the summary rows."""
+    from .. import __version__
+    from .._dataset import atomic_write
+    from .compare import agreement_summary
+
+    summary_rows: list[list[str]] = []
+    details: dict[str, list[str]] = {}
+    for name, what, cmp in comparisons:
+        summ = agreement_summary(cmp, alpha=alpha)
+        total = sum(s["cells"] for s in summ.values())
+        rejected = sum(s["rejected"] for s in summ.values())
+        worst_v = min(summ, key=lambda v: (summ[v]["min_p"], -abs(summ[v]["worst_z"])))
+        w = summ[worst_v]
+        rel_vars = [v for v in summ if v != "p_extinct"] or list(summ)
+        rel_v = max(rel_vars, key=lambda v: summ[v]["max_rel_err"])
+        max_rel = summ[rel_v]["max_rel_err"]
+        verdict = "agrees" if rejected == 0 else f"**disagrees** ({rejected} cells)"
+        summary_rows.append(
+            [
+                name,
+                _PREDICTION_NAMES.get(what, what),
+                str(total),
+                f"{w['worst_z']:+.2f} ({worst_v}; {_fmt_where(w['worst_where'])})",
+                f"{max_rel:.3g} ({rel_v})",
+                verdict,
+            ]
+        )
+        rows = [
+            [
+                v,
+                str(s["cells"]),
+                f"{s['worst_z']:+.2f}",
+                _fmt_where(s["worst_where"]),
+                f"{s['min_p']:.2g}",
+                f"{s['max_rel_err']:.3g}" if v != "p_extinct" else "—",
+                f"{s['max_abs_err']:.3g}",
+                str(s["rejected"]),
+            ]
+            for v, s in summ.items()
+        ]
+        details.setdefault(name, []).append(
+            f"Against the {_PREDICTION_NAMES.get(what, what)}:\n\n"
+            + _markdown_table(
+                [
+                    "variable",
+                    "cells",
+                    "worst z",
+                    "at",
+                    "min p",
+                    "max rel err",
+                    "max abs err",
+                    "rejected",
+                ],
+                rows,
+            )
+        )
+    insights = _insights(results)
+    lines = [
+        "# snninit reproduce — report",
+        "",
+        f"- mode: {'quick (reduced sizes)' if quick else 'full (paper sizes)'}",
+        f"- snninit {__version__}, written "
+        f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, "
+        f"{seconds:.0f} s",
+        f"- verdicts: Holm over all cells of a comparison at family-wise false-failure rate "
+        f"{alpha:g}; cell tests are Student-t on the mean over repetitions (exact binomial "
+        "for extinction), with the prediction's own sampling error added in quadrature. "
+        "The worst cell is the one with the smallest p-value. `max rel err` ignores cells "
+        "predicted below 1e-3 of the variable's maximum and extinction probabilities.",
+        "",
+        "## Summary",
+        "",
+        _markdown_table(
+            ["experiment", "prediction", "cells", "worst z (where)", "max rel err", "verdict"],
+            summary_rows,
+        )
+        if summary_rows
+        else "(no comparison could be made)",
+        "",
+    ]
+    for name, r in results.items():
+        exp = r.experiment
+        lines += [f"## {name}: {exp.title}", ""]
+        sweep = "; ".join(f"{d} ∈ {{{', '.join(str(v) for v in vals)}}}" for d, vals in exp.sweep)
+        b = exp.base
+        lines.append(
+            f"Network: n={b.width}, L={b.layers}, T={b.steps}, θ={b.theta:g}, β={b.beta:g}, "
+            f"reset={b.reset}, init={b.init}; sweep {sweep}; {exp.reps} repetitions "
+            f"(`{exp.method}`), seed {exp.seed}. Cells computed {r.computed}, reused "
+            f"{r.reused}; {r.seconds:.1f} s."
+        )
+        lines.append("")
+        for e in r.errors:
+            lines += [f"- not available: {e}", ""]
+        for block in details.get(name, []):
+            lines += [block, ""]
+        for note in insights.get(name, []):
+            if note:
+                lines.append(f"- Not in the paper: {note}")
+        lines.append("")
+    if figures:
+        lines += ["## Figures", ""]
+        for p in figures:
+            if p.suffix == ".png":
+                lines.append(f"- [{p.stem}](figures/{p.name})")
+        lines.append("")
+    text = "\n".join(lines)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return text, summary_rows
+
+
+def reproduce(
+    out: str | os.PathLike = "snninit-reproduce",
+    *,
+    quick: bool = False,
+    figures_only: bool = False,
+    only: Sequence[str] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the protocols, predictions, comparisons, figures and report.
+
+    Parameters
+    ----------
+    out : path
+        Output folder: ``data/`` (netCDF, plus ``cache/`` per cell),
+        ``figures/`` (PNG + PDF) and ``report.md``.
+    quick : bool
+        Reduced sizes (about a minute on two cores).
+    figures_only : bool
+        Compute (or reuse) the data and write only the figures: no
+        comparison and no report.
+    only : sequence of str, optional
+        Run only these experiments (names of :func:`experiments`).
+    progress : bool
+        Show tqdm progress bars.
+
+    Returns
+    -------
+    dict
+        ``results`` (per experiment), ``figures`` (paths), ``summary`` (the
+        report's rows) and ``report`` (path or None).
+    """
+    t0 = time.perf_counter()
+    out = Path(out)
+    data_dir = out / "data"
+    fig_dir = out / "figures"
+    exps = experiments(quick=quick)
+    if only:
+        names = [e.name for e in exps]
+        for n in only:
+            if n not in names:
+                raise ValueError(f"only must name experiments among {names}; got {n!r}")
+        exps = [e for e in exps if e.name in only]
+    results: dict[str, ExperimentResult] = {}
+    for exp in exps:
+        results[exp.name] = run_experiment(exp, data_dir, progress=progress)
+        for e in results[exp.name].errors:
+            log(f"{exp.name}: {e}")
+    figures = make_figures(results, fig_dir, log)
+    summary: list[list[str]] = []
+    report_path = None
+    if not figures_only:
+        comps = _comparisons(results)
+        for name, what, cmp in comps:
+            save_dataset(cmp, data_dir / f"{name}_vs_{what}.nc")
+        report_path = out / "report.md"
+        _, summary = write_report(
+            report_path,
+            results,
+            comps,
+            figures,
+            quick=quick,
+            seconds=time.perf_counter() - t0,
+        )
+    return {"results": results, "figures": figures, "summary": summary, "report": report_path}
