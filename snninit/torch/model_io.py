@@ -15,9 +15,11 @@ runs no code from the file. The model is rebuilt as a flat ``nn.Sequential``
 of the same leaves (nested ``nn.Sequential`` blocks are flattened, so
 state-dict keys are ``"<position>.<name>"``).
 
-A whole module saved with ``torch.save(model)`` can be read too, but only with
-``trust_pickle=True`` (``weights_only=False``): unpickling can execute
-arbitrary code, so do that only for files you made yourself.
+Why not ``torch.save(model)``: unpickling a module can execute arbitrary code,
+and snntorch 1.0's ``Leaky`` with its default surrogate gradient (a local
+function) cannot be pickled at all. A module that *was* pickled (e.g. with a
+module-level ``spike_grad``) can still be read with ``trust_pickle=True``
+(``weights_only=False``) — only for files you made yourself.
 """
 
 from __future__ import annotations
