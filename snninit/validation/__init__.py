@@ -5,10 +5,14 @@ from __future__ import annotations
 from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    "compare": "compare",
-    "assert_agrees": "compare",
-    "agreement_summary": "compare",
-    "worst_cells": "compare",
+    # module names differ from function names: a submodule `compare` would shadow
+    # the function `compare` on the package once imported
+    "compare": "comparison",
+    "assert_agrees": "comparison",
+    "agreement_summary": "comparison",
+    "worst_cells": "comparison",
+    "reproduce": "pipeline",
+    "experiments": "pipeline",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -42,7 +42,7 @@ def register(subparsers) -> None:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import reproduce
+    from .pipeline import reproduce
 
     result = reproduce(
         args.out,

@@ -2,7 +2,7 @@
 
 Every ``plot_*`` function takes datasets (simulation and prediction) and
 returns a :class:`matplotlib.figure.Figure`; :func:`save_figure` writes it as
-PNG and PDF. Nothing here simulates: :mod:`snninit.validation.reproduce`
+PNG and PDF. Nothing here simulates: :mod:`snninit.validation.pipeline`
 computes the data and calls these functions.
 
 Conventions: simulations are drawn as their mean over repetitions with a

@@ -470,7 +470,7 @@ def make_figures(
 
 def _comparisons(results: Mapping[str, ExperimentResult]) -> list[tuple[str, str, xr.Dataset]]:
     """(experiment, prediction, compare() result) for every pair we can test."""
-    from .compare import compare
+    from .comparison import compare
 
     out = []
     plan = {
@@ -597,7 +597,7 @@ def write_report(
     """Write ``report.md``; return its text and the summary rows."""
     from .. import __version__
     from .._dataset import atomic_write
-    from .compare import agreement_summary
+    from .comparison import agreement_summary
 
     summary_rows: list[list[str]] = []
     details: dict[str, list[str]] = {}

@@ -1,0 +1,192 @@
+"""compare / assert_agrees on synthetic datasets whose truth is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from snninit.validation import agreement_summary, assert_agrees, compare, worst_cells
+
+
+def _sim(values: np.ndarray, **attrs) -> xr.Dataset:
+    """(rep, layer, time) simulation dataset around ``values``."""
+    reps, layers, steps = values.shape
+    ds = xr.Dataset(
+        {"var_u": (("rep", "layer", "time"), values)},
+        coords={"rep": np.arange(reps), "layer": np.arange(layers), "time": np.arange(steps)},
+    )
+    ds.attrs.update(attrs)
+    return ds
+
+
+def _theory(values: np.ndarray, **extra) -> xr.Dataset:
+    layers, steps = values.shape
+    ds = xr.Dataset(
+        {"var_u": (("layer", "time"), values)},
+        coords={"layer": np.arange(layers), "time": np.arange(steps)},
+    )
+    for name, arr in extra.items():
+        ds[name] = (("layer", "time"), arr)
+    return ds
+
+
+def test_compare_statistics_by_hand():
+    rng = np.random.default_rng(1)
+    x = rng.normal(1.0, 0.2, size=(12, 5, 2))
+    th = _theory(np.full((5, 2), 1.05))
+    cmp = compare(th, _sim(x))
+    mean = x.mean(0)
+    se = x.std(0, ddof=1) / np.sqrt(12)
+    np.testing.assert_allclose(cmp.var_u_sim_mean.values, mean)
+    np.testing.assert_allclose(cmp.var_u_sim_se.values, se)
+    np.testing.assert_allclose(cmp.var_u_z.values, (mean - 1.05) / se)
+    np.testing.assert_allclose(cmp.var_u_rel_err.values, (mean - 1.05) / 1.05)
+    # two-sided Student-t with R - 1 = 11 degrees of freedom, not the normal law
+    np.testing.assert_allclose(
+        cmp.var_u_p.values, 2 * stats.t(11).sf(np.abs((mean - 1.05) / se)), rtol=1e-10
+    )
+    assert cmp.attrs["reps"] == 12
+    assert set(cmp.dims) == {"layer", "time"}
+
+
+def test_theory_spread_and_own_error_are_used():
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.0, 1.0, size=(16, 3, 1))
+    sd = np.full((3, 1), 2.0)
+    se_th = np.full((3, 1), 0.3)
+    cmp = compare(_theory(np.zeros((3, 1)), var_u_sd=sd, var_u_se=se_th), _sim(x))
+    # the predicted spread across networks replaces the sample SD ...
+    np.testing.assert_allclose(cmp.var_u_sim_se.values, 2.0 / 4.0)
+    # ... and the prediction's own sampling error adds in quadrature
+    np.testing.assert_allclose(cmp.var_u_se.values, np.hypot(0.5, 0.3))
+
+
+def test_zero_spread_cells():
+    x = np.zeros((10, 3, 1))
+    x[:, 2, 0] = 0.5
+    th = _theory(np.array([[0.0], [1e-3], [0.5]]))
+    cmp = compare(th, _sim(x))
+    # identical repetitions equal to the prediction: perfect agreement
+    assert cmp.var_u_z.values[0, 0] == 0 and cmp.var_u_p.values[0, 0] == 1
+    assert cmp.var_u_z.values[2, 0] == 0
+    # identical repetitions away from a prediction with no spread: certain disagreement
+    assert cmp.var_u_z.values[1, 0] == -np.inf and cmp.var_u_p.values[1, 0] == 0
+    assert not np.isnan(cmp.var_u_rel_err.values).any()
+    with pytest.raises(AssertionError, match="layer=1"):
+        assert_agrees(th, _sim(x))
+
+
+def test_extinction_is_an_exact_binomial_test():
+    reps = 20
+    spikes = np.ones((reps, 4, 1))
+    spikes[:3, 2, 0] = 0  # 3 of 20 networks silent at layer 2
+    sim = xr.Dataset(
+        {"spikes": (("rep", "layer", "time"), spikes)},
+        coords={"layer": np.arange(4), "time": [0]},
+    )
+    p = np.array([[0.0], [0.01], [0.05], [0.5]])
+    th = xr.Dataset(
+        {"p_extinct": (("layer", "time"), p), "spikes": (("layer", "time"), np.ones((4, 1)))},
+        coords={"layer": np.arange(4), "time": [0]},
+    )
+    cmp = compare(th, sim, variables=["p_extinct"])
+    np.testing.assert_allclose(cmp.p_extinct_sim_mean.values[:, 0], [0, 0, 0.15, 0])
+    np.testing.assert_allclose(cmp.p_extinct_sim_se.values, np.sqrt(p * (1 - p) / reps))
+    expected = stats.binomtest(3, reps, 0.05).pvalue
+    # scipy's binomtest uses the likelihood-ordering two-sided rule; ours doubles the
+    # smaller tail, which is never smaller (more conservative)
+    assert cmp.p_extinct_p.values[2, 0] >= expected - 1e-12
+    tail = 2 * stats.binom.sf(2, reps, 0.05)
+    np.testing.assert_allclose(cmp.p_extinct_p.values[2, 0], tail)
+    # 0 of 20 silent where p = 0.5: P[X <= 0] = 2**-20, doubled
+    np.testing.assert_allclose(cmp.p_extinct_p.values[3, 0], 2 * 0.5**20)
+
+
+def test_alignment_selects_the_simulated_cell_of_a_swept_theory():
+    rng = np.random.default_rng(3)
+    x = rng.normal(1.0, 0.1, size=(20, 6, 1))
+    sim = _sim(x, theta=0.8, width=100)
+    th = xr.Dataset(
+        {"var_u": (("theta", "layer", "time"), np.stack([np.ones((6, 1)), 3 * np.ones((6, 1))]))},
+        coords={"theta": [0.8, 1.0], "layer": np.arange(6), "time": [0]},
+        attrs={"width": 100},
+    )
+    cmp = compare(th, sim)
+    assert float(cmp.theta) == 0.8
+    np.testing.assert_allclose(cmp.var_u_theory.values, 1.0)
+    # theory over fewer layers: compared on the shared layers only
+    cmp = compare(th.isel(layer=slice(0, 3)), sim)
+    assert cmp.sizes["layer"] == 3
+
+
+def test_alignment_errors_are_readable():
+    x = np.ones((5, 3, 1)) + np.arange(5)[:, None, None] * 0.01
+    th = xr.Dataset(
+        {"var_u": (("theta", "layer", "time"), np.ones((2, 3, 1)))},
+        coords={"theta": [0.8, 1.0], "layer": np.arange(3), "time": [0]},
+    )
+    with pytest.raises(ValueError, match="theta"):
+        compare(th, _sim(x))  # simulation does not say its theta
+    with pytest.raises(ValueError, match=r"theta=0\.9"):
+        compare(th, _sim(x, theta=0.9))
+    with pytest.raises(ValueError, match="width"):
+        compare(_theory(np.ones((3, 1))).assign_attrs(width=100), _sim(x, width=1000))
+    with pytest.raises(ValueError, match="at least 2 repetitions"):
+        compare(_theory(np.ones((3, 1))), _sim(x[:1]))
+    with pytest.raises(ValueError, match="no variable in common"):
+        compare(_theory(np.ones((3, 1))).rename(var_u="skew"), _sim(x))
+    with pytest.raises(ValueError, match="alpha"):
+        assert_agrees(_theory(np.ones((3, 1))), _sim(x), alpha=1.5)
+
+
+def test_assert_agrees_false_failure_rate_and_power():
+    """Bonferroni keeps the family-wise false-failure rate below alpha.
+
+    300 null experiments of 40 cells (10 repetitions, normal data) at
+    alpha = 0.1: the number of failures is Binomial(300, q) with q <= 0.1;
+    the bound 0.1 * 300 + 3.5 sd (3.5 sd: false-failure rate of this test
+    about 2e-4) is 48.
+    """
+    rng = np.random.default_rng(4)
+    th = _theory(np.zeros((20, 2)))
+    failures = 0
+    for _ in range(300):
+        try:
+            assert_agrees(th, _sim(rng.standard_normal((10, 20, 2))), alpha=0.1)
+        except AssertionError:
+            failures += 1
+    assert failures <= 30 + 3.5 * np.sqrt(300 * 0.1 * 0.9)
+    # a shift of 3 standard deviations per network (9.5 standard errors) is always caught
+    for _ in range(20):
+        with pytest.raises(AssertionError, match="Bonferroni"):
+            assert_agrees(th, _sim(rng.standard_normal((10, 20, 2)) + 3.0), alpha=1e-3)
+
+
+def test_failure_message_lists_worst_cells_first():
+    rng = np.random.default_rng(5)
+    x = rng.normal(1.0, 0.05, size=(15, 8, 1))
+    x[:, 5, 0] += 0.5
+    with pytest.raises(AssertionError) as info:
+        assert_agrees(_theory(np.ones((8, 1))), _sim(x), show=3)
+    text = str(info.value)
+    first_row = text.splitlines()[3]
+    assert "layer=5" in first_row
+    assert "1 of 8 cells" in text
+    cmp = compare(_theory(np.ones((8, 1))), _sim(x))
+    assert worst_cells(cmp, k=1)[0]["where"]["layer"] == 5
+    summary = agreement_summary(cmp)
+    assert summary["var_u"]["rejected"] == 1 and not summary["var_u"]["agrees"]
+    assert summary["var_u"]["worst_where"]["layer"] == 5
+    # re-testing a compare() result gives the same verdict
+    with pytest.raises(AssertionError):
+        assert_agrees(cmp)
+
+
+def test_holm_counts_match_bonferroni_verdict():
+    rng = np.random.default_rng(6)
+    x = rng.normal(0, 1, size=(20, 30, 1))
+    x[:, :4, 0] += 4.0  # 4 truly shifted cells, each ~18 standard errors away
+    cmp = compare(_theory(np.zeros((30, 1))), _sim(x))
+    assert agreement_summary(cmp, alpha=1e-3)["var_u"]["rejected"] == 4
