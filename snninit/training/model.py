@@ -1,0 +1,554 @@
+"""A deep feed-forward LIF network with hand-written BPTT (numpy + small numba kernels).
+
+Architecture (paper section 5, DESIGN.md section 1b)
+-----------------------------------------------------
+* layer 0, the **encoding layer**: ``D`` LIF neurons (one per pixel), no
+  weights; its membrane receives the standardised pixels ``c x`` every time
+  step (``c = 1``, or ``1 - beta`` with ``input_scale="1-beta"``);
+* layers ``1..L``: hidden LIF layers of ``width`` neurons, input
+  ``I_l^t = s_{l-1}^t W_l`` with ``W_l`` of shape ``(n_{l-1}, n_l)``;
+* layer ``L+1``, the **readout**: ``K`` LIF neurons (classes) whose spikes are
+  summed over the ``T`` steps, ``z = sum_t s_{L+1}^t``, and fed to softmax
+  cross-entropy (mean over the batch). No biases anywhere.
+
+Every LIF layer follows eq. 13 with the previous step's spike as reset
+(snntorch's convention, ``u^{-1} = s^{-1} = 0``)::
+
+    subtract:  u^t = beta u^{t-1} + I^t - k theta s^{t-1}   (k = 1, or beta with reset_decay)
+    zero:      u^t = beta (1 - s^{t-1}) u^{t-1} + I^t
+    none:      u^t = beta u^{t-1} + I^t
+    s^t = H(u^t - theta)
+
+Backward pass (BPTT)
+--------------------
+With ``g^t = dS/dU`` the arctan surrogate at ``u^t`` and ``G^t = dL/ds^t``
+arriving from the layer above, the error on the membrane runs backwards in
+time::
+
+    du^t = g^t (G^t + [kept reset] d u^{t+1}/d s^t du^{t+1}) + d u^{t+1}/d u^t|_s du^{t+1}
+
+where ``d u^{t+1}/d s^t`` is ``-k theta`` (subtract) or ``-beta u^t`` (zero),
+and the direct leak term is ``beta`` (``beta (1 - s^t)`` for zero reset). By
+default the reset is detached (the reset spike carries no gradient, as in
+snntorch); ``detach_reset=False`` keeps it. Then ``dL/dW_l = S_{l-1}^T dU_l``
+and ``G_{l-1} = dU_l W_l^T``, where the time steps are stacked into the rows
+so that each layer costs two BLAS matrix products per pass, whatever ``T``.
+
+Initialisation hook
+-------------------
+Weights come from the rule registry with each layer's own fan-in
+(:attr:`SNN.layer_fan_in`). Rules that need data (``needs_data``) are applied
+layer by layer through :meth:`SNN.init_from_data`: it runs
+``forward(x, record=True, upto=l - 1)`` and asks a callback for the mean and
+variance of ``W_l`` given the recorded activity of layer ``l - 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from .._checks import check_choice, check_finite_array, check_int, check_real
+from ..config import NetworkConfig
+
+__all__ = [
+    "SNN",
+    "Record",
+    "lif_forward",
+    "lif_backward",
+    "softmax_cross_entropy",
+    "register_data_initializer",
+]
+
+_RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
+_ACTIVATIONS = ("heaviside", "smooth")
+
+
+# --------------------------------------------------------------------------
+# numba kernels: one LIF layer over time, arrays (T, M) with M = batch * neurons
+# --------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _lif_forward_kernel(I, p, reset_code, smooth, R, use_r, U, S):  # noqa: E741
+    # p = [beta, theta, k, alpha_half_pi, one, zero, half, inv_pi] in the arrays' dtype,
+    # so that float32 arrays are updated in float32 arithmetic (as torch does).
+    T, M = I.shape
+    beta, theta, k, api, one, zero, half, inv_pi = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+    for i in range(M):
+        u = zero
+        r = zero
+        for t in range(T):
+            if reset_code == 0:
+                u = beta * u + I[t, i] - k * theta * r
+            elif reset_code == 1:
+                u = beta * (one - r) * u + I[t, i]
+            else:
+                u = beta * u + I[t, i]
+            if smooth:
+                s = half + np.arctan(api * (u - theta)) * inv_pi
+            else:
+                s = one if u > theta else zero
+            U[t, i] = u
+            S[t, i] = s
+            r = R[t, i] if use_r else s
+
+
+@numba.njit(cache=True, nogil=True)
+def _lif_backward_kernel(U, R, G, p, reset_code, keep_reset, dU):
+    # dU[t, i] = dL/du^t; G[t, i] = dL/ds^t from the layer above.
+    T, M = U.shape
+    beta, theta, k, api, one, zero, alpha_half = p[0], p[1], p[2], p[3], p[4], p[5], p[8]
+    for i in range(M):
+        du_next = zero
+        for t in range(T - 1, -1, -1):
+            x = api * (U[t, i] - theta)
+            g = alpha_half / (one + x * x)
+            gs = G[t, i]
+            if keep_reset and t < T - 1:
+                if reset_code == 0:
+                    gs = gs - k * theta * du_next
+                elif reset_code == 1:
+                    gs = gs - beta * U[t, i] * du_next
+            du = g * gs
+            if t < T - 1:
+                if reset_code == 1:
+                    du = du + beta * (one - R[t, i]) * du_next
+                else:
+                    du = du + beta * du_next
+            dU[t, i] = du
+            du_next = du
+
+
+def _params(dtype, beta, theta, reset_decay, alpha):
+    k = beta if reset_decay else 1.0
+    return np.array(
+        [beta, theta, k, np.pi * alpha / 2, 1.0, 0.0, 0.5, 1 / np.pi, alpha / 2], dtype=dtype
+    )
+
+
+def lif_forward(
+    I,
+    *,
+    beta,
+    theta,
+    reset="subtract",
+    reset_decay=False,
+    alpha=2.0,  # noqa: E741
+    activation="heaviside",
+    reset_signal=None,
+):
+    """Run one LIF layer over time.
+
+    Parameters
+    ----------
+    I : ndarray, shape (T, ...)
+        Input current of every step (float32 or float64).
+    beta, theta : float
+        Leak and threshold.
+    reset, reset_decay : str, bool
+        Reset mechanism (see the module docstring).
+    alpha : float
+        Sharpness of the arctan step (used only by ``activation="smooth"``).
+    activation : {"heaviside", "smooth"}
+        ``H(u - theta)``, or the smooth step whose derivative is the surrogate.
+    reset_signal : ndarray like ``I``, optional
+        Use these values of ``s^t`` in the reset term instead of the layer's
+        own output (to differentiate with the reset held fixed).
+
+    Returns
+    -------
+    U, S : ndarray like ``I``
+        Membranes and outputs.
+    """
+    I = np.ascontiguousarray(I)  # noqa: E741
+    shape = I.shape
+    flat = I.reshape(shape[0], -1)
+    U = np.empty_like(flat)
+    S = np.empty_like(flat)
+    p = _params(I.dtype, beta, theta, reset_decay, alpha)
+    use_r = reset_signal is not None
+    R = np.ascontiguousarray(reset_signal, dtype=I.dtype).reshape(flat.shape) if use_r else flat
+    _lif_forward_kernel(flat, p, _RESET_CODES[reset], activation == "smooth", R, use_r, U, S)
+    return U.reshape(shape), S.reshape(shape)
+
+
+def lif_backward(
+    U, R, G, *, beta, theta, reset="subtract", reset_decay=False, alpha=2.0, detach_reset=True
+):
+    """Backward pass of :func:`lif_forward`: ``dL/du^t`` (= ``dL/dI^t``) from ``G = dL/ds^t``.
+
+    ``R`` is the reset signal used in the forward pass (normally the output
+    ``S``); ``ds/du`` is the arctan surrogate with sharpness ``alpha``.
+    """
+    shape = U.shape
+    Uf = U.reshape(shape[0], -1)
+    dU = np.empty_like(Uf)
+    p = _params(U.dtype, beta, theta, reset_decay, alpha)
+    _lif_backward_kernel(
+        Uf,
+        R.reshape(Uf.shape),
+        np.ascontiguousarray(G, dtype=U.dtype).reshape(Uf.shape),
+        p,
+        _RESET_CODES[reset],
+        not detach_reset,
+        dU,
+    )
+    return dU.reshape(shape)
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
+    """Mean softmax cross-entropy and its gradient with respect to ``logits``.
+
+    ``L = mean_b [logsumexp(z_b) - z_{b, y_b}]``, ``dL/dz = (softmax(z) - onehot(y)) / B``.
+    """
+    z = logits - logits.max(axis=1, keepdims=True)
+    expz = np.exp(z)
+    total = expz.sum(axis=1, keepdims=True)
+    b = np.arange(len(labels))
+    loss = float(np.mean(np.log(total[:, 0]) - z[b, labels]))
+    grad = expz / total
+    grad[b, labels] -= 1
+    grad /= len(labels)
+    return loss, grad.astype(logits.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------
+# the network
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    """Activity of every layer from :meth:`SNN.forward` with ``record=True``.
+
+    ``membranes[l]`` and ``spikes[l]`` have shape ``(T, B, n_l)`` for layers
+    ``l = 0`` (encoding), ``1..L`` (hidden) and ``L+1`` (readout);
+    ``reset_signals[l]`` is what the reset term used (the spikes themselves
+    unless overridden). ``logits`` = readout spikes summed over time, ``(B, K)``.
+    """
+
+    membranes: list[np.ndarray]
+    spikes: list[np.ndarray]
+    reset_signals: list[np.ndarray]
+    logits: np.ndarray | None
+
+    def rates(self) -> np.ndarray:
+        """Mean spike rate of each recorded layer (spikes per neuron per step)."""
+        return np.array([float(s.mean(dtype=np.float64)) for s in self.spikes])
+
+
+#: Training-time initialisers for rules that need data: name -> callable(model, x, rng).
+_DATA_INITIALIZERS: dict[str, Callable] = {}
+
+
+def register_data_initializer(rule: str, fn: Callable) -> None:
+    """Register how a data-driven rule initialises an :class:`SNN`.
+
+    ``fn(model, x, rng)`` receives the model, a batch of standardised inputs
+    ``(B, D)`` and a ``numpy.random.Generator``; it must set every entry of
+    ``model.weights`` (typically via :meth:`SNN.init_from_data`).
+    """
+    _DATA_INITIALIZERS[rule] = fn
+
+
+class SNN:
+    """Feed-forward LIF network: encoding layer, ``cfg.layers`` hidden layers, readout.
+
+    Parameters
+    ----------
+    cfg : NetworkConfig
+        ``width``, ``layers``, ``steps``, ``theta``, ``beta``, ``reset``,
+        ``reset_decay``, ``input_scale``, ``init``, ``init_params``, ``weights``.
+    n_inputs : int
+        Pixels per image, the size of the encoding layer (784 for MNIST).
+    n_classes : int
+        Readout neurons (10 for MNIST).
+    alpha : float
+        Sharpness of the arctan surrogate (> 0).
+    detach_reset : bool
+        If True (default) the reset carries no gradient.
+    dtype : {numpy.float32, numpy.float64}
+        Precision of weights and activity.
+    seed : int or None
+        If given, initialise the weights from ``cfg.init`` with this seed
+        (rules without data only; see :meth:`initialize`).
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        ``weights[l - 1]`` is ``W_l`` of shape ``(n_{l-1}, n_l)`` for
+        ``l = 1..L+1``.
+    """
+
+    def __init__(
+        self,
+        cfg: NetworkConfig,
+        n_inputs: int = 784,
+        n_classes: int = 10,
+        *,
+        alpha: float = 2.0,
+        detach_reset: bool = True,
+        dtype=np.float32,
+        seed: int | None = None,
+    ):
+        if not isinstance(cfg, NetworkConfig):
+            raise ValueError(f"cfg must be a NetworkConfig; got {type(cfg).__name__}")
+        self.cfg = cfg
+        self.n_inputs = check_int("n_inputs", n_inputs, low=1)
+        self.n_classes = check_int("n_classes", n_classes, low=2)
+        self.alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+        if not isinstance(detach_reset, bool):
+            raise ValueError(f"detach_reset must be True or False; got {detach_reset!r}")
+        self.detach_reset = detach_reset
+        self.dtype = np.dtype(dtype)
+        check_choice("dtype", self.dtype.name, ("float32", "float64"))
+        sizes = self.layer_sizes
+        self.weights = [np.zeros((a, b), dtype=self.dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+        if seed is not None:
+            self.initialize(np.random.default_rng(seed))
+
+    # ---- shape ---------------------------------------------------------
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Neurons per layer: ``(D, width, ..., width, K)``, length ``L + 2``."""
+        return (self.n_inputs,) + (self.cfg.width,) * self.cfg.layers + (self.n_classes,)
+
+    @property
+    def layer_fan_in(self) -> tuple[int, ...]:
+        """Fan-in of the weights ``W_1..W_{L+1}``: ``(D, width, ..., width)``."""
+        return self.layer_sizes[:-1]
+
+    def n_parameters(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    # ---- initialisation ------------------------------------------------
+    def layer_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of ``W_1..W_{L+1}`` from ``cfg.init`` (rules without data).
+
+        Rules with a closed form get ``weight_variance(rule, n_in_l, theta,
+        beta=, steps=, **init_params)`` with each layer's own fan-in. Rules
+        with ``per_layer`` get ``per_layer(cfg.replace(layers=L+1))`` (fan-in
+        ``width``) with the first layer's moments rescaled by ``width / D``,
+        which keeps ``n_in E[w]`` and ``n_in Var[w]``, the only combinations
+        the mean-field input statistics depend on.
+        """
+        from ..theory.rules import get_rule, weight_mean, weight_variance
+
+        cfg = self.cfg
+        rule = get_rule(cfg.init)
+        rule.check_params(cfg)
+        if rule.needs_data:
+            raise ValueError(
+                f"init rule {cfg.init!r} needs data: use SNN.initialize(rng, x=batch) "
+                "or SNN.init_from_data"
+            )
+        fan_in = np.array(self.layer_fan_in, dtype=float)
+        if rule.per_layer is not None:
+            mean, var = rule.per_layer(cfg.replace(layers=cfg.layers + 1))
+            mean = np.array(mean, dtype=float)
+            var = np.array(var, dtype=float)
+            if mean.shape != (cfg.layers + 1,) or var.shape != (cfg.layers + 1,):
+                raise RuntimeError(f"rule {cfg.init!r} returned per-layer arrays of a wrong shape")
+            mean[0] *= cfg.width / self.n_inputs
+            var[0] *= cfg.width / self.n_inputs
+        else:
+            kw = dict(beta=cfg.beta, steps=cfg.steps, **cfg.init_params)
+            var = np.asarray(weight_variance(cfg.init, fan_in, cfg.theta, **kw), dtype=float)
+            mean = np.asarray(weight_mean(cfg.init, fan_in, cfg.theta, **kw), dtype=float)
+            mean = np.broadcast_to(mean, fan_in.shape).copy()
+        return mean, var
+
+    def draw_weights(self, layer: int, mean: float, var: float, rng: np.random.Generator):
+        """Set ``W_layer`` (1-based) to i.i.d. weights with this mean and variance."""
+        layer = check_int("layer", layer, low=1, high=len(self.weights))
+        mean = check_real("mean", mean)
+        var = check_real("var", var, low=0.0)
+        shape = self.weights[layer - 1].shape
+        if self.cfg.weights == "uniform":
+            half = np.sqrt(3.0 * var)
+            w = rng.uniform(mean - half, mean + half, size=shape)
+        else:
+            w = mean + np.sqrt(var) * rng.standard_normal(shape)
+        self.weights[layer - 1] = w.astype(self.dtype)
+
+    def initialize(self, rng: np.random.Generator, x: np.ndarray | None = None) -> None:
+        """Draw every weight from ``cfg.init``.
+
+        Rules needing data use the initialiser registered for them with
+        :func:`register_data_initializer`, applied to the batch ``x``.
+        """
+        from ..theory.rules import get_rule
+
+        rule = get_rule(self.cfg.init)
+        if rule.needs_data:
+            fn = _DATA_INITIALIZERS.get(self.cfg.init)
+            if fn is None:
+                raise ValueError(
+                    f"init rule {self.cfg.init!r} needs data but has no training "
+                    "initialiser; register one with "
+                    "snninit.training.register_data_initializer"
+                )
+            if x is None:
+                raise ValueError(f"init rule {self.cfg.init!r} needs a data batch x")
+            fn(self, self._check_input(x), rng)
+            return
+        mean, var = self.layer_moments()
+        for layer in range(1, len(self.weights) + 1):
+            self.draw_weights(layer, mean[layer - 1], var[layer - 1], rng)
+
+    def init_from_data(self, x: np.ndarray, moments: Callable, rng: np.random.Generator) -> None:
+        """Initialise layer by layer from measured activity (the data-driven hook).
+
+        For ``l = 1..L+1``: run ``forward(x, record=True, upto=l-1)`` with the
+        weights set so far, call ``moments(l, n_in, record) -> (mean, var)``
+        where ``record.spikes[l-1]`` (shape ``(T, B, n_{l-1})``) is the
+        activity feeding ``W_l``, and draw ``W_l`` with that mean and variance.
+        """
+        x = self._check_input(x)
+        for layer in range(1, len(self.weights) + 1):
+            rec = self.forward(x, record=True, upto=layer - 1)
+            mean, var = moments(layer, self.layer_fan_in[layer - 1], rec)
+            self.draw_weights(layer, float(mean), float(var), rng)
+
+    # ---- passes ----------------------------------------------------------
+    def _check_input(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(f"x must have shape (batch, {self.n_inputs}); got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x must be finite (standardised pixels)")
+        return np.ascontiguousarray(x, dtype=self.dtype)
+
+    def _lif(self, I, layer, activation, reset_signal=None):  # noqa: E741
+        cfg = self.cfg
+        return lif_forward(
+            I,
+            beta=cfg.beta,
+            theta=cfg.theta,
+            reset=cfg.reset,
+            reset_decay=cfg.reset_decay,
+            alpha=self.alpha,
+            activation=activation,
+            reset_signal=reset_signal,
+        )
+
+    def forward(
+        self,
+        x,
+        *,
+        record: bool = False,
+        upto: int | None = None,
+        activation: str = "heaviside",
+        reset_signals: Sequence | None = None,
+    ):
+        """Forward pass.
+
+        Parameters
+        ----------
+        x : ndarray, shape (B, D)
+            Standardised inputs.
+        record : bool
+            Return a :class:`Record` of every layer instead of the logits.
+        upto : int, optional
+            Stop after layer ``upto`` (0 = encoding layer only); implies
+            ``record=True`` is useful (logits are None unless the readout ran).
+        activation : {"heaviside", "smooth"}
+            ``smooth`` replaces H by the arctan step (tests only).
+        reset_signals : list of ndarray, optional
+            Per-layer fixed reset signals (tests only).
+
+        Returns
+        -------
+        logits (B, K) or Record
+        """
+        check_choice("activation", activation, _ACTIVATIONS)
+        x = self._check_input(x)
+        last = (
+            len(self.weights)
+            if upto is None
+            else check_int("upto", upto, low=0, high=len(self.weights))
+        )
+        T = self.cfg.steps
+        c = (1.0 - self.cfg.beta) if self.cfg.input_scale == "1-beta" else 1.0
+        drive = np.broadcast_to(self.dtype.type(c) * x, (T, *x.shape))
+        rs = reset_signals or [None] * (len(self.weights) + 1)
+        U, S = self._lif(drive, 0, activation, rs[0])
+        mems, spikes = [U], [S]
+        for layer in range(1, last + 1):
+            prev = spikes[-1]
+            T_, B, n = prev.shape
+            current = (prev.reshape(T_ * B, n) @ self.weights[layer - 1]).reshape(T_, B, -1)
+            U, S = self._lif(current, layer, activation, rs[layer])
+            mems.append(U)
+            spikes.append(S)
+        logits = spikes[-1].sum(axis=0) if last == len(self.weights) else None
+        if not record:
+            return logits
+        resets = [
+            s if r is None else np.asarray(r, dtype=self.dtype)
+            for s, r in zip(spikes, rs, strict=False)
+        ]
+        return Record(mems, spikes, resets, logits)
+
+    def loss_and_grad(
+        self, x, labels, *, activation: str = "heaviside", reset_signals: Sequence | None = None
+    ):
+        """Cross-entropy loss, gradients ``dL/dW_l`` (list like ``weights``) and logits.
+
+        BPTT as in the module docstring; the surrogate is the arctan one with
+        ``self.alpha``. ``activation``/``reset_signals`` as in :meth:`forward`.
+        """
+        labels = np.asarray(labels)
+        rec = self.forward(x, record=True, activation=activation, reset_signals=reset_signals)
+        if labels.shape != (rec.logits.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be integers of shape ({rec.logits.shape[0]},)")
+        if labels.min() < 0 or labels.max() >= self.n_classes:
+            raise ValueError(f"labels must be in [0, {self.n_classes - 1}]")
+        loss, dlogits = softmax_cross_entropy(rec.logits, labels)
+        cfg = self.cfg
+        T = cfg.steps
+        G = np.broadcast_to(dlogits, (T, *dlogits.shape))
+        grads: list[np.ndarray] = [None] * len(self.weights)  # type: ignore[list-item]
+        for layer in range(len(self.weights), 0, -1):
+            dU = lif_backward(
+                rec.membranes[layer],
+                rec.reset_signals[layer],
+                G,
+                beta=cfg.beta,
+                theta=cfg.theta,
+                reset=cfg.reset,
+                reset_decay=cfg.reset_decay,
+                alpha=self.alpha,
+                detach_reset=self.detach_reset,
+            )
+            prev = rec.spikes[layer - 1]
+            _, B, n_prev = prev.shape
+            dU2 = dU.reshape(T * B, -1)
+            grads[layer - 1] = prev.reshape(T * B, n_prev).T @ dU2
+            if layer > 1:
+                G = (dU2 @ self.weights[layer - 1].T).reshape(T, B, n_prev)
+        return loss, grads, rec.logits
+
+    def predict(self, x, batch: int = 1000) -> np.ndarray:
+        """Predicted class (argmax of the summed readout spikes; ties -> lowest index)."""
+        x = np.asarray(x)
+        out = [np.argmax(self.forward(x[i : i + batch]), axis=1) for i in range(0, len(x), batch)]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Replace all weights (shapes must match :attr:`layer_sizes`)."""
+        if len(weights) != len(self.weights):
+            raise ValueError(f"weights must be {len(self.weights)} arrays; got {len(weights)}")
+        new = []
+        for i, (w, old) in enumerate(zip(weights, self.weights, strict=True)):
+            w = check_finite_array(f"weights[{i}]", w)
+            if w.shape != old.shape:
+                raise ValueError(f"weights[{i}] must have shape {old.shape}; got {w.shape}")
+            new.append(w)
+        # in place, so that an optimiser holding these arrays keeps working
+        for old, w in zip(self.weights, new, strict=True):
+            old[...] = w

@@ -1,0 +1,117 @@
+"""Adam and cosine annealing, written out (no autograd framework).
+
+Both follow the conventions of ``torch.optim.Adam`` and
+``torch.optim.lr_scheduler.CosineAnnealingLR`` so that runs are comparable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._checks import check_int, check_real
+
+__all__ = ["Adam", "cosine_lr"]
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) with bias correction, updating arrays in place.
+
+    For each parameter ``p`` with gradient ``g`` at step ``k = 1, 2, ...``::
+
+        m <- b1 m + (1 - b1) g
+        v <- b2 v + (1 - b2) g^2
+        p <- p - lr * (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps)
+
+    (eps added after the square root, as in torch). Moments are kept in the
+    parameters' dtype.
+
+    Parameters
+    ----------
+    params : sequence of ndarray
+        Arrays updated in place by :meth:`step`.
+    lr : float
+        Learning rate (> 0); the schedule changes it through :attr:`lr`.
+    betas : (float, float)
+        Decay rates of the first and second moments, each in [0, 1).
+    eps : float
+        Denominator floor (> 0).
+    """
+
+    def __init__(
+        self,
+        params: Sequence[np.ndarray],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ):
+        self.lr = check_real("lr", lr, low=0.0, low_open=True)
+        self.beta1 = check_real("betas[0]", betas[0], low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_real("betas[1]", betas[1], low=0.0, high=1.0, high_open=True)
+        self.eps = check_real("eps", eps, low=0.0, low_open=True)
+        self.params = list(params)
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def step(self, grads: Sequence[np.ndarray]) -> None:
+        """Apply one update with ``grads`` (same shapes as the parameters)."""
+        if len(grads) != len(self.params):
+            raise ValueError(f"grads must have {len(self.params)} arrays; got {len(grads)}")
+        self.t += 1
+        bc1 = 1.0 - self.beta1**self.t
+        bc2 = 1.0 - self.beta2**self.t
+        step_size = self.lr / bc1
+        inv_sqrt_bc2 = 1.0 / math.sqrt(bc2)
+        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
+            m *= self.beta1
+            m += (1.0 - self.beta1) * g
+            v *= self.beta2
+            v += (1.0 - self.beta2) * (g * g)
+            denom = np.sqrt(v)
+            denom *= inv_sqrt_bc2
+            denom += self.eps
+            p -= step_size * (m / denom)
+
+    def state_dict(self) -> dict:
+        """Moments, step count and hyper-parameters (for checkpoints)."""
+        return {
+            "t": self.t,
+            "lr": self.lr,
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "eps": self.eps,
+            "m": [a.copy() for a in self.m],
+            "v": [a.copy() for a in self.v],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` output (shapes must match the parameters)."""
+        for name in ("m", "v"):
+            arrays = state[name]
+            if len(arrays) != len(self.params) or any(
+                a.shape != p.shape for a, p in zip(arrays, self.params, strict=True)
+            ):
+                raise ValueError(f"optimizer state {name!r} does not match the parameters")
+            getattr(self, name)[:] = [
+                np.array(a, dtype=p.dtype) for a, p in zip(arrays, self.params, strict=True)
+            ]
+        self.t = int(state["t"])
+        self.lr = float(state["lr"])
+        self.beta1, self.beta2, self.eps = (float(state[k]) for k in ("beta1", "beta2", "eps"))
+
+
+def cosine_lr(epoch: int, epochs: int, lr0: float, lr_min: float = 0.0) -> float:
+    """Cosine-annealed learning rate for (0-based) ``epoch`` of ``epochs``.
+
+    ``lr = lr_min + (lr0 - lr_min) (1 + cos(pi epoch / epochs)) / 2``: epoch 0
+    trains at ``lr0`` and the rate falls towards ``lr_min`` over the run, as
+    torch's ``CosineAnnealingLR(T_max=epochs)`` stepped once per epoch.
+    """
+    epochs = check_int("epochs", epochs, low=1)
+    epoch = check_int("epoch", epoch, low=0, high=epochs)
+    lr0 = check_real("lr0", lr0, low=0.0)
+    lr_min = check_real("lr_min", lr_min, low=0.0, high=lr0)
+    return lr_min + (lr0 - lr_min) * (1.0 + math.cos(math.pi * epoch / epochs)) / 2.0

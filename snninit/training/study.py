@@ -1,0 +1,168 @@
+"""The initialisation study: rules compared across depth, width, beta and theta.
+
+The paper's Figs. 5 and 6 vary one of network depth, layer width, leak beta
+and threshold theta around the base network (10 x 600, theta = 1, beta = 0.5,
+T = 3) and plot the training and test accuracy per epoch for Micheli's rule
+(solid) and Kaiming's (dashed). :func:`run_study` trains every (axis, value,
+init) combination with :func:`~snninit.training.trainer.train` (each run in
+its own folder, resumable) and gathers the curves; :func:`study_figure` draws
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .._checks import check_choice
+from .._dataset import finish_dataset, load_dataset, save_dataset
+from ..config import NetworkConfig
+from .trainer import METRICS_NC, TrainConfig, train
+
+__all__ = ["run_study", "study_figure", "AXES"]
+
+#: Study axes: NetworkConfig field -> label in the figure.
+AXES = {"layers": "depth", "width": "width", "beta": "beta", "theta": "theta"}
+
+
+def _run_name(cfg: NetworkConfig) -> str:
+    return f"{cfg.init}_L{cfg.layers}_n{cfg.width}_T{cfg.steps}_theta{cfg.theta:g}_beta{cfg.beta:g}"
+
+
+def run_study(
+    base: NetworkConfig,
+    tcfg: TrainConfig,
+    axes: Mapping[str, Sequence],
+    inits: Sequence[str],
+    out: str | Path,
+    *,
+    progress: bool = True,
+    data=None,
+) -> xr.Dataset:
+    """Train every ``(axis, value, init)`` run; return the curves as one Dataset.
+
+    Parameters
+    ----------
+    base : NetworkConfig
+        Values of the axes not being varied.
+    tcfg : TrainConfig
+        Training settings shared by all runs (budget: epochs, subsets).
+    axes : mapping
+        ``{field: values}`` with fields among ``layers, width, beta, theta``.
+    inits : sequence of str
+        Rule names to compare.
+    out : path
+        Folder; each run writes ``out/<run name>/`` and is skipped if finished.
+        The gathered curves go to ``out/study.nc``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``train_acc, test_acc, train_loss`` over ``(run, epoch)``; coords
+        ``axis, value, init`` over ``run``; the training settings in attrs.
+    """
+    from ..theory.rules import get_rule
+
+    out = Path(out)
+    for name in axes:
+        check_choice("axis", name, tuple(AXES))
+    for init in inits:
+        get_rule(init)
+    if data is None:
+        from .data import load_dataset_arrays
+
+        data = load_dataset_arrays(tcfg.dataset)
+    cache: dict[str, xr.Dataset] = {}
+    rows = []
+    for axis, values in axes.items():
+        for value in values:
+            for init in inits:
+                cfg = base.replace(**{axis: value, "init": init})
+                name = _run_name(cfg)
+                if name not in cache:
+                    folder = out / name
+                    done = folder / METRICS_NC
+                    ds = load_dataset(done) if done.exists() else None
+                    if ds is None or ds.sizes["epoch"] < tcfg.epochs:
+                        if progress:
+                            print(f"study: training {name}")
+                        ds = train(cfg, tcfg, folder, resume=True, progress=progress, data=data)
+                    cache[name] = ds
+                rows.append((axis, float(value), init, cache[name]))
+    epoch = np.arange(1, tcfg.epochs + 1)
+    result = xr.Dataset(
+        {
+            var: (("run", "epoch"), np.array([r[3][var].values for r in rows]))
+            for var in ("train_acc", "test_acc", "train_loss")
+        },
+        coords={
+            "run": np.arange(len(rows)),
+            "epoch": epoch,
+            "axis": ("run", [r[0] for r in rows]),
+            "value": ("run", [r[1] for r in rows]),
+            "init": ("run", [r[2] for r in rows]),
+        },
+    )
+    result = finish_dataset(result, base, kind="training-study", train_config=tcfg.to_json())
+    save_dataset(result, out / "study.nc")
+    return result
+
+
+def study_figure(ds: xr.Dataset, path: str | Path) -> Path:
+    """Train (top row) and test (bottom row) accuracy per epoch, one column per axis.
+
+    Colour encodes the axis value; solid lines are the first rule (Micheli),
+    dashed the second (Kaiming), as in the paper's Figs. 5 and 6.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axes_present = [a for a in AXES if a in set(ds.axis.values)]
+    inits = list(dict.fromkeys(ds.init.values))
+    styles = ["-", "--", ":", "-."]
+    fig, grid = plt.subplots(
+        2, len(axes_present), figsize=(3.6 * len(axes_present), 6.2), squeeze=False, sharey="row"
+    )
+    cmap = plt.get_cmap("viridis")
+    for col, axis in enumerate(axes_present):
+        sel = ds.where(ds.axis == axis, drop=True)
+        values = sorted(set(sel.value.values))
+        for row, var in enumerate(("train_acc", "test_acc")):
+            ax = grid[row, col]
+            for j, value in enumerate(values):
+                color = cmap(j / max(1, len(values) - 1) * 0.85)
+                for k, init in enumerate(inits):
+                    m = (sel.value == value) & (sel.init == init)
+                    if not bool(m.any()):
+                        continue
+                    curve = sel[var].where(m, drop=True).values[0]
+                    ax.plot(
+                        ds.epoch.values,
+                        curve,
+                        styles[k % len(styles)],
+                        color=color,
+                        marker="o",
+                        ms=3,
+                        label=f"{AXES[axis]}={value:g}" if k == 0 else None,
+                    )
+            ax.set_xlabel("epoch")
+            if col == 0:
+                ax.set_ylabel("train accuracy" if var == "train_acc" else "test accuracy")
+            if row == 0:
+                ax.set_title(f"varying {AXES[axis]}")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="lower right")
+    styles_txt = ", ".join(f"{i}: '{styles[k % len(styles)]}'" for k, i in enumerate(inits))
+    tc = ds.attrs.get("train_config", "")
+    fig.suptitle(f"Initialisation study ({styles_txt})\n{tc}", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,38 @@
+"""The arctan surrogate gradient (Fang et al. 2021; snntorch's ``atan``).
+
+The forward pass of a spiking neuron is the Heaviside step
+``s = H(u - theta)``; its derivative is replaced in the backward pass by
+
+    dS/dU = (alpha / 2) / (1 + (pi alpha (u - theta) / 2)^2),
+
+the derivative of the smooth step
+
+    sigma(u) = 1/2 + arctan(pi alpha (u - theta) / 2) / pi,
+
+which tends to ``H(u - theta)`` as ``alpha -> inf``. ``alpha = 2`` is the
+default (snntorch's). The smooth step is used by the tests: a network whose
+forward pass uses ``sigma`` instead of ``H`` has exactly the surrogate as its
+true derivative, so the hand-written backward pass can be checked by finite
+differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["arctan_surrogate", "arctan_step"]
+
+
+def arctan_surrogate(u, theta: float = 1.0, alpha: float = 2.0):
+    """Surrogate derivative ``(alpha/2) / (1 + (pi alpha (u - theta)/2)^2)`` (elementwise)."""
+    u = np.asarray(u)
+    dtype = u.dtype if np.issubdtype(u.dtype, np.floating) else np.float64
+    x = (np.pi * alpha / 2) * (u - theta)
+    return ((alpha / 2) / (1 + x * x)).astype(dtype, copy=False)
+
+
+def arctan_step(u, theta: float = 1.0, alpha: float = 2.0):
+    """Smooth step ``1/2 + arctan(pi alpha (u - theta)/2) / pi``: the surrogate integrated."""
+    u = np.asarray(u)
+    dtype = u.dtype if np.issubdtype(u.dtype, np.floating) else np.float64
+    return (0.5 + np.arctan((np.pi * alpha / 2) * (u - theta)) / np.pi).astype(dtype, copy=False)

@@ -1,0 +1,113 @@
+"""Trainer: learns, resumes to identical results, writes its outputs; CLI and study."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snninit._dataset import load_dataset
+from snninit.cli import main
+from snninit.config import NetworkConfig
+from snninit.training.data import synthetic_dataset
+from snninit.training.study import run_study, study_figure
+from snninit.training.trainer import TrainConfig, train
+
+CFG = NetworkConfig(width=40, layers=3, steps=3, theta=1.0, beta=0.5, init="micheli")
+DATA = synthetic_dataset(n_train=300, n_test=200, n_features=64, n_classes=4, seed=0)
+
+
+def test_tiny_network_learns():
+    tcfg = TrainConfig(epochs=4, batch=32, lr=5e-3, dataset="synthetic", seed=0)
+    ds = train(CFG, tcfg, progress=False, data=DATA)
+    assert ds.sizes["epoch"] == 4 and ds.rate.shape == (4, CFG.layers + 2)
+    # chance is 1/4; with 200 test samples its SD is 0.031, so 0.6 is > 10 SD above chance
+    assert float(ds.test_acc[-1]) > 0.6
+    assert float(ds.train_loss[-1]) < float(ds.train_loss[0])
+    np.testing.assert_allclose(ds.lr, [tcfg.lr_at(e) for e in range(4)])
+
+
+def test_resume_gives_identical_results(tmp_path):
+    tcfg = TrainConfig(epochs=4, batch=50, lr=3e-3, dataset="synthetic", seed=3)
+    full = train(CFG, tcfg, tmp_path / "full", progress=False, data=DATA)
+    # "killed" after 2 epochs, then resumed
+    part = train(CFG, tcfg, tmp_path / "part", progress=False, data=DATA, stop_after=2)
+    assert part.sizes["epoch"] == 2
+    resumed = train(CFG, tcfg, tmp_path / "part", resume=True, progress=False, data=DATA)
+    assert resumed.attrs["weights_sha256"] == full.attrs["weights_sha256"]
+    for name in ("train_loss", "train_acc", "test_acc", "test_loss", "rate", "lr"):
+        np.testing.assert_array_equal(resumed[name].values, full[name].values)
+    on_disk = load_dataset(tmp_path / "part" / "metrics.nc")
+    np.testing.assert_array_equal(on_disk.test_acc.values, full.test_acc.values)
+    csv = (tmp_path / "part" / "metrics.csv").read_text().splitlines()
+    assert len(csv) == 5 and csv[0].startswith("epoch,train_loss")
+    with pytest.raises(ValueError, match="--resume"):
+        train(CFG, tcfg, tmp_path / "part", progress=False, data=DATA)
+    other = TrainConfig(epochs=5, batch=50, lr=3e-3, dataset="synthetic", seed=3)
+    with pytest.raises(ValueError, match="different settings"):
+        train(CFG, other, tmp_path / "part", resume=True, progress=False, data=DATA)
+
+
+def test_seed_reproducible_and_matters():
+    tcfg = TrainConfig(epochs=1, batch=64, dataset="synthetic", seed=1)
+    a = train(CFG, tcfg, progress=False, data=DATA)
+    b = train(CFG, tcfg, progress=False, data=DATA)
+    c = train(
+        CFG, TrainConfig(epochs=1, batch=64, dataset="synthetic", seed=2), progress=False, data=DATA
+    )
+    assert a.attrs["weights_sha256"] == b.attrs["weights_sha256"] != c.attrs["weights_sha256"]
+
+
+def test_train_config_validation():
+    with pytest.raises(ValueError, match="batch must be"):
+        TrainConfig(batch=0)
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        TrainConfig(dataset="imagenet")
+    with pytest.raises(ValueError, match="lr_min must be"):
+        TrainConfig(lr=1e-3, lr_min=1e-2)
+
+
+def test_cli_train_synthetic(tmp_path, capsys):
+    args = [
+        "train",
+        "--dataset",
+        "synthetic",
+        "--layers",
+        "2",
+        "--width",
+        "30",
+        "--epochs",
+        "2",
+        "--batch",
+        "64",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "after 2 epoch(s) test acc" in out
+    assert (tmp_path / "run" / "checkpoint.npz").exists()
+    ds = load_dataset(tmp_path / "run" / "metrics.nc")
+    assert ds.attrs["kind"] == "training" and ds.attrs["layers"] == 2
+    assert main(args) == 2  # refuses to overwrite without --resume
+    assert "--resume" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 0
+    assert main(["train", "--dataset", "synthetic", "--batch", "0", "--no-progress"]) == 2
+    assert "batch must be" in capsys.readouterr().err
+
+
+def test_study_runs_and_draws(tmp_path):
+    tcfg = TrainConfig(epochs=2, batch=64, lr=3e-3, dataset="synthetic")
+    base = CFG.replace(width=30, layers=2)
+    axes = {"layers": [1, 2], "theta": [1.0]}
+    ds = run_study(base, tcfg, axes, ["micheli", "kaiming"], tmp_path, progress=False, data=DATA)
+    assert ds.sizes == {"run": 6, "epoch": 2}
+    # base network (layers=2, theta=1) is trained once per init and reused
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 4
+    m = (ds.axis == "theta") & (ds.init == "micheli")
+    m2 = (ds.axis == "layers") & (ds.value == 2) & (ds.init == "micheli")
+    np.testing.assert_array_equal(ds.test_acc.where(m, drop=True), ds.test_acc.where(m2, drop=True))
+    png = study_figure(ds, tmp_path / "study.png")
+    assert png.stat().st_size > 10_000
+    again = run_study(base, tcfg, axes, ["micheli", "kaiming"], tmp_path, progress=False, data=DATA)
+    np.testing.assert_array_equal(again.test_acc.values, ds.test_acc.values)
