@@ -310,18 +310,23 @@ def run_model(
     Every Leaky's state is reset before and after.
     """
     neurons = [leaf.module for leaf in layout.neurons]
+    # the dtype the weight layers compute in (None: no weight layer, keep the input's)
+    dtype = layout.weights[0].module.weight.dtype if layout.weights else None
     for leaky in neurons:
         leaky.mem = torch.zeros(0)  # Leaky re-creates zeros of the input's shape
     try:
         with torch.no_grad():
             for t in range(steps):
                 h = inputs(t)
+                dtype = h.dtype if dtype is None else dtype
                 for leaf in layout.leaves:
                     if leaf.kind == "neuron":
                         out = leaf.module(h)
                         spk = out[0] if isinstance(out, tuple) else out
                         record(leaf, t, leaf.module.mem, spk)
-                        h = spk
+                        # snntorch's surrogate returns float32 spikes whatever the model's
+                        # dtype; 0/1 (times g) cast exactly, so a float64 copy can run
+                        h = spk if spk.dtype == dtype else spk.to(dtype)
                     else:
                         h = leaf.module(h)
     finally:
