@@ -280,6 +280,10 @@ def _heat(ax, da: xr.DataArray, title: str, cbar_label: str, fig, vmin=None, vma
     ax.set_xlabel("time step t")
     ax.set_ylabel("layer l")
     ax.grid(False)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.03)
     cb.set_label(cbar_label)
     return im

@@ -1,0 +1,100 @@
+"""The `snninit reproduce` job on tiny protocols: files, resume, figures, report, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import snninit as si
+from snninit import cli
+from snninit._dataset import load_dataset
+from snninit.validation import pipeline
+
+
+def _tiny(quick: bool = False):
+    """The real protocols, shrunk to run in seconds."""
+    out = []
+    for exp in pipeline.experiments(quick=True):
+        base = exp.base.replace(width=60, layers=5)
+        sweep = tuple((d, tuple(v)[:2]) for d, v in exp.sweep)
+        if exp.name == "fig3":
+            sweep = (("n", (30, 60)), ("theta", (0.8, 1.0)))
+        if exp.name == "fig4":
+            base = base.replace(width=60, layers=4, steps=4)
+            sweep = (("beta", (0.5, 0.9)), ("init", ("micheli", "kaiming")))
+        out.append(dataclasses.replace(exp, base=base, sweep=sweep, reps=4, dmft_paths=2000))
+    return out
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(pipeline, "experiments", _tiny)
+
+
+def test_reproduce_writes_everything_and_resumes(tiny, tmp_path):
+    res = pipeline.reproduce(tmp_path, quick=True, progress=False, log=lambda s: None)
+    names = {p.name for p in res["figures"]}
+    for stem in (
+        "fig2_variance_vs_depth",
+        "fig3_finite_size",
+        "beyond_theta_star",
+        "fig4_beta0.5",
+        "fig4_beta0.9",
+        "fig4_profiles_beta0.9",
+        "fig7_skew_kurtosis",
+        "stability",
+    ):
+        assert f"{stem}.png" in names and f"{stem}.pdf" in names, stem
+        assert (tmp_path / "figures" / f"{stem}.png").stat().st_size > 5000
+    report = (tmp_path / "report.md").read_text()
+    assert "## Summary" in report and "| fig2 | exact finite-n chain |" in report
+    assert "Not in the paper" in report
+    sim = load_dataset(tmp_path / "data" / "fig2_simulation.nc")
+    assert set(sim["var_u"].dims) == {"init", "theta", "rep", "layer", "time"}
+    assert sim.sizes["rep"] == 4
+    cmp = load_dataset(tmp_path / "data" / "fig2_vs_finite_size.nc")
+    assert "var_u_z" in cmp
+    first = {k: r.computed for k, r in res["results"].items()}
+    assert all(c > 0 for c in first.values())
+
+    # rerun: every cell comes from the cache, numbers identical
+    again = pipeline.reproduce(tmp_path, quick=True, progress=False, log=lambda s: None)
+    assert all(r.computed == 0 for r in again["results"].values())
+    sim2 = load_dataset(tmp_path / "data" / "fig2_simulation.nc")
+    assert sim2["var_u"].equals(sim["var_u"])
+
+
+def test_changed_protocol_is_recomputed(tiny, tmp_path, monkeypatch):
+    pipeline.reproduce(tmp_path, quick=True, only=["fig2"], progress=False, figures_only=True)
+    assert not (tmp_path / "report.md").exists()  # figures only
+    assert (tmp_path / "figures" / "fig2_variance_vs_depth.png").exists()
+
+    def more_reps(quick=False):
+        return [dataclasses.replace(e, reps=5) for e in _tiny(quick)]
+
+    monkeypatch.setattr(pipeline, "experiments", more_reps)
+    res = pipeline.reproduce(tmp_path, quick=True, only=["fig2"], progress=False)
+    r = res["results"]["fig2"]
+    # simulations recomputed (new protocol), predictions reused (unchanged)
+    assert r.computed == len(r.experiment.cells())
+    assert r.reused == 2 * len(r.experiment.cells())
+    assert r.simulation.sizes["rep"] == 5
+
+
+def test_cells_have_distinct_reproducible_seeds():
+    exp = pipeline.experiments(quick=True)[0]
+    seeds = [exp.cell_seed(i) for i in range(len(exp.cells()))]
+    assert len(set(seeds)) == len(seeds)
+    assert seeds == [exp.cell_seed(i) for i in range(len(exp.cells()))]
+
+
+def test_cli_reproduce_rejects_unknown_experiment(tmp_path, capsys):
+    rc = cli.main(["reproduce", "--out", str(tmp_path), "--only", "fig99", "--no-progress"])
+    assert rc == 2
+    assert "fig99" in capsys.readouterr().err
+
+
+def test_public_names():
+    assert si.validation.compare.__module__ == "snninit.validation.comparison"
+    assert callable(si.validation.reproduce)
