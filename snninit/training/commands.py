@@ -164,7 +164,7 @@ def _register_study(subparsers) -> None:
         ),
     )
     add_network_arguments(p, **_PAPER_NETWORK)
-    _add_training_arguments(p, epochs=3)
+    _add_training_arguments(p, epochs=4)
     p.set_defaults(train_subset=10_000, test_subset=2_000)
     p.add_argument("--out", metavar="DIR", default="study", help="output folder")
     p.add_argument("--inits", default="micheli,kaiming", help="comma-separated rules")

@@ -1,0 +1,116 @@
+"""Seconds per MNIST epoch: the numpy BPTT trainer vs the same network in torch (CPU).
+
+Both train the paper's network (encoding LIF layer + 10 x 600 hidden LIF
+layers + LIF readout of 10, T = 3, theta = 1, beta = 0.5, Micheli init,
+arctan surrogate, detached reset, Adam) on the same float32 mini-batches of
+128, with the same number of threads (numpy's BLAS limited by threadpoolctl,
+torch by ``torch.set_num_threads``). Each side is timed on the same batches
+after a warm-up; the epoch time is extrapolated to 50,000 images (391
+batches). The ratio numpy / torch is printed (target <= 1.0).
+
+Usage: python benchmarks/bench_training.py [--threads 1] [--batches 40]
+Uses the MNIST cache if present (``snninit data mnist``), else standard
+normal inputs (the spike statistics then differ slightly from MNIST's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from snninit.config import NetworkConfig
+from snninit.training.model import SNN
+from snninit.training.optim import Adam
+
+
+def _batches(n_batches, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    try:
+        from snninit.training.data import load_dataset_arrays, standardise
+
+        ds = load_dataset_arrays("mnist")
+        (x,) = standardise(ds.x_train)
+        y = ds.y_train
+        source = "MNIST"
+    except (FileNotFoundError, ValueError):
+        x = rng.standard_normal((n_batches * batch, 784)).astype(np.float32)
+        y = rng.integers(0, 10, len(x))
+        source = "standard normal inputs"
+    idx = rng.permutation(len(x))[: n_batches * batch].reshape(n_batches, batch)
+    return [(x[i], y[i]) for i in idx], source
+
+
+def time_numpy(model, batches):
+    opt = Adam(model.weights, lr=1e-3)
+    for xb, yb in batches[:3]:  # warm-up (numba kernels, BLAS buffers)
+        opt.step(model.loss_and_grad(xb, yb)[1])
+    t0 = time.perf_counter()
+    for xb, yb in batches:
+        _, grads, _ = model.loss_and_grad(xb, yb)
+        opt.step(grads)
+    return (time.perf_counter() - t0) / len(batches)
+
+
+def time_torch(model, batches):
+    import torch
+
+    from snninit.training.torch_reference import TorchSNN
+
+    ref = TorchSNN(model)
+    opt = torch.optim.Adam(ref.weights, lr=1e-3)
+
+    def step(xb, yb):
+        opt.zero_grad(set_to_none=True)
+        ref.loss(xb, yb).backward()
+        opt.step()
+
+    for xb, yb in batches[:3]:
+        step(xb, yb)
+    t0 = time.perf_counter()
+    for xb, yb in batches:
+        step(xb, yb)
+    return (time.perf_counter() - t0) / len(batches)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batches", type=int, default=40)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--layers", type=int, default=10)
+    p.add_argument("--width", type=int, default=600)
+    p.add_argument("--steps", type=int, default=3)
+    args = p.parse_args(argv)
+    cfg = NetworkConfig(
+        width=args.width, layers=args.layers, steps=args.steps, theta=1.0, beta=0.5, init="micheli"
+    )
+    batches, source = _batches(args.batches, args.batch)
+    per_epoch = -(-50_000 // args.batch)
+    try:
+        import torch
+    except ImportError:
+        print("bench_training: torch not installed; numpy timing only")
+        torch = None
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        t_np = time_numpy(SNN(cfg, seed=0), batches)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
+            t_torch = time_torch(SNN(cfg, seed=0), batches)
+    print(
+        f"bench_training: {args.layers}x{args.width}, T={args.steps}, batch {args.batch}, "
+        f"{args.threads} thread(s), {args.batches} batches of {source}"
+    )
+    print(f"  numpy BPTT : {t_np * 1e3:7.1f} ms/batch = {t_np * per_epoch:6.1f} s/epoch")
+    if torch is not None:
+        print(
+            f"  torch {torch.__version__} : {t_torch * 1e3:7.1f} ms/batch = "
+            f"{t_torch * per_epoch:6.1f} s/epoch"
+        )
+        print(f"  ratio numpy/torch = {t_np / t_torch:.3f}  (target <= 1.0)")
+
+
+if __name__ == "__main__":
+    main()
