@@ -32,6 +32,9 @@ __all__ = [
 #: the simulation side is derived from ``spikes``).
 COMPARED_VARIABLES = ("var_u", "mean_u", "rate", "spikes", "skew", "kurt", "p_extinct")
 
+#: Shape statistics: undefined (NaN) where a layer's membranes are all equal.
+_SHAPE_VARIABLES = ("skew", "kurt")
+
 #: Configuration fields that must agree between theory and simulation unless
 #: one of the datasets sweeps them as a dimension.
 _CONFIG_KEYS = ("width", "theta", "beta", "steps", "init", "reset", "input_scale", "reset_decay")
@@ -218,7 +221,8 @@ def compare(
     xarray.Dataset
         On the shared cells, for each variable ``v``: ``v_sim_mean``,
         ``v_sim_se``, ``v_theory``, ``v_se`` (total standard error), ``v_z``,
-        ``v_p`` (two-sided p-value of the cell) and ``v_rel_err``. Attrs:
+        ``v_p`` (two-sided p-value of the cell), ``v_rel_err`` and
+        ``v_tested`` (False for the untestable cells described below). Attrs:
         ``reps`` and the list ``variables`` (JSON-free: comma-separated).
 
     Notes
@@ -238,6 +242,13 @@ def compare(
     the binomial ``sqrt(p (1 - p) / R)`` at the predicted ``p`` and its
     p-value is the exact two-sided binomial one, ``2 min(P[X <= k],
     P[X >= k])``.
+
+    Skewness and kurtosis are undefined (NaN) where all membranes of a
+    layer are equal (a silent layer below): they are averaged over the
+    repetitions where they are defined, with ``n_ok - 1`` degrees of
+    freedom. A cell with fewer than 3 such repetitions, or whose prediction
+    is NaN, is *not tested*: ``v_tested`` is False, ``z`` and ``rel_err`` are
+    NaN and ``p`` is 1. Any other NaN is an error.
 
     A cell whose total standard error is exactly 0 (a deterministic
     quantity) gets ``z = 0`` and ``p = 1`` if ``|sim - theory| <= 1e-12 +
@@ -289,23 +300,33 @@ def compare(
             sim_mean = count / reps
             p0 = pred.clip(0.0, 1.0)
             sim_se = np.sqrt(p0 * (1.0 - p0) / reps)
+            n_ok = xr.full_like(sim_mean, float(reps))
         else:
             values = simulation[v].astype(float)
-            if bool(values.isnull().any()):
+            if v not in _SHAPE_VARIABLES and bool(values.isnull().any()):
                 raise ValueError(f"simulation variable {v!r} contains NaN")
-            sim_mean = values.mean("rep")
+            # shape statistics are undefined (NaN) for a layer whose membranes are all
+            # equal: average over the repetitions where they are defined
+            n_ok = values.notnull().sum("rep").astype(float)
+            sim_mean = values.mean("rep", skipna=True)
             sd = _theory_sd(theory, v)
             if sd is not None:
-                sim_se = sd / math.sqrt(reps)
+                sim_se = sd / np.sqrt(n_ok.clip(min=1.0))
             else:
-                sim_se = values.std("rep", ddof=1) / math.sqrt(reps)
-        if bool(pred.isnull().any()):
+                sim_se = values.std("rep", ddof=1, skipna=True) / np.sqrt(n_ok.clip(min=1.0))
+        if v not in _SHAPE_VARIABLES and bool(pred.isnull().any()):
             raise ValueError(f"theory variable {v!r} contains NaN")
         theory_se = theory[f"{v}_se"].astype(float) if f"{v}_se" in theory else xr.zeros_like(pred)
-        sim_mean, sim_se, pred, theory_se = xr.broadcast(sim_mean, sim_se, pred, theory_se)
-        se = np.sqrt(sim_se**2 + theory_se**2)
-        diff = sim_mean - pred
-        z = _z_from(diff, se, pred)
+        sim_mean, sim_se, pred, theory_se, n_ok = xr.broadcast(
+            sim_mean, sim_se, pred, theory_se, n_ok
+        )
+        tested = (n_ok >= 3) & pred.notnull() & theory_se.notnull()
+        # untested cells are carried with z = NaN, p = 1 and `<v>_tested` False
+        sim_mean_t = sim_mean.where(tested, 0.0)
+        pred_t = pred.where(tested, 0.0)
+        se = np.sqrt(sim_se.where(tested, 0.0) ** 2 + theory_se.where(tested, 0.0) ** 2)
+        diff = sim_mean_t - pred_t
+        z = _z_from(diff, se, pred_t)
         if v == "p_extinct":
             pval = xr.apply_ufunc(
                 _binomial_pvalue, (sim_mean * reps).round(), reps, p0.broadcast_like(pred)
@@ -313,16 +334,20 @@ def compare(
             if "p_extinct_se" in theory:
                 # the prediction has its own error: fall back to the t test on z
                 pval = xr.DataArray(2.0 * t_dist.sf(np.abs(z.values)), coords=z.coords)
+        elif v in _SHAPE_VARIABLES:
+            df = (n_ok - 1).clip(min=1.0)
+            pval = xr.apply_ufunc(lambda a, d: 2.0 * stats.t.sf(np.abs(a), d), z, df)
         else:
             pval = xr.apply_ufunc(lambda a: 2.0 * t_dist.sf(np.abs(a)), z)
         pval = pval.fillna(0.0)  # only z = +-inf cells could give NaN; they disagree
         out[f"{v}_sim_mean"] = sim_mean
         out[f"{v}_sim_se"] = sim_se
         out[f"{v}_theory"] = pred
-        out[f"{v}_se"] = se
-        out[f"{v}_z"] = z
-        out[f"{v}_p"] = pval
-        out[f"{v}_rel_err"] = _rel_err(sim_mean, pred)
+        out[f"{v}_se"] = se.where(tested)
+        out[f"{v}_z"] = z.where(tested)
+        out[f"{v}_p"] = pval.where(tested, 1.0)
+        out[f"{v}_rel_err"] = _rel_err(sim_mean_t, pred_t).where(tested)
+        out[f"{v}_tested"] = tested
     result = xr.Dataset(out)
     result.attrs.update(
         reps=reps,
@@ -475,7 +500,14 @@ def assert_agrees(
     else:
         cmp = compare(theory, simulation, variables)
         chosen = _variables_of(cmp)
-    pvals = np.concatenate([np.asarray(cmp[f"{v}_p"].values).ravel() for v in chosen])
+    pvals = np.concatenate(
+        [
+            np.asarray(cmp[f"{v}_p"].values).ravel()[np.asarray(cmp[f"{v}_tested"].values).ravel()]
+            if f"{v}_tested" in cmp
+            else np.asarray(cmp[f"{v}_p"].values).ravel()
+            for v in chosen
+        ]
+    )
     m = pvals.size
     if m == 0:
         raise ValueError("the comparison has no cells")
@@ -495,7 +527,7 @@ def agreement_summary(
 ) -> dict[str, dict[str, Any]]:
     """Per-variable summary of a :func:`compare` result, for reports.
 
-    For each variable: ``cells``, ``worst_z`` (signed z of the cell with the
+    For each variable: ``cells`` (tested), ``untested``, ``worst_z`` (signed z of the cell with the
     smallest p-value), ``worst_where`` (its coordinates), ``min_p``,
     ``max_abs_err`` (largest |sim_mean - theory|), ``rejected`` (cells
     rejected by Holm's step-down procedure at family-wise rate ``alpha``
@@ -508,27 +540,45 @@ def agreement_summary(
     alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     variables = _variables_of(cmp)
     pvals = {v: np.asarray(cmp[f"{v}_p"].values).ravel() for v in variables}
-    allp = np.concatenate(list(pvals.values())) if pvals else np.zeros(0)
+    masks = {
+        v: (
+            np.asarray(cmp[f"{v}_tested"].values).ravel()
+            if f"{v}_tested" in cmp
+            else np.ones(pvals[v].size, dtype=bool)
+        )
+        for v in variables
+    }
+    # Holm over the tested cells only (untested ones carry p = 1 and no information)
+    allp = np.concatenate([pvals[v][masks[v]] for v in variables]) if pvals else np.zeros(0)
     rejected_all = _holm_rejections(allp, alpha) if allp.size else allp.astype(bool)
     summary: dict[str, dict[str, Any]] = {}
     start = 0
     for v in variables:
         p = pvals[v]
-        rej = rejected_all[start : start + p.size]
-        start += p.size
+        ntest = int(masks[v].sum())
+        rej = rejected_all[start : start + ntest]
+        start += ntest
         z = cmp[f"{v}_z"]
         zflat = np.asarray(z.values).ravel()
+        tested = (
+            np.asarray(cmp[f"{v}_tested"].values).ravel()
+            if f"{v}_tested" in cmp
+            else np.ones(zflat.size, dtype=bool)
+        )
         # the worst cell is the least probable one under the prediction (ties: largest |z|)
-        i = int(np.lexsort((-np.abs(zflat), p))[0]) if zflat.size else 0
+        absz = np.where(tested, np.abs(np.nan_to_num(zflat, nan=0.0)), -1.0)
+        i = int(np.lexsort((-absz, p))[0]) if zflat.size else 0
         unr = np.unravel_index(i, z.shape) if z.ndim else ()
         where = {d: z[d].values[unr[j]].item() for j, d in enumerate(z.dims) if d in z.coords}
         pred = np.abs(np.asarray(cmp[f"{v}_theory"].values).ravel())
         rel = np.abs(np.asarray(cmp[f"{v}_rel_err"].values).ravel())
         absdiff = np.abs(np.asarray((cmp[f"{v}_sim_mean"] - cmp[f"{v}_theory"]).values).ravel())
+        pred, rel, absdiff = pred[tested], rel[tested], absdiff[tested]
         scale = pred.max() if pred.size else 0.0
         keep = pred > negligible * scale if scale > 0 else np.ones_like(pred, dtype=bool)
         summary[v] = {
-            "cells": int(p.size),
+            "cells": int(tested.sum()),
+            "untested": int((~tested).sum()),
             "worst_z": float(zflat[i]) if zflat.size else 0.0,
             "worst_where": where,
             "min_p": float(p.min()) if p.size else 1.0,

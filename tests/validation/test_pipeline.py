@@ -11,11 +11,13 @@ from snninit import cli
 from snninit._dataset import load_dataset
 from snninit.validation import pipeline
 
+_REAL_EXPERIMENTS = pipeline.experiments
+
 
 def _tiny(quick: bool = False):
     """The real protocols, shrunk to run in seconds."""
     out = []
-    for exp in pipeline.experiments(quick=True):
+    for exp in _REAL_EXPERIMENTS(quick=True):
         base = exp.base.replace(width=60, layers=5)
         sweep = tuple((d, tuple(v)[:2]) for d, v in exp.sweep)
         if exp.name == "fig3":
