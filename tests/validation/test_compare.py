@@ -190,3 +190,30 @@ def test_holm_counts_match_bonferroni_verdict():
     x[:, :4, 0] += 4.0  # 4 truly shifted cells, each ~18 standard errors away
     cmp = compare(_theory(np.zeros((30, 1))), _sim(x))
     assert agreement_summary(cmp, alpha=1e-3)["var_u"]["rejected"] == 4
+
+
+def test_shape_statistics_use_the_repetitions_where_they_are_defined():
+    rng = np.random.default_rng(7)
+    skew = rng.normal(-0.3, 0.1, size=(10, 4, 1))
+    skew[:6, 2, 0] = np.nan  # 4 of 10 networks define the skewness of layer 2
+    skew[:, 3, 0] = np.nan  # layer 3 silent in every network: untestable
+    sim = xr.Dataset(
+        {"skew": (("rep", "layer", "time"), skew)}, coords={"layer": np.arange(4), "time": [0]}
+    )
+    th = xr.Dataset(
+        {"skew": (("layer", "time"), np.full((4, 1), -0.3))},
+        coords={"layer": np.arange(4), "time": [0]},
+    )
+    cmp = compare(th, sim)
+    np.testing.assert_allclose(cmp.skew_sim_mean.values[2, 0], skew[6:, 2, 0].mean())
+    se = skew[6:, 2, 0].std(ddof=1) / 2.0
+    z = (skew[6:, 2, 0].mean() + 0.3) / se
+    np.testing.assert_allclose(cmp.skew_p.values[2, 0], 2 * stats.t(3).sf(abs(z)))
+    assert cmp.skew_tested.values.tolist() == [[True], [True], [True], [False]]
+    assert cmp.skew_p.values[3, 0] == 1.0 and np.isnan(cmp.skew_z.values[3, 0])
+    summary = agreement_summary(cmp)["skew"]
+    assert summary["cells"] == 3 and summary["untested"] == 1
+    assert_agrees(cmp)
+    # NaN in any other variable is an error, never silently skipped
+    with pytest.raises(ValueError, match="NaN"):
+        compare(th.rename(skew="var_u"), sim.rename(skew="var_u"))
