@@ -445,6 +445,8 @@ def init_snntorch(
 
     _warn_dynamics(layout)
     per_layer_cache: dict = {}
+    # hidden layers of the equivalent simulated network: weight layers with a Leaky after
+    n_hidden = sum(layout.neuron_of_layer(w.layer) is not None for w in layout.weights)
     records = []
     for w in layout.weights:
         post = layout.neuron_of_layer(w.layer)
@@ -477,7 +479,7 @@ def init_snntorch(
             if key not in per_layer_cache:
                 cfg = NetworkConfig(
                     width=n_in,
-                    layers=len(layout.weights) - offset,
+                    layers=n_hidden - offset,
                     steps=steps,
                     theta=p.theta,
                     beta=p.beta,
