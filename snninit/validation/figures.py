@@ -458,7 +458,7 @@ def plot_stability(
             arrowprops={"arrowstyle": "->", "color": "C3", "lw": 0.7},
         )
         ax.fill_between(thetas, 0, 1, color="C2", alpha=0.06, linewidth=0)
-        ax.text(0.03, 0.93, "stable (χ < 1)", transform=ax.transAxes, fontsize=7, color="C2")
+        ax.text(0.03, 0.04, "stable (χ < 1)", transform=ax.transAxes, fontsize=7, color="C2")
         ax.set_xlabel(r"threshold $\theta$")
         ax.set_ylabel(r"slope $\chi$ at $v = 1$")
         ax.set_title("Micheli init: stability of Var[u] = 1")
@@ -482,6 +482,15 @@ def plot_stability(
             ax2.set_ylabel(r"fixed point $v^*$ of $v \mapsto n\sigma_w^2 Q(\theta/\sqrt{v})$")
             ax2.set_yscale("symlog", linthresh=1e-2)
             ax2.set_ylim(bottom=0.0)
+            ax2.text(
+                0.98,
+                0.03,
+                "v* = 0: silent network",
+                transform=ax2.transAxes,
+                ha="right",
+                fontsize=7,
+                color="C0",
+            )
             ax2.set_title("Micheli init: fixed points (solid stable, dotted unstable)")
             ax2.set_xlim(float(th.min()), float(th.max()))
         fig.tight_layout()

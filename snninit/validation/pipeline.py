@@ -366,6 +366,13 @@ def _fixed_point_table(thetas: np.ndarray) -> xr.Dataset | None:
     """Fixed points of the Micheli map against theta, as (theta, branch) arrays."""
     from .. import theory
 
+    cfg = NetworkConfig(width=1000, layers=1, steps=1, theta=1.0, init="micheli")
+    try:
+        fp = theory.fixed_points(cfg, theta=thetas)
+        if "branch" in fp.dims and "theta" in fp.dims:
+            return fp[["v_star", "slope"]].transpose("theta", "branch")
+    except TypeError:  # a fixed_points without the vectorised theta argument
+        pass
     rows = []
     for th in thetas:
         cfg = NetworkConfig(width=1000, layers=1, steps=1, theta=float(th), init="micheli")
