@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from .._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    # parameter sweeps (module name differs from `sweep`, which it would shadow)
+    "sweep": "gridsweep",
+    "open_sweep": "gridsweep",
+    "sweep_status": "gridsweep",
+}
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)
