@@ -15,19 +15,22 @@ from .rules import (
 )
 
 _EXPORTS = {
-    # one-step mean field (DESIGN 3a)
-    "mean_field": "mean_field",
-    "mean_field_map": "mean_field",
-    "fixed_points": "mean_field",
-    "stability_slope": "mean_field",
-    "critical_threshold": "mean_field",
-    "depth_scale": "mean_field",
+    # one-step mean field (DESIGN 3a); module names differ from the function
+    # names, else importing the module would shadow the function on the package
+    "mean_field": "meanfield",
+    "mean_field_map": "meanfield",
+    "fixed_points": "meanfield",
+    "stability_slope": "meanfield",
+    "critical_threshold": "meanfield",
+    "depth_scale": "meanfield",
     # exact finite-size chain and 1/n expansion (DESIGN 3b)
-    "finite_size": "finite_size",
-    "finite_size_expansion": "finite_size",
-    "transition_matrix": "finite_size",
+    "finite_size": "finitesize",
+    "finite_size_expansion": "finitesize",
+    "transition_matrix": "finitesize",
     # dynamic mean field over time (DESIGN 3c)
     "dynamic_mean_field": "dmft",
+    # predictions on a parameter grid (module name differs from the function's)
+    "sweep": "gridsweep",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
