@@ -176,6 +176,31 @@ def _binomial_pvalue(count: np.ndarray, n: int, p: np.ndarray) -> np.ndarray:
     return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
 
 
+def _spread_from_distribution(theory: xr.Dataset) -> xr.Dataset:
+    """Replace a full spike-count distribution by the spread it implies.
+
+    ``finite_size(cfg, distribution=True)`` returns ``p_spikes`` over
+    ``count``; its standard deviation is the exact spread of ``spikes``
+    (and, divided by the width, of ``rate``) across networks.
+    """
+    if "p_spikes" not in theory or "count" not in theory["p_spikes"].dims:
+        return theory
+    p = theory["p_spikes"].astype(float)
+    count = (
+        p["count"].astype(float)
+        if "count" in p.coords
+        else xr.DataArray(np.arange(p.sizes["count"], dtype=float), dims="count")
+    )
+    mean = (p * count).sum("count")
+    var = ((p * count**2).sum("count") - mean**2).clip(min=0.0)
+    out = theory.drop_vars("p_spikes")
+    if "count" in out.dims or "count" in out.coords:
+        out = out.drop_dims("count", errors="ignore").drop_vars("count", errors="ignore")
+    if "spikes_sd" not in out:
+        out["spikes_sd"] = np.sqrt(var)
+    return out
+
+
 def _theory_sd(theory: xr.Dataset, v: str) -> xr.DataArray | None:
     """The predicted spread across networks of ``v``, if the theory gives it.
 
@@ -208,7 +233,9 @@ def compare(
         (``theta``, ``init``, ``n`` ...). Optional companions per variable
         ``v``: ``v_sd`` (the spread of ``v`` across independent networks, as
         ``var_u_sd`` of the exact finite-size chain) and ``v_se`` (the
-        prediction's own sampling error, as in the dynamic mean field).
+        prediction's own sampling error, as in the dynamic mean field). A
+        full spike-count distribution ``p_spikes`` over ``count`` (from
+        ``finite_size(cfg, distribution=True)``) supplies ``spikes_sd``.
     simulation : xarray.Dataset
         Monte Carlo result with dims ``(rep, layer, time, ...)``.
     variables : iterable of str, optional
@@ -262,6 +289,7 @@ def compare(
             f"{type(theory).__name__} and {type(simulation).__name__}"
         )
     reps = _rep_count(simulation)
+    theory = _spread_from_distribution(theory)
     swept = (set(theory.dims) | set(simulation.dims)) - {"rep", "layer", "time"}
     if "n" in swept:  # the width swept under its paper symbol
         swept.add("width")
@@ -535,7 +563,8 @@ def agreement_summary(
     ``|rel_err|`` over cells whose prediction exceeds ``negligible`` times
     the variable's largest |prediction|, so that layers predicted to be
     essentially silent do not dominate; NaN for ``p_extinct``, whose
-    relative error near 0 means nothing) and ``agrees`` (no rejected cell).
+    relative error near 0 means nothing, and where every prediction is 0)
+    and ``agrees`` (no rejected cell).
     """
     alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     variables = _variables_of(cmp)
@@ -586,7 +615,7 @@ def agreement_summary(
             # a probability's relative error is meaningless near 0: report |difference|
             "max_rel_err": (
                 float("nan")
-                if v == "p_extinct"
+                if v == "p_extinct" or scale == 0
                 else (float(rel[keep].max()) if keep.any() else 0.0)
             ),
             "max_abs_err": float(absdiff.max()) if absdiff.size else 0.0,

@@ -205,7 +205,13 @@ def _predict(what: str, cfg: NetworkConfig, exp: Experiment, seed: int) -> xr.Da
     from .. import theory
 
     if what == "finite_size":
-        return theory.finite_size(cfg)
+        from .comparison import _spread_from_distribution
+
+        try:
+            # the full spike-count law gives the exact spread of spikes and rate
+            return _spread_from_distribution(theory.finite_size(cfg, distribution=True))
+        except TypeError:
+            return theory.finite_size(cfg)
     if what == "mean_field":
         return theory.mean_field(cfg)
     if what == "dmft":
@@ -614,7 +620,7 @@ def write_report(
         rejected = sum(s["rejected"] for s in summ.values())
         worst_v = min(summ, key=lambda v: (summ[v]["min_p"], -abs(summ[v]["worst_z"])))
         w = summ[worst_v]
-        rel_vars = [v for v in summ if v != "p_extinct"] or list(summ)
+        rel_vars = [v for v in summ if np.isfinite(summ[v]["max_rel_err"])] or list(summ)
         rel_v = max(rel_vars, key=lambda v: summ[v]["max_rel_err"])
         max_rel = summ[rel_v]["max_rel_err"]
         verdict = "agrees" if rejected == 0 else f"**disagrees** ({rejected} cells)"
@@ -635,7 +641,7 @@ def write_report(
                 f"{s['worst_z']:+.2f}",
                 _fmt_where(s["worst_where"]),
                 f"{s['min_p']:.2g}",
-                f"{s['max_rel_err']:.3g}" if v != "p_extinct" else "—",
+                f"{s['max_rel_err']:.3g}" if np.isfinite(s["max_rel_err"]) else "—",
                 f"{s['max_abs_err']:.3g}",
                 str(s["rejected"]),
             ]
@@ -686,9 +692,24 @@ def write_report(
         lines += [f"## {name}: {exp.title}", ""]
         sweep = "; ".join(f"{d} ∈ {{{', '.join(str(v) for v in vals)}}}" for d, vals in exp.sweep)
         b = exp.base
+        swept = {d for d, _ in exp.sweep}
+        fixed = [
+            (sym, val)
+            for sym, key, val in (
+                ("n", "n", b.width),
+                ("L", "layers", b.layers),
+                ("T", "steps", b.steps),
+                ("θ", "theta", f"{b.theta:g}"),
+                ("β", "beta", f"{b.beta:g}"),
+                ("reset", "reset", b.reset),
+                ("init", "init", b.init),
+            )
+            if key not in swept and not (key == "beta" and b.steps == 1)
+        ]
         lines.append(
-            f"Network: n={b.width}, L={b.layers}, T={b.steps}, θ={b.theta:g}, β={b.beta:g}, "
-            f"reset={b.reset}, init={b.init}; sweep {sweep}; {exp.reps} repetitions "
+            "Network: "
+            + ", ".join(f"{sym}={val}" for sym, val in fixed)
+            + f"; sweep {sweep}; {exp.reps} repetitions "
             f"(`{exp.method}`), seed {exp.seed}. Cells computed {r.computed}, reused "
             f"{r.reused}; {r.seconds:.1f} s."
         )

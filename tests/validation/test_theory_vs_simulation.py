@@ -32,7 +32,7 @@ def _check_one_step(cfgs, reps, seed, alpha_total):
     alpha = alpha_total / len(cfgs)
     for i, cfg in enumerate(cfgs):
         sim = si.montecarlo.simulate(cfg, reps=reps, seed=seed + i, method="gram")
-        assert_agrees(si.theory.finite_size(cfg), sim, alpha=alpha)
+        assert_agrees(si.theory.finite_size(cfg, distribution=True), sim, alpha=alpha)
 
 
 # --------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def _property(params):
     cfg = _one_step(width, layers, round(theta, 3), init)
     sim = si.montecarlo.simulate(cfg, reps=30, seed=width * 31 + layers, method="gram")
     # alpha 1e-4 per example: at most 50 examples -> family-wise rate <= 5e-3
-    assert_agrees(si.theory.finite_size(cfg), sim, alpha=1e-4)
+    assert_agrees(si.theory.finite_size(cfg, distribution=True), sim, alpha=1e-4)
 
 
 @settings(max_examples=6)
