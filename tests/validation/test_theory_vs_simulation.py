@@ -86,23 +86,35 @@ def _chain_vs_map_error(width, theta, init, layers):
 @pytest.mark.parametrize(("theta", "init"), [(0.8, "micheli"), (0.4, "kaiming")])
 def test_chain_converges_to_mean_field_fast(theta, init):
     """Deterministic: the chain's E[var_u] approaches the map like 1/n."""
-    errs = [_chain_vs_map_error(n, theta, init, layers=12) for n in (50, 200, 800)]
+    errs = [_chain_vs_map_error(n, theta, init, layers=12) for n in (200, 800, 3200)]
     assert errs[0] > errs[1] > errs[2] > 0
-    # each 4-fold increase of n divides the error by about 4 (1/n corrections);
-    # [2, 8] leaves room for the next order at the smallest width
+    # each 4-fold increase of n divides the error by about 4 (leading 1/n correction;
+    # the next order and the extinction terms move the ratio by well under 1 here)
     for a, b in zip(errs, errs[1:]):
-        assert 2.0 < a / b < 8.0, errs
+        assert 3.0 < a / b < 5.0, errs
 
 
 @validation
 @pytest.mark.parametrize(
-    ("theta", "init"), [(0.5, "micheli"), (0.8, "micheli"), (0.2, "kaiming"), (0.6, "kaiming")]
+    ("theta", "init"), [(0.5, "micheli"), (0.8, "micheli"), (0.2, "kaiming"), (0.4, "kaiming")]
 )
 def test_chain_converges_to_mean_field(theta, init):
-    errs = [_chain_vs_map_error(n, theta, init, layers=40) for n in (100, 400, 1600)]
-    assert errs[0] > errs[1] > errs[2] > 0
+    errs = [_chain_vs_map_error(n, theta, init, layers=40) for n in (400, 1600, 6400)]
     for a, b in zip(errs, errs[1:]):
-        assert 2.0 < a / b < 8.0, errs
+        assert 3.0 < a / b < 5.0, errs
+
+
+@validation
+def test_chain_converges_slowly_near_kaimings_slow_collapse():
+    """Kaiming at theta = 0.6 collapses slowly (the map creeps past a near-tangency).
+
+    There the finite-n corrections are amplified with depth and the 1/n regime
+    is not reached by n = 6400 (ratios about 1.4 and 1.9 per 4-fold n) — the
+    chain still converges to the map, monotonically.
+    """
+    errs = [_chain_vs_map_error(n, 0.6, "kaiming", layers=40) for n in (400, 1600, 6400, 25600)]
+    assert all(a > b for a, b in zip(errs, errs[1:])), errs
+    assert errs[-1] < 0.5 * errs[0]
 
 
 # --------------------------------------------------------------------------
