@@ -1,0 +1,367 @@
+"""Small, pure numba kernels of the Monte Carlo engine (arrays in, arrays out).
+
+Layout: every per-layer array is ``(T, n)`` (time major), so the inner loops
+run over neurons on contiguous memory. Spikes are ``uint8`` (0/1). Nothing
+here validates its input: :mod:`snninit.montecarlo.engine` does that at the
+public boundary. All kernels release the GIL (``nogil=True``) so the engine
+can run independent repetitions on several threads, and compile once into
+numba's on-disk cache (``cache=True``).
+
+Random numbers come from a :class:`numpy.random.Generator` passed in by the
+caller (numba supports its ``standard_normal`` / ``random`` methods in
+nopython mode). Each repetition owns one generator, consumed in a fixed
+order, so the numbers never depend on which thread runs the repetition.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "RESET_SUBTRACT",
+    "RESET_ZERO",
+    "RESET_NONE",
+    "lif_layer",
+    "layer_moments",
+    "dense_drive",
+    "matrix_drive",
+    "gram_drive",
+    "pivoted_cholesky",
+    "simulate_rep",
+]
+
+RESET_SUBTRACT = 0
+RESET_ZERO = 1
+RESET_NONE = 2
+
+METHOD_DENSE = 0
+METHOD_GRAM = 1
+
+_NOPY = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
+
+
+@njit(**_NOPY)
+def lif_layer(u, s, beta, theta, reset, reset_decay):
+    """Turn the drive ``u`` (T, n) into membranes in place and fill spikes ``s``.
+
+    With ``x^t`` the drive (``u`` on entry) and ``u^{-1} = s^{-1} = 0``::
+
+        subtract: u^t = beta u^{t-1} + x^t - k theta s^{t-1}   (k = beta if reset_decay else 1)
+        zero:     u^t = beta (1 - s^{t-1}) u^{t-1} + x^t
+        none:     u^t = beta u^{t-1} + x^t
+        s^t = 1[u^t > theta]
+
+    This is snntorch's ``Leaky`` with ``reset_delay=True`` (the reset uses
+    the previous step's spike).
+    """
+    T, n = u.shape
+    k = beta if reset_decay else 1.0
+    for t in range(T):
+        if t == 0:
+            for i in range(n):
+                s[0, i] = 1 if u[0, i] > theta else 0
+            continue
+        if reset == RESET_SUBTRACT:
+            kt = k * theta
+            for i in range(n):
+                v = beta * u[t - 1, i] + u[t, i] - kt * s[t - 1, i]
+                u[t, i] = v
+                s[t, i] = 1 if v > theta else 0
+        elif reset == RESET_ZERO:
+            for i in range(n):
+                keep = 1.0 - s[t - 1, i]
+                v = beta * keep * u[t - 1, i] + u[t, i]
+                u[t, i] = v
+                s[t, i] = 1 if v > theta else 0
+        else:
+            for i in range(n):
+                v = beta * u[t - 1, i] + u[t, i]
+                u[t, i] = v
+                s[t, i] = 1 if v > theta else 0
+
+
+@njit(**_NOPY)
+def layer_moments(u, s, mean_out, var_out, skew_out, kurt_out, spikes_out):
+    """Moments over neurons of each time row of ``u`` (T, n), and spike counts.
+
+    ``var`` uses ddof=0 (two passes, for accuracy); ``skew = m3 / m2^1.5``,
+    ``kurt = m4 / m2^2 - 3`` (excess). When all ``n`` membranes of a row are
+    exactly equal, ``var = 0`` and skew/kurt are undefined: NaN.
+    """
+    T, n = u.shape
+    for t in range(T):
+        total = 0.0
+        lo = u[t, 0]
+        hi = u[t, 0]
+        count = 0
+        for i in range(n):
+            v = u[t, i]
+            total += v
+            lo = min(lo, v)
+            hi = max(hi, v)
+            count += s[t, i]
+        mean = total / n
+        spikes_out[t] = count
+        mean_out[t] = mean
+        if lo == hi:
+            # identical values: exactly zero spread (avoid rounding noise in mean)
+            mean_out[t] = lo
+            var_out[t] = 0.0
+            skew_out[t] = np.nan
+            kurt_out[t] = np.nan
+            continue
+        m2 = 0.0
+        m3 = 0.0
+        m4 = 0.0
+        for i in range(n):
+            d = u[t, i] - mean
+            d2 = d * d
+            m2 += d2
+            m3 += d2 * d
+            m4 += d2 * d2
+        m2 /= n
+        m3 /= n
+        m4 /= n
+        var_out[t] = m2
+        skew_out[t] = m3 / (m2 * math.sqrt(m2))
+        kurt_out[t] = m4 / (m2 * m2) - 3.0
+
+
+@njit(**_NOPY)
+def dense_drive(gen, s_prev, mu, sd, uniform, out):
+    """Drive ``out[t] = W s_prev[t]`` with a freshly drawn ``W`` (n_out, n_in).
+
+    ``W`` is drawn column by column (column ``j`` = the ``n_out`` weights
+    leaving presynaptic neuron ``j``), each column added only into the time
+    steps at which neuron ``j`` spiked (event-driven); the whole matrix is
+    never stored, one column at a time is. Every weight is drawn whether or
+    not it is used, so the stream consumed is the same for any activity.
+    Weights: ``mu + sd z``, ``z`` standard normal, or ``mu + sd sqrt(3)(2U - 1)``
+    (uniform with the same variance) when ``uniform``.
+    """
+    T, n_in = s_prev.shape
+    n_out = out.shape[1]
+    out[:, :] = 0.0
+    col = np.empty(n_out)
+    times = np.empty(T, dtype=np.int64)
+    half_width = sd * math.sqrt(3.0)
+    for j in range(n_in):
+        if uniform:
+            for i in range(n_out):
+                col[i] = mu + half_width * (2.0 * gen.random() - 1.0)
+        else:
+            for i in range(n_out):
+                col[i] = mu + sd * gen.standard_normal()
+        m = 0
+        for t in range(T):
+            if s_prev[t, j] != 0:
+                times[m] = t
+                m += 1
+        for q in range(m):
+            t = times[q]
+            for i in range(n_out):
+                out[t, i] += col[i]
+
+
+@njit(**_NOPY)
+def matrix_drive(weights, s_prev, out):
+    """Deterministic drive ``out[t] = weights @ s_prev[t]`` (event-driven).
+
+    ``weights`` is ``(n_out, n_in)``, ``s_prev`` ``(T, n_in)`` 0/1; only the
+    columns of presynaptic neurons that spiked at ``t`` are summed, in
+    increasing ``j``.
+    """
+    T, n_in = s_prev.shape
+    n_out = weights.shape[0]
+    out[:, :] = 0.0
+    for t in range(T):
+        for i in range(n_out):
+            acc = 0.0
+            for j in range(n_in):
+                if s_prev[t, j] != 0:
+                    acc += weights[i, j]
+            out[t, i] = acc
+
+
+@njit(**_NOPY)
+def pivoted_cholesky(a, rel_tol):
+    """Factor a symmetric PSD ``a`` (d, d) as ``a ~= F F^T`` with diagonal pivoting.
+
+    Returns ``(F, rank)``: ``F`` is ``(d, d)`` with only its first ``rank``
+    columns used, rows in the original order. Elimination stops when the
+    largest remaining Schur-complement pivot is ``<= rel_tol * max(diag a)``,
+    so an exactly singular ``a`` gets its exact rank instead of a square root
+    of rounding noise.
+    """
+    d = a.shape[0]
+    f = np.zeros((d, d))
+    resid = np.empty(d)
+    for i in range(d):
+        resid[i] = a[i, i]
+    used = np.zeros(d, dtype=np.bool_)
+    scale = 0.0
+    for i in range(d):
+        scale = max(scale, a[i, i])
+    tol = rel_tol * scale
+    rank = 0
+    for k in range(d):
+        p = -1
+        best = tol
+        for i in range(d):
+            if not used[i] and resid[i] > best:
+                best = resid[i]
+                p = i
+        if p < 0:
+            break
+        used[p] = True
+        root = math.sqrt(resid[p])
+        f[p, k] = root
+        for i in range(d):
+            if used[i]:
+                continue
+            acc = a[i, p]
+            for m in range(k):
+                acc -= f[i, m] * f[p, m]
+            f[i, k] = acc / root
+            resid[i] -= f[i, k] * f[i, k]
+        rank = k + 1
+    return f, rank
+
+
+@njit(**_NOPY)
+def gram_drive(gen, s_prev, mu, s2, rel_tol, out):
+    """Sample the drive of ``n_out`` neurons exactly in distribution (Gaussian W).
+
+    With ``S = s_prev`` (T, n_in), the input path of a neuron,
+    ``h^t = sum_j W_j s_j^t`` with ``W_j`` iid ``N(mu, s2)``, is Gaussian with
+    mean ``mu c_t`` (``c_t = sum_j s_j^t``) and covariance ``s2 K``,
+    ``K = S S^T`` (T, T), independently across neurons. Time steps with no
+    spike get ``h^t = 0`` exactly; time steps whose spike sets are identical
+    (``K_tt = K_t't' = K_tt'``, exact in integers) share one value; the
+    remaining ``d`` distinct rows are factored by :func:`pivoted_cholesky`
+    (``K_D = F F^T``, rank ``r <= d``) and ``h = mu c + sqrt(s2) F z``,
+    ``z ~ N(0, I_r)``. Cost ``O(n_in T^2 + n_out T r)`` instead of
+    ``O(n_in n_out)``; for ``T = 1`` it is ``O(n)``.
+    """
+    T, n_in = s_prev.shape
+    n_out = out.shape[1]
+    gram = np.zeros((T, T))
+    for j in range(n_in):
+        for t in range(T):
+            if s_prev[t, j] != 0:
+                for q in range(t + 1):
+                    if s_prev[q, j] != 0:
+                        gram[t, q] += 1.0
+    for t in range(T):
+        for q in range(t):
+            gram[q, t] = gram[t, q]
+    # representative of each time step: -1 silent, else first identical row
+    rep = np.full(T, -1, dtype=np.int64)
+    distinct = np.empty(T, dtype=np.int64)
+    d = 0
+    for t in range(T):
+        if gram[t, t] == 0.0:
+            continue
+        rep[t] = t
+        for q in range(d):
+            p = distinct[q]
+            if gram[p, p] == gram[t, t] and gram[p, t] == gram[t, t]:
+                rep[t] = p
+                break
+        if rep[t] == t:
+            distinct[d] = t
+            d += 1
+    out[:, :] = 0.0
+    if d == 0:
+        return
+    sub = np.empty((d, d))
+    for a in range(d):
+        for b in range(d):
+            sub[a, b] = gram[distinct[a], distinct[b]]
+    f, rank = pivoted_cholesky(sub, rel_tol)
+    sd = math.sqrt(s2)
+    z = np.empty(n_out)
+    for m in range(rank):
+        for i in range(n_out):
+            z[i] = gen.standard_normal()
+        for a in range(d):
+            c = sd * f[a, m]
+            if c == 0.0:
+                continue
+            t = distinct[a]
+            for i in range(n_out):
+                out[t, i] += c * z[i]
+    for a in range(d):
+        t = distinct[a]
+        shift = mu * gram[t, t]  # c_t = K_tt for 0/1 spikes
+        if shift != 0.0:
+            for i in range(n_out):
+                out[t, i] += shift
+    for t in range(T):
+        p = rep[t]
+        if p >= 0 and p != t:
+            for i in range(n_out):
+                out[t, i] = out[p, i]
+
+
+@njit(**_NOPY)
+def simulate_rep(
+    gen,
+    width,
+    steps,
+    theta,
+    beta,
+    reset,
+    reset_decay,
+    input_factor,
+    mu,
+    s2,
+    method,
+    uniform,
+    rel_tol,
+    mean_out,
+    var_out,
+    skew_out,
+    kurt_out,
+    spikes_out,
+):
+    """One independent network (one repetition): all layers, all time steps.
+
+    Draw order from ``gen``: the ``width`` inputs ``I ~ N(0, 1)``, then the
+    weights (dense) or input paths (gram) of layers ``1..L`` in order.
+    Layer 0 is an LIF layer driven by ``input_factor * I`` at every step;
+    layer ``l`` by the spikes of layer ``l - 1`` at the same step. Layers are
+    processed one after another over all ``T`` steps, which equals the
+    step-by-step order because nothing feeds back. Outputs are ``(L+1, T)``.
+    """
+    layers = mu.shape[0]
+    u = np.empty((steps, width))
+    s = np.zeros((steps, width), dtype=np.uint8)
+    s_prev = np.zeros((steps, width), dtype=np.uint8)
+    inputs = np.empty(width)
+    for i in range(width):
+        inputs[i] = gen.standard_normal()
+    for t in range(steps):
+        for i in range(width):
+            u[t, i] = input_factor * inputs[i]
+    lif_layer(u, s, beta, theta, reset, reset_decay)
+    layer_moments(u, s, mean_out[0], var_out[0], skew_out[0], kurt_out[0], spikes_out[0])
+    for layer in range(1, layers + 1):
+        s_prev, s = s, s_prev
+        if method == METHOD_GRAM:
+            gram_drive(gen, s_prev, mu[layer - 1], s2[layer - 1], rel_tol, u)
+        else:
+            dense_drive(gen, s_prev, mu[layer - 1], math.sqrt(s2[layer - 1]), uniform, u)
+        lif_layer(u, s, beta, theta, reset, reset_decay)
+        layer_moments(
+            u,
+            s,
+            mean_out[layer],
+            var_out[layer],
+            skew_out[layer],
+            kurt_out[layer],
+            spikes_out[layer],
+        )
