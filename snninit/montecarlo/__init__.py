@@ -5,6 +5,13 @@ from __future__ import annotations
 from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    # Monte Carlo engine (issue 3)
+    "simulate": "engine",
+    "run_network": "engine",
+    "NetworkRun": "engine",
+    "METHODS": "engine",
+    "run_preset": "presets",
+    "PRESETS": "presets",
     # parameter sweeps (module name differs from `sweep`, which it would shadow)
     "sweep": "gridsweep",
     "open_sweep": "gridsweep",

@@ -311,9 +311,7 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
     for idx, w in enumerate(weights):
         w = np.ascontiguousarray(w, dtype=np.float64)
         if w.ndim != 2 or w.shape[1] != n_prev or w.shape[0] < 1:
-            raise ValueError(
-                f"weights[{idx}] must have shape (n_out, {n_prev}); got {w.shape}"
-            )
+            raise ValueError(f"weights[{idx}] must have shape (n_out, {n_prev}); got {w.shape}")
         if not np.all(np.isfinite(w)):
             raise ValueError(f"weights[{idx}] must be finite; got a NaN or infinite entry")
         mats.append(w)
@@ -376,4 +374,3 @@ def _is_numeric(value) -> bool:
     return arr.dtype.kind in "biuf" or (
         arr.dtype == object and all(isinstance(v, numbers.Real) for v in arr.flat)
     )
-

@@ -8,13 +8,13 @@ simulates every cell of the sweep and stacks the results into ONE Dataset:
 
 in the order of :data:`PRESETS` ``[name].sweep``:
 
-========  ===================================================  =====  ======
-preset    base                                                 sweep  reps
-========  ===================================================  =====  ======
-fig2      n=1000, L=100, T=1                                   init x theta (0, .2, .., 1)   20
-fig3      L=100, T=1, micheli                                  n (100, 600) x theta (0, .2, .., 1)   20
-fig4      n=1000, L=100, T=20, theta=1, subtract               beta (0.5, 0.9) x init   10
-========  ===================================================  =====  ======
+=======  ====================================  ===================================  ====
+preset   base                                  sweep                                reps
+=======  ====================================  ===================================  ====
+fig2     n=1000, L=100, T=1                    init x theta (0, 0.2, ..., 1)        20
+fig3     L=100, T=1, micheli                   n (100, 600) x theta (0, ..., 1)     20
+fig4     n=1000, L=100, T=20, theta=1          beta (0.5, 0.9) x init               10
+=======  ====================================  ===================================  ====
 
 (``init`` is ``("micheli", "kaiming")``; the sweep dim for the width is
 ``n``.) Cell ``k`` (row-major over the sweep) is simulated with seed
