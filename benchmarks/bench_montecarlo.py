@@ -13,8 +13,9 @@ a warm-up that compiles/loads every kernel:
   that dense needs, with the generator dense uses (numba-compiled
   ``Generator(PCG64)``), on the same number of threads
 * ``snntorch`` -- ``snntorch.Leaky(reset_mechanism="subtract")`` +
-  ``nn.Linear(bias=False)`` stack on CPU (float32, snntorch's default; torch's default threads), weights
-  drawn with ``nn.init.normal_`` per repetition, batch 1, when installed
+  ``nn.Linear(bias=False)`` stack on CPU (float32, snntorch's default;
+  torch's default threads), weights drawn with ``nn.init.normal_`` per
+  repetition, batch 1, when installed
 * ``fig2 gram`` -- the whole fig2 preset (12 cells x 20 reps) with gram
 
 Every line prints the time and the ratio to the reference it is judged by.
