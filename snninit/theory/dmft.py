@@ -1,0 +1,498 @@
+"""Dynamic mean field over time steps (DESIGN.md section 3c).
+
+For ``n -> infinity`` a layer is described by its spike correlation
+``C_l(t, t') = E[s^t s^t']`` (a ``T x T`` matrix; its diagonal is the firing
+rate). Given ``C_l``, the inputs ``h^t = sum_j W_ij s_j^t`` of the neurons of
+layer ``l + 1`` are, across neurons, Gaussian paths with mean
+``n mu_{l+1} C_l(t, t)`` and covariance ``n s2_{l+1} C_l``; every neuron's
+membrane is a deterministic function of its input path (leak and reset
+included), so
+
+    C_{l+1} = E_{h ~ N(n mu r_l, n s2 C_l)} [ s(h) s(h)^T ]
+
+and the across-neuron moments of ``u_{l+1}^t`` are path expectations too.
+
+How each expectation is computed
+--------------------------------
+* Layer 0 (the encoding layer, ``u_0^t`` driven by ``c I`` with
+  ``I ~ N(0, 1)``): exactly. On every interval of ``I`` on which the spike
+  train is constant all ``u^t`` are affine in ``I``; the intervals are found by
+  splitting at each threshold crossing, and the moments are truncated-Gaussian
+  integrals in closed form. No sampling error.
+* Time step 0 of every layer: exactly (``u^0 = h^0`` is Gaussian), so
+  ``steps=1`` reproduces :func:`snninit.theory.mean_field`.
+* Everything else: randomised quasi-Monte Carlo. The ``paths`` Gaussian paths
+  are split into ``replicates`` independent groups, each a scrambled Sobol
+  sequence mapped to normals (principal-component order: the first Sobol
+  coordinate drives the largest eigen-direction of ``C``). Each group runs the
+  whole layer recursion on its own (common random numbers across layers), so
+  the spread of the group results is an honest standard error of the final
+  average, including the error propagated from the layers below.
+
+The moments are those of ``u`` over the (infinitely many) neurons at a fixed
+time step: ``var_u = E[u^2] - E[u]^2`` (the across-neuron mean ``E[u]`` need
+not vanish after resets), as ``np.var`` over the neurons of a simulation.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numba
+import numpy as np
+import xarray as xr
+from scipy import special
+from scipy.stats import qmc
+from threadpoolctl import threadpool_limits
+
+from .._checks import check_int
+from .._dataset import finish_dataset, layer_coord, time_coord
+from ..config import NetworkConfig
+from .rules import layer_weight_moments, survival
+
+__all__ = ["dynamic_mean_field", "unstable_layer", "RESET_CODES"]
+
+#: Integer codes of the reset variants passed to the numba kernel.
+RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
+
+_MOMENT_VARS = ("var_u", "mean_u", "rate", "skew", "kurt")
+
+
+# --------------------------------------------------------------------------
+# small shared pieces
+# --------------------------------------------------------------------------
+
+
+def _input_scale(cfg: NetworkConfig) -> float:
+    return 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
+
+
+def _firing_probability(mean: float, var: float, theta: float) -> float:
+    """``P(N(mean, var) > theta)``; for ``var == 0`` the strict step of ``mean``."""
+    if var > 0:
+        return float(survival((theta - mean) / math.sqrt(var)))
+    return 1.0 if mean > theta else 0.0
+
+
+def _shape_from_raw(m1, m2, m3, m4):
+    """Variance, skewness and excess kurtosis from raw moments ``E[u^k]``.
+
+    Skewness and kurtosis are NaN where the variance is 0 (undefined there,
+    as for a simulation whose layer is silent).
+    """
+    var = np.maximum(m2 - m1 * m1, 0.0)
+    c3 = m3 - 3.0 * m1 * m2 + 2.0 * m1**3
+    c4 = m4 - 4.0 * m1 * m3 + 6.0 * m1 * m1 * m2 - 3.0 * m1**4
+    # relative tolerance: var below rounding of E[u^2] counts as 0
+    ok = var > 1e-12 * np.maximum(m2, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skew = np.where(ok, c3 / np.where(ok, var, 1.0) ** 1.5, np.nan)
+        kurt = np.where(ok, c4 / np.where(ok, var, 1.0) ** 2 - 3.0, np.nan)
+    return var, skew, kurt
+
+
+def _update_membrane(u_prev, s_prev, drive, beta, theta, reset, reset_decay):
+    """One step of DESIGN 1b for arrays (``drive`` is the layer's input)."""
+    if reset == "subtract":
+        if reset_decay:
+            return beta * (u_prev - theta * s_prev) + drive
+        return beta * u_prev - theta * s_prev + drive
+    if reset == "zero":
+        return beta * (1.0 - s_prev) * u_prev + drive
+    return beta * u_prev + drive
+
+
+# --------------------------------------------------------------------------
+# layer 0: exact piecewise-affine integration over I ~ N(0, 1)
+# --------------------------------------------------------------------------
+
+
+def _truncated_moments(lo: np.ndarray, hi: np.ndarray, kmax: int = 4) -> np.ndarray:
+    """``M_k = int_lo^hi x^k phi(x) dx`` for ``k = 0..kmax`` (rows), per interval.
+
+    Recursion ``M_k = (k-1) M_{k-2} + lo^{k-1} phi(lo) - hi^{k-1} phi(hi)``.
+    Tail masses use ``ndtr`` on the side that avoids cancellation.
+    """
+    phi_lo = np.where(np.isfinite(lo), np.exp(-0.5 * np.where(np.isfinite(lo), lo, 0) ** 2), 0.0)
+    phi_hi = np.where(np.isfinite(hi), np.exp(-0.5 * np.where(np.isfinite(hi), hi, 0) ** 2), 0.0)
+    phi_lo = phi_lo / math.sqrt(2 * math.pi)
+    phi_hi = phi_hi / math.sqrt(2 * math.pi)
+    upper = lo > 0
+    mass = np.where(
+        upper, special.ndtr(-lo) - special.ndtr(-hi), special.ndtr(hi) - special.ndtr(lo)
+    )
+    lo_f = np.where(np.isfinite(lo), lo, 0.0)
+    hi_f = np.where(np.isfinite(hi), hi, 0.0)
+    out = np.empty((kmax + 1, lo.size))
+    out[0] = mass
+    if kmax >= 1:
+        out[1] = phi_lo - phi_hi
+    for k in range(2, kmax + 1):
+        out[k] = (k - 1) * out[k - 2] + lo_f ** (k - 1) * phi_lo - hi_f ** (k - 1) * phi_hi
+    return out
+
+
+def _encoding_layer(cfg: NetworkConfig):
+    """Exact moments and spike correlation of layer 0 over ``I ~ N(0, 1)``.
+
+    Returns ``(mean, var, rate, skew, kurt)`` arrays of shape ``(T,)`` and the
+    correlation ``C_0`` of shape ``(T, T)``.
+    """
+    T, theta, beta, c = cfg.steps, cfg.theta, cfg.beta, _input_scale(cfg)
+    lo = np.array([-np.inf])
+    hi = np.array([np.inf])
+    # membrane of the previous step, affine in I: u = a I + b
+    a = np.zeros(1)
+    b = np.zeros(1)
+    s_prev = np.zeros(1)
+    history = np.zeros((1, T))
+    raw = np.zeros((5, T))
+    for t in range(T):
+        a = _update_membrane(a, s_prev, c, beta, 0.0, cfg.reset, cfg.reset_decay)
+        # the reset term only moves the intercept: apply it to b with drive 0
+        b = _update_membrane(b, s_prev, 0.0, beta, theta, cfg.reset, cfg.reset_decay)
+        # split intervals at the crossing a I + b = theta (a >= 0 always)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cross = np.where(a > 0, (theta - b) / np.where(a > 0, a, 1.0), np.nan)
+        split = (a > 0) & (cross > lo) & (cross < hi)
+        if np.any(split):
+            idx = np.flatnonzero(split)
+            new_lo = cross[idx]
+            new_hi = hi[idx].copy()
+            hi = hi.copy()
+            hi[idx] = cross[idx]
+            lo = np.concatenate([lo, new_lo])
+            hi = np.concatenate([hi, new_hi])
+            a = np.concatenate([a, a[idx]])
+            b = np.concatenate([b, b[idx]])
+            history = np.concatenate([history, history[idx]])
+            if lo.size > 1_000_000:
+                raise ValueError(
+                    f"steps={T} is too many for the exact encoding-layer integration "
+                    "(more than 1e6 distinct spike trains)"
+                )
+        # spike on the interval: decide at an interior point (u is affine there)
+        mid = np.where(
+            np.isfinite(lo) & np.isfinite(hi),
+            0.5 * (lo + hi),
+            np.where(np.isfinite(lo), lo + 1.0, np.where(np.isfinite(hi), hi - 1.0, 0.0)),
+        )
+        s = ((a * mid + b) > theta).astype(float)
+        history[:, t] = s
+        m = _truncated_moments(lo, hi)
+        # E[(a I + b)^k; interval] = sum_j binom(k, j) a^j b^(k-j) M_j
+        for k in range(5):
+            acc = np.zeros(lo.size)
+            for j in range(k + 1):
+                acc += math.comb(k, j) * a**j * b ** (k - j) * m[j]
+            raw[k, t] = acc.sum()
+        s_prev = s
+    mass = _truncated_moments(lo, hi, kmax=0)[0]
+    corr = (history * mass[:, None]).T @ history
+    m1, m2, m3, m4 = raw[1], raw[2], raw[3], raw[4]
+    var, skew, kurt = _shape_from_raw(m1, m2, m3, m4)
+    rate = np.diag(corr).copy()
+    # t = 0 in closed form (u_0^0 = c I) so that steps=1 matches mean_field bit for bit
+    var[0], m1[0] = c * c, 0.0
+    rate[0] = _firing_probability(0.0, c * c, theta)
+    corr[0, 0] = rate[0]
+    if c > 0:
+        skew[0], kurt[0] = 0.0, 0.0
+    return m1, var, rate, skew, kurt, corr
+
+
+# --------------------------------------------------------------------------
+# hidden layers: randomised QMC over Gaussian input paths (numba kernel)
+# --------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, parallel=True)
+def _layer_kernel(z, factor_t, drive, beta, theta, reset, reset_decay, raw, corr):
+    """Run the LIF recursion of DESIGN 1b on every input path.
+
+    Input paths ``h = drive + z @ factor_t`` per group: z (K, m, T) standard
+    normals, factor_t (K, T, T) the transposed covariance factor, drive (K, T).
+    Writes raw moments ``raw[k, j, t] = mean over paths of (u^t) ** (j + 1)``
+    (j = 0..3) and ``corr[k] = mean over paths of s s^T``. One thread per
+    group, so the result does not depend on the thread count.
+    """
+    n_groups, m, steps = z.shape
+    for k in numba.prange(n_groups):
+        h = np.dot(z[k], factor_t[k])
+        spike_times = np.empty(steps, dtype=np.int64)
+        acc = np.zeros((4, steps))
+        cnt = np.zeros((steps, steps))
+        for p in range(m):
+            u_prev = 0.0
+            s_prev = 0.0
+            n_spk = 0
+            for t in range(steps):
+                if reset == 0:
+                    if reset_decay:
+                        u = beta * (u_prev - theta * s_prev) + (h[p, t] + drive[k, t])
+                    else:
+                        u = beta * u_prev - theta * s_prev + (h[p, t] + drive[k, t])
+                elif reset == 1:
+                    u = beta * (1.0 - s_prev) * u_prev + (h[p, t] + drive[k, t])
+                else:
+                    u = beta * u_prev + (h[p, t] + drive[k, t])
+                u2 = u * u
+                acc[0, t] += u
+                acc[1, t] += u2
+                acc[2, t] += u2 * u
+                acc[3, t] += u2 * u2
+                if u > theta:
+                    s_prev = 1.0
+                    spike_times[n_spk] = t
+                    n_spk += 1
+                else:
+                    s_prev = 0.0
+                u_prev = u
+            for i in range(n_spk):
+                for j in range(n_spk):
+                    cnt[spike_times[i], spike_times[j]] += 1.0
+        for j in range(4):
+            for t in range(steps):
+                raw[k, j, t] = acc[j, t] / m
+        for t in range(steps):
+            for t2 in range(steps):
+                corr[k, t, t2] = cnt[t, t2] / m
+
+
+def _path_normals(steps: int, per_group: int, groups: int, seed: int) -> np.ndarray:
+    """Scrambled-Sobol standard normals, shape ``(groups, per_group, steps)``.
+
+    Each group has its own independent scrambling (seeded from ``seed``), so
+    group averages are i.i.d. and unbiased.
+    """
+    children = np.random.SeedSequence(seed).spawn(groups)
+    z = np.empty((groups, per_group, steps))
+    with warnings.catch_warnings():
+        # balance properties want powers of two; any length stays unbiased
+        warnings.simplefilter("ignore", UserWarning)
+        for g, child in enumerate(children):
+            sobol = qmc.Sobol(d=steps, scramble=True, seed=np.random.default_rng(child))
+            x = sobol.random(per_group)
+            z[g] = special.ndtri(np.clip(x, 1e-16, 1.0 - 1e-16))
+    return z
+
+
+def _pca_factor(cov: np.ndarray) -> np.ndarray:
+    """``F`` with ``F F^T = cov`` (PSD part), columns by decreasing eigenvalue."""
+    w, v = np.linalg.eigh(0.5 * (cov + cov.T))
+    order = np.argsort(w)[::-1]
+    w = np.clip(w[order], 0.0, None)
+    return v[:, order] * np.sqrt(w)
+
+
+# --------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------
+
+
+def dynamic_mean_field(
+    cfg: NetworkConfig, paths: int = 100_000, seed: int = 0, *, replicates: int = 8
+) -> xr.Dataset:
+    """Dynamic mean-field prediction for every (layer, time step).
+
+    Parameters
+    ----------
+    cfg : NetworkConfig
+        Network; every reset variant, ``reset_decay`` and ``input_scale`` of
+        DESIGN.md section 1b is supported, with the per-layer weight moments of
+        :func:`~snninit.theory.layer_weight_moments` (non-zero weight means
+        shift the input path by ``n mu E[s^t]``). ``cfg.width`` enters only as
+        the fan-in ``n`` in ``n s2`` and ``n mu`` (the theory is ``n -> inf``).
+    paths : int
+        Total number of sampled input paths per layer (>= 2 * replicates),
+        split evenly between the replicate groups.
+    seed : int
+        Seed of the Sobol scramblings; same seed, same numbers (whatever the
+        thread count: each group is computed by one thread).
+    replicates : int
+        Independent randomised-QMC groups (>= 2) used for the standard errors.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``(layer, time)``: ``var_u``, ``mean_u``, ``rate``, ``spikes``
+        (``n * rate``), ``skew``, ``kurt`` and each one's standard error
+        ``<var>_se`` (sampling error of the path expectation, 0 where the value
+        is exact: layer 0 and time step 0); ``corr`` and ``corr_se`` over
+        ``(layer, time, time2)``, the spike correlation ``C_l(t, t')``.
+        Skewness and kurtosis are NaN where ``var_u == 0``.
+
+    Notes
+    -----
+    Assumes Gaussian i.i.d. weights, fresh per layer, and ``n -> infinity``
+    (so ``K / n -> C``). With ``weights="uniform"`` the prediction is that of
+    Gaussian weights of the same mean and variance (the input is a sum of
+    ``n`` weights, Gaussian in the limit). A network whose dynamics are
+    unstable in time (finite-size fluctuations grow with depth) is still
+    predicted cell by cell here; :func:`unstable_layer` says from which layer
+    such a prediction stops describing a single finite network.
+    """
+    if not isinstance(cfg, NetworkConfig):
+        raise ValueError(f"cfg must be a snninit.NetworkConfig; got {type(cfg).__name__}")
+    replicates = check_int("replicates", replicates, low=2, high=4096)
+    paths = check_int("paths", paths, low=2 * replicates, high=10**9)
+    seed = check_int("seed", seed, low=0)
+    mu, s2 = layer_weight_moments(cfg)
+    n, L, T = cfg.width, cfg.layers, cfg.steps
+    theta, beta = cfg.theta, cfg.beta
+    per_group = paths // replicates
+    used_paths = per_group * replicates
+
+    # per (group, layer, time) results; layer 0 and t = 0 are exact (no spread)
+    val = {v: np.zeros((replicates, L + 1, T)) for v in _MOMENT_VARS}
+    corr = np.zeros((replicates, L + 1, T, T))
+
+    mean0, var0, rate0, skew0, kurt0, corr0 = _encoding_layer(cfg)
+    for g in range(replicates):
+        val["mean_u"][g, 0], val["var_u"][g, 0], val["rate"][g, 0] = mean0, var0, rate0
+        val["skew"][g, 0], val["kurt"][g, 0] = skew0, kurt0
+        corr[g, 0] = corr0
+
+    z = _path_normals(T, per_group, replicates, seed) if T > 1 else None
+    factor_t = np.empty((replicates, T, T))
+    drive = np.empty((replicates, T))
+    raw = np.empty((replicates, 4, T))
+    corr_new = np.empty((replicates, T, T))
+    reset_code = RESET_CODES[cfg.reset]
+    for layer in range(1, L + 1):
+        prev = corr[:, layer - 1]
+        # time step 0 exactly: u^0 = h^0 ~ N(n mu r^0, n s2 C(0, 0)), the same in every group
+        m0 = n * mu[layer - 1] * prev[0, 0, 0]
+        v0 = n * s2[layer - 1] * prev[0, 0, 0]
+        r0 = _firing_probability(m0, v0, theta)
+        if T > 1:
+            for g in range(replicates):
+                factor_t[g] = _pca_factor(n * s2[layer - 1] * prev[g]).T
+                drive[g] = n * mu[layer - 1] * np.diagonal(prev[g])
+            with threadpool_limits(1):  # BLAS runs inside the kernel's threads
+                _layer_kernel(
+                    z, factor_t, drive, beta, theta, reset_code, cfg.reset_decay, raw, corr_new
+                )
+            var, skew, kurt = _shape_from_raw(raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3])
+            val["mean_u"][:, layer] = raw[:, 0]
+            val["var_u"][:, layer] = var
+            val["skew"][:, layer] = skew
+            val["kurt"][:, layer] = kurt
+            val["rate"][:, layer] = np.diagonal(corr_new, axis1=1, axis2=2)
+            corr[:, layer] = corr_new
+        val["mean_u"][:, layer, 0] = m0
+        val["var_u"][:, layer, 0] = v0
+        val["rate"][:, layer, 0] = r0
+        val["skew"][:, layer, 0] = 0.0 if v0 > 0 else np.nan
+        val["kurt"][:, layer, 0] = 0.0 if v0 > 0 else np.nan
+        corr[:, layer, 0, 0] = r0
+
+    dims = ("layer", "time")
+    data = {}
+    for v in _MOMENT_VARS:
+        est, se = _mean_and_se(val[v])
+        data[v] = (dims, est)
+        data[f"{v}_se"] = (dims, se)
+    data["spikes"] = (dims, n * data["rate"][1])
+    data["spikes_se"] = (dims, n * data["rate_se"][1])
+    c_est, c_se = _mean_and_se(corr)
+    data["corr"] = (("layer", "time", "time2"), c_est)
+    data["corr_se"] = (("layer", "time", "time2"), c_se)
+    ds = xr.Dataset(
+        data,
+        coords={"layer": layer_coord(L), "time": time_coord(T), "time2": time_coord(T)},
+    )
+    ds["corr"].attrs.update(long_name="spike correlation C_l(t, t') = E[s^t s^t']", units="1")
+    for v in [*_MOMENT_VARS, "spikes", "corr"]:
+        ds[f"{v}_se"].attrs.update(
+            long_name=f"standard error of {v} from path sampling (0 where exact)"
+        )
+    return finish_dataset(
+        ds,
+        cfg,
+        kind="dmft",
+        paths=used_paths,
+        seed=seed,
+        replicates=replicates,
+        method=(
+            "dynamic mean field (n -> infinity): exact layer 0 and t = 0, randomised "
+            "scrambled-Sobol path sampling elsewhere, SE from independent replicate groups"
+        ),
+    )
+
+
+def _mean_and_se(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over axis 0 and its standard error ``sd / sqrt(K)``.
+
+    Cells where any group is NaN (undefined shape statistics) are NaN in both.
+    """
+    k = groups.shape[0]
+    est = groups.mean(axis=0)
+    se = groups.std(axis=0, ddof=1) / math.sqrt(k)
+    # exact cells are identical in every group: force the SE to exactly 0
+    se = np.where(np.all(groups == groups[:1], axis=0), 0.0, se)
+    se = np.where(np.isnan(est), np.nan, se)
+    return est, se
+
+
+def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float = 0.5):
+    """First layer from which a single network's cell is not predictable.
+
+    In the temporally unstable regime (e.g. ``beta = 0.5`` with Micheli's rule,
+    DESIGN.md 1b) deep layers fire in isolated volleys at time steps that
+    differ from network to network: finite-size fluctuations grow with depth
+    until the rate of a cell ``(l, t)`` varies between networks as much as its
+    mean. From there on only ensemble or time-averaged quantities can be
+    compared with a theory.
+
+    The criterion: the across-network standard deviation of the rate, relative
+    to the layer's time-averaged rate and taken as the median over time steps,
+    reaches ``tolerance``.
+
+    * Simulation dataset (has a ``rep`` dim): the SD is measured across reps.
+    * Dynamic-mean-field dataset (``kind == "dmft"``): the SD a network of
+      ``width`` neurons would show is predicted from the replicate groups: a
+      group of ``m`` paths is a width-``m`` network in distribution (up to the
+      common random numbers), and fluctuations scale as ``1 / sqrt(width)``,
+      so ``SD_width ~= rate_se * sqrt(paths / width)``. Randomised QMC makes
+      groups less noisy than networks, so this flags only clear growth.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A simulation or a ``dynamic_mean_field`` result.
+    width : int, optional
+        Network width for a DMFT dataset (default: the config's width).
+    tolerance : float
+        Relative spread at which cell-wise prediction stops (in (0, 10]).
+
+    Returns
+    -------
+    int or None
+        The first hidden layer meeting the criterion, or None if none does.
+    """
+    from .._checks import check_real
+
+    tolerance = check_real("tolerance", tolerance, low=0.0, high=10.0, low_open=True)
+    if "rate" not in ds:
+        raise ValueError("ds must contain 'rate' (a simulation or dynamic_mean_field result)")
+    if "rep" in ds.dims:
+        rate = ds["rate"]
+        spread = rate.std("rep", ddof=1)
+        level = rate.mean(("rep", "time"))
+    elif ds.attrs.get("kind") == "dmft":
+        width = int(ds.attrs["width"]) if width is None else check_int("width", width, low=1)
+        spread = ds["rate_se"] * math.sqrt(float(ds.attrs["paths"]) / width)
+        level = ds["rate"].mean("time")
+    else:
+        raise ValueError(
+            "ds must be a simulation (dims with 'rep') or a dynamic_mean_field result; "
+            f"got kind={ds.attrs.get('kind')!r} with dims {tuple(ds.dims)}"
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = (spread / level).median("time").values
+    layers = ds["layer"].values
+    # a silent layer (level 0) is extinct, not unstable: infinite relative spread is skipped
+    hit = np.flatnonzero((layers > 0) & np.isfinite(rel) & (rel >= tolerance))
+    return int(layers[hit[0]]) if hit.size else None
