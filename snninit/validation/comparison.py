@@ -176,6 +176,10 @@ def _binomial_pvalue(count: np.ndarray, n: int, p: np.ndarray) -> np.ndarray:
     return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
 
 
+def _used_dims(ds: xr.Dataset) -> set[str]:
+    return {d for name in ds.data_vars for d in ds[name].dims}
+
+
 def _spread_from_distribution(theory: xr.Dataset) -> xr.Dataset:
     """Replace a full spike-count distribution by the spread it implies.
 
@@ -290,11 +294,6 @@ def compare(
         )
     reps = _rep_count(simulation)
     theory = _spread_from_distribution(theory)
-    swept = (set(theory.dims) | set(simulation.dims)) - {"rep", "layer", "time"}
-    if "n" in swept:  # the width swept under its paper symbol
-        swept.add("width")
-    theory, simulation = _align(theory, simulation)
-    _check_configs(theory, simulation, swept)
 
     available = [
         v
@@ -317,6 +316,27 @@ def compare(
             f"{COMPARED_VARIABLES}: theory has {sorted(theory.data_vars)}, "
             f"simulation has {sorted(simulation.data_vars)}"
         )
+    # keep only what the comparison reads, so that unrelated variables with dims of
+    # their own (a two-time correlation, a spike-count law) do not enter the alignment
+    theory_vars = [
+        name
+        for v in chosen
+        for name in (v, f"{v}_sd", f"{v}_se")
+        + (("spikes_sd", "rate_sd") if v in ("spikes", "rate") else ())
+        if name in theory.data_vars
+    ]
+    sim_vars = sorted({"spikes" if v == "p_extinct" else v for v in chosen})
+    theory = theory[list(dict.fromkeys(theory_vars))]
+    simulation = simulation[sim_vars]
+    theory = theory.drop_dims([d for d in theory.dims if d not in _used_dims(theory)])
+    simulation = simulation.drop_dims(
+        [d for d in simulation.dims if d not in _used_dims(simulation) and d != "rep"]
+    )
+    swept = (set(theory.dims) | set(simulation.dims)) - {"rep", "layer", "time"}
+    if "n" in swept:  # the width swept under its paper symbol
+        swept.add("width")
+    theory, simulation = _align(theory, simulation)
+    _check_configs(theory, simulation, swept)
 
     t_dist = stats.t(df=reps - 1)
     out: dict[str, xr.DataArray] = {}

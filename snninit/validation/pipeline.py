@@ -291,6 +291,7 @@ def run_experiment(
         disable=not progress,
         leave=True,
         dynamic_ncols=True,
+        mininterval=0.5,
     )
     skip: set[str] = set()
     try:
@@ -310,9 +311,14 @@ def run_experiment(
                             ds = _simulate(cfg, exp, exp.cell_seed(i))
                         else:
                             ds = _predict(what, cfg, exp, exp.cell_seed(i))
-                    except (ImportError, AttributeError, NotImplementedError) as exc:
-                        # a prediction this installation cannot make: say so, go on
-                        errors.append(f"{what} unavailable ({type(exc).__name__}: {exc})")
+                    except Exception as exc:
+                        if what == "simulation" and not isinstance(exc, ImportError):
+                            raise
+                        # a prediction that fails must not cost the whole job: the
+                        # report names it, the figures are drawn without it
+                        errors.append(
+                            f"{what} failed for {dict(cell)} ({type(exc).__name__}: {exc})"
+                        )
                         skip.add(what)
                         bar.update()
                         continue
@@ -610,7 +616,7 @@ def write_report(
     """Write ``report.md``; return its text and the summary rows."""
     from .. import __version__
     from .._dataset import atomic_write
-    from .comparison import agreement_summary
+    from .comparison import agreement_summary, worst_cells
 
     summary_rows: list[list[str]] = []
     details: dict[str, list[str]] = {}
@@ -647,6 +653,17 @@ def write_report(
             ]
             for v, s in summ.items()
         ]
+        worst = [
+            [
+                r["variable"],
+                _fmt_where(r["where"]),
+                f"{r['sim']:.4g} ± {r['se']:.2g}",
+                f"{r['theory']:.4g}",
+                f"{r['z']:+.3g}",
+                f"{r['p']:.2g}",
+            ]
+            for r in worst_cells(cmp, k=5)
+        ]
         details.setdefault(name, []).append(
             f"Against the {_PREDICTION_NAMES.get(what, what)}:\n\n"
             + _markdown_table(
@@ -662,6 +679,8 @@ def write_report(
                 ],
                 rows,
             )
+            + "\n\nLeast probable cells under the prediction (simulation mean ± total SE):\n\n"
+            + _markdown_table(["variable", "cell", "simulation", "prediction", "z", "p"], worst)
         )
     insights = _insights(results)
     lines = [
