@@ -117,7 +117,7 @@ def _ensure_loaded() -> None:
 
 
 #: Modules that register further rules when imported (peers' schemes, dmft).
-_EXTERNAL_RULE_MODULES: list[str] = []
+_EXTERNAL_RULE_MODULES: list[str] = ["snninit.theory.dmft_rule"]
 
 
 def rule_names() -> tuple[str, ...]:
