@@ -356,11 +356,13 @@ def finite_size_expansion(cfg: NetworkConfig) -> xr.Dataset:
             gv, d1, d2 = float(g(*args)), float(g1(*args)), float(g2(*args))
             m[layer] = gv + 0.5 * d2 * S[layer - 1]
             S[layer] = d1 * d1 * S[layer - 1] + gv * (1.0 - gv) / n
-    if not (np.all(np.isfinite(m)) and np.all(np.isfinite(S))):
-        bad = int(np.flatnonzero(~(np.isfinite(m) & np.isfinite(S)))[0])
+    valid = np.isfinite(m) & np.isfinite(S) & (m > 0) & (m <= 1) & (S >= 0)
+    if not np.all(valid):
+        bad = int(np.flatnonzero(~valid)[0])
         raise ValueError(
-            f"the 1/n expansion breaks down at layer {bad} (the firing fraction reaches 0: "
-            "extinction is not negligible); use finite_size(cfg), the exact chain"
+            f"the 1/n expansion breaks down at layer {bad} (the firing fraction leaves (0, 1]: "
+            "fluctuations are too large or extinction is not negligible); use "
+            "finite_size(cfg), the exact chain"
         )
     e_k = n * m
     e_k2 = n * n * (S + m * m)

@@ -35,6 +35,7 @@ lower one (unstable: the separatrix between activity and collapse).
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import xarray as xr
@@ -138,10 +139,17 @@ def mean_field(cfg: NetworkConfig) -> xr.Dataset:
     rate = np.empty(L + 1)
     var[0], mean[0] = c * c, 0.0
     rate[0] = _firing_probability(0.0, c * c, theta)
+    mu_list, s2_list = mu.tolist(), s2.tolist()
+    p = float(rate[0])
     for layer in range(1, L + 1):
-        mean[layer] = n * mu[layer - 1] * rate[layer - 1]
-        var[layer] = n * s2[layer - 1] * rate[layer - 1]
-        rate[layer] = _firing_probability(mean[layer], var[layer], theta)
+        # plain floats: numpy scalar overhead dominates for deep stacks
+        m = n * mu_list[layer - 1] * p
+        v = n * s2_list[layer - 1] * p
+        if v > 0:
+            p = 0.5 * math.erfc((theta - m) / math.sqrt(2.0 * v))
+        else:
+            p = 1.0 if m > theta else 0.0
+        mean[layer], var[layer], rate[layer] = m, v, p
     dims = ("layer", "time")
     ds = xr.Dataset(
         {

@@ -1,0 +1,209 @@
+"""The ``snninit theory`` sub-command: print (and save) a theory curve."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import check_int
+
+__all__ = ["register", "pick_layers", "format_table"]
+
+#: Default number of table rows (layers shown) when there are more layers.
+DEFAULT_ROWS = 12
+#: Module providing ``dynamic_mean_field`` (multi-step theory).
+_DMFT_MODULE = f"{__package__}.dmft"
+
+
+def register(subparsers) -> None:
+    """Add ``theory`` to the ``snninit`` command."""
+    from .._cliutil import add_network_arguments
+
+    p = subparsers.add_parser(
+        "theory",
+        help="predict var_u, rate and extinction layer by layer (no simulation)",
+        description=(
+            "Print the theory's prediction for every layer of a deep LIF stack: the "
+            "mean-field map (default, n -> infinity), the exact finite-width chain "
+            "(--finite-size) or its 1/n expansion (--expansion) for one time step, or "
+            "the dynamic mean field (time-averaged) when --steps > 1."
+        ),
+    )
+    add_network_arguments(p)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--finite-size",
+        action="store_true",
+        help="exact finite-width spike-count chain: var_u, var_u_sd, p_extinct (steps=1)",
+    )
+    mode.add_argument(
+        "--expansion", action="store_true", help="1/n expansion of the chain (steps=1)"
+    )
+    p.add_argument("--out", metavar="FILE.nc", default=None, help="also save the Dataset as netCDF")
+    p.add_argument(
+        "--rows",
+        type=int,
+        default=DEFAULT_ROWS,
+        help="most layers shown in the table (default %(default)s; 0 = all)",
+    )
+    p.add_argument(
+        "--paths",
+        type=int,
+        default=20_000,
+        help="sampled input paths of the dynamic mean field (steps > 1; default %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the dynamic mean field")
+    p.set_defaults(func=run_theory)
+
+    def one_line_error(message: str):
+        # argparse would print the whole usage block; one line is enough here
+        print(f"snninit theory: error: {message} (see snninit theory --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+    p.error = one_line_error
+
+
+def pick_layers(layers: int, rows: int) -> np.ndarray:
+    """Layers ``0..layers`` to show in at most ``rows`` rows (0 = all).
+
+    Always shows layer 0, layer 1 and the last layer; the rest are spread
+    geometrically, so early layers (where things change fastest) are dense.
+    """
+    all_layers = np.arange(layers + 1)
+    if rows == 0 or layers + 1 <= rows:
+        return all_layers
+    for count in range(rows - 1, 1, -1):
+        picked = np.unique(np.round(np.geomspace(1, layers, count)).astype(int))
+        picked = np.concatenate([[0], picked])
+        if len(picked) <= rows:
+            # top up with unused layers spread linearly if rounding merged some
+            extra = np.setdiff1d(np.round(np.linspace(0, layers, rows)).astype(int), picked)
+            room = rows - len(picked)
+            return np.sort(np.concatenate([picked, extra[:room]]))
+    return np.array([0, layers])
+
+
+def format_table(columns: dict[str, np.ndarray], index: np.ndarray, index_name="layer") -> str:
+    """Right-aligned table of ``columns`` at the rows ``index``."""
+    width = 11
+    head = f"{index_name:>6}" + "".join(f"{name:>{width}}" for name in columns)
+    lines = [head]
+    for i, row in enumerate(index):
+        cells = "".join(f"{_fmt(col[i]):>{width}}" for col in columns.values())
+        lines.append(f"{int(row):>6}{cells}")
+    return "\n".join(lines)
+
+
+def _fmt(x) -> str:
+    x = float(x)
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:  # four significant digits, fixed point
+        decimals = max(0, 3 - int(np.floor(np.log10(abs(x)))))
+        return f"{x:.{decimals}f}"
+    return f"{x:.3e}"
+
+
+def _check_out(out):
+    if out is None:
+        return None
+    path = Path(out)
+    if path.is_dir():
+        raise ValueError(f"--out must be a file path, not a directory; got {out!r}")
+    return path
+
+
+def _dynamic_mean_field():
+    from ..cli import CommandError
+
+    try:
+        dmft = importlib.import_module(_DMFT_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != _DMFT_MODULE:
+            raise
+        raise CommandError(
+            "multi-step theory (--steps > 1) is unavailable: the dynamic mean field "
+            "(snninit.theory.dmft) is not installed in this version"
+        ) from None
+    return dmft.dynamic_mean_field
+
+
+def run_theory(args: argparse.Namespace) -> int:
+    from .._cliutil import config_from_args
+    from .._dataset import save_dataset
+
+    cfg = config_from_args(args)
+    rows = check_int("--rows", args.rows, low=0)
+    out = _check_out(args.out)
+    if cfg.steps > 1 and (args.finite_size or args.expansion):
+        flag = "--finite-size" if args.finite_size else "--expansion"
+        raise ValueError(
+            f"{flag} is a one-step theory (--steps 1); got --steps {cfg.steps}: "
+            "drop the flag to use the dynamic mean field"
+        )
+
+    lines = [
+        f"init={cfg.init} theta={cfg.theta:g} width={cfg.width} layers={cfg.layers} "
+        f"steps={cfg.steps}" + (f" beta={cfg.beta:g} reset={cfg.reset}" if cfg.steps > 1 else "")
+    ]
+    if cfg.steps > 1:
+        paths = check_int("--paths", args.paths, low=2)
+        seed = check_int("--seed", args.seed, low=0)
+        fn = _dynamic_mean_field()
+        ds = fn(cfg, paths=paths, seed=seed)
+        lines.append(
+            f"dynamic mean field (n -> infinity, {paths} paths, seed {seed}); "
+            f"values averaged over the {cfg.steps} time steps"
+        )
+        names = [v for v in ("var_u", "mean_u", "rate", "skew", "kurt") if v in ds]
+        columns = {v: ds[v].mean("time").values for v in names}
+    else:
+        from . import finitesize, meanfield
+
+        if args.finite_size:
+            ds = finitesize.finite_size(cfg)
+            lines.append("exact finite-width chain (one step; E and SD over networks)")
+            names = ("var_u", "var_u_sd", "rate", "spikes", "p_extinct")
+        elif args.expansion:
+            ds = finitesize.finite_size_expansion(cfg)
+            lines.append("1/n expansion of the finite-width chain (one step)")
+            names = ("var_u", "var_u_sd", "rate", "spikes")
+        else:
+            ds = meanfield.mean_field(cfg)
+            lines.append("mean-field map (n -> infinity, one step)")
+            names = ("var_u", "rate", "spikes")
+        columns = {v: ds[v].isel(time=0).values for v in names}
+    layers = pick_layers(cfg.layers, rows)
+    lines.append(format_table({k: v[layers] for k, v in columns.items()}, layers))
+    if cfg.steps == 1:
+        lines.append(_stability_note(cfg))
+    print("\n".join(lines))
+    if out is not None:
+        save_dataset(ds, out)
+        print(f"saved {out}")
+    return 0
+
+
+def _stability_note(cfg) -> str:
+    """One line: slope and depth scale of the mean-field fixed point, critical threshold."""
+    from . import meanfield
+    from .rules import layer_weight_moments
+
+    mu, s2 = layer_weight_moments(cfg)
+    if np.any(mu != 0) or np.ptp(s2) > 1e-12 * np.max(s2):
+        return "(layer-dependent or nonzero-mean weights: no single fixed point to report)"
+    kw = dict(width=cfg.width, beta=cfg.beta, steps=cfg.steps, **cfg.init_params)
+    chi = float(meanfield.stability_slope(cfg.theta, cfg.init, **kw))
+    xi = float(meanfield.depth_scale(cfg.theta, cfg.init, **kw))
+    state = "stable" if chi < 1 else ("marginal" if chi == 1 else "unstable")
+    note = f"mean-field slope chi = {chi:.4f} ({state}), depth scale {xi:.3g} layers"
+    try:
+        crit = meanfield.critical_threshold(cfg.init, **kw)
+        note += f"; critical threshold {crit:.6f}"
+    except ValueError:
+        pass
+    return note
