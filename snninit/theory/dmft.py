@@ -207,18 +207,19 @@ def _encoding_layer(cfg: NetworkConfig):
 # --------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _layer_kernel(z, factor_t, drive, beta, theta, reset, reset_decay, raw, corr):
     """Run the LIF recursion of DESIGN 1b on every input path.
 
     Input paths ``h = drive + z @ factor_t`` per group: z (K, m, T) standard
     normals, factor_t (K, T, T) the transposed covariance factor, drive (K, T).
     Writes raw moments ``raw[k, j, t] = mean over paths of (u^t) ** (j + 1)``
-    (j = 0..3) and ``corr[k] = mean over paths of s s^T``. One thread per
-    group, so the result does not depend on the thread count.
+    (j = 0..3) and ``corr[k] = mean over paths of s s^T``. Serial on purpose:
+    on the shared 2-core machines numba's thread pool cost more than it gained
+    (measured); the caller pins BLAS to one thread for ``np.dot``.
     """
     n_groups, m, steps = z.shape
-    for k in numba.prange(n_groups):
+    for k in range(n_groups):
         h = np.dot(z[k], factor_t[k])
         spike_times = np.empty(steps, dtype=np.int64)
         acc = np.zeros((4, steps))
@@ -308,8 +309,8 @@ def dynamic_mean_field(
         Total number of sampled input paths per layer (>= 2 * replicates),
         split evenly between the replicate groups.
     seed : int
-        Seed of the Sobol scramblings; same seed, same numbers (whatever the
-        thread count: each group is computed by one thread).
+        Seed of the Sobol scramblings; same seed, same numbers (the path
+        recursion is serial, so the thread count does not matter).
     replicates : int
         Independent randomised-QMC groups (>= 2) used for the standard errors.
 
