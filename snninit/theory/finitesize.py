@@ -98,12 +98,14 @@ def _q_pair(z):
 
 
 @numba.njit(cache=True)
-def _add_binomial_row(out, weight, n, q, r, tol, buf):
+def _add_binomial_row(out, weight, n, q, r, tol, buf, up, down):
     """``out += weight * Bin(n, q)`` pmf, terms below ``tol`` dropped, row renormalised.
 
     ``r = 1 - q`` is passed separately (accurate when q is close to 1).
     Works outwards from the mode with the ratio recurrence; the mode's
     value comes from ``lgamma``. Column 0 is always included exactly.
+    ``up[j] = (n - j) / (j + 1)`` and ``down[j] = j / (n - j + 1)`` are the
+    pmf ratios without ``q / r`` (precomputed: no division in the loops).
     """
     if q <= 0.0:
         out[0] += weight
@@ -130,7 +132,7 @@ def _add_binomial_row(out, weight, n, q, r, tol, buf):
     hi = mode
     val = buf[mode]
     while hi < n:
-        val = val * (n - hi) / (hi + 1.0) * ratio
+        val = val * up[hi] * ratio
         if val < cut:
             break
         hi += 1
@@ -140,7 +142,7 @@ def _add_binomial_row(out, weight, n, q, r, tol, buf):
     val = buf[mode]
     inv = 1.0 / ratio
     while lo > 0:
-        val = val * lo / (n - lo + 1.0) * inv
+        val = val * down[lo] * inv
         if val < cut:
             break
         lo -= 1
@@ -172,6 +174,11 @@ def _propagate(p0, n, theta, s2, mu, tol, keep):
     else:
         dist = np.zeros((0, n + 1))
     buf = np.zeros(n + 1)
+    up = np.zeros(n + 1)
+    down = np.zeros(n + 1)
+    for j in range(n + 1):
+        up[j] = (n - j) / (j + 1.0)
+        down[j] = j / (n - j + 1.0)
     p = p0.copy()
     for layer in range(L + 1):
         m1 = 0.0
@@ -195,7 +202,7 @@ def _propagate(p0, n, theta, s2, mu, tol, keep):
                 continue
             z = (theta - k * mu[layer]) / (sd * math.sqrt(k))
             q, r = _q_pair(z)
-            _add_binomial_row(nxt, w, n, q, r, tol, buf)
+            _add_binomial_row(nxt, w, n, q, r, tol, buf, up, down)
         p = nxt
     return moments, dist
 
