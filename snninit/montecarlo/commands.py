@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
+from pathlib import Path
 
 from .._cliutil import add_network_arguments, config_from_args
 
@@ -38,7 +40,13 @@ def register(subparsers) -> None:
         "--reps", type=int, default=None, help="repetitions (default: 20, or the preset's)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
-    p.add_argument("--out", default=None, metavar="FILE.nc", help="write the dataset (netCDF)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE.nc",
+        help="write the dataset (netCDF, atomically); a preset keeps finished cells in "
+        ".FILE.nc.cells/ until done, so an interrupted run resumes",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_network_arguments(p)
     p.set_defaults(func=_run_simulate)
@@ -51,9 +59,18 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     start = time.perf_counter()
+    cache = None
     if args.preset is not None:
+        if args.out:  # finished cells survive an interruption; rerun to resume
+            out = Path(args.out)
+            cache = out.parent / f".{out.name}.cells"
         ds = run_preset(
-            args.preset, method=args.method, reps=args.reps, seed=args.seed, progress=progress
+            args.preset,
+            method=args.method,
+            reps=args.reps,
+            seed=args.seed,
+            progress=progress,
+            cache_dir=cache,
         )
     else:
         cfg = config_from_args(args)
@@ -76,5 +93,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
         )
     if args.out:
         path = save_dataset(ds, args.out)
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
         print(f"wrote {path}")
     return 0

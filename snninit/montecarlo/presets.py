@@ -21,20 +21,27 @@ fig4     n=1000, L=100, T=20, theta=1          beta (0.5, 0.9) x init           
 ``seed * 1000 + k``, stored as the coordinate ``cell_seed`` over the sweep
 dims. Attrs hold the base configuration (swept fields take the values of
 the coordinates), ``preset``, ``sweep`` (JSON) and ``method``.
+
+Long presets resume: with ``cache_dir``, every finished cell is written
+atomically to ``cache_dir/<preset>-cell<k>.nc`` and a later call with the
+same protocol (config, reps, seed, method, version: compared verbatim)
+reuses it instead of simulating it again.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from .._checks import check_choice, check_int
-from .._dataset import finish_dataset
+from .._dataset import finish_dataset, load_dataset, save_dataset
 from ..config import NetworkConfig
 from .engine import METHODS, simulate
 
@@ -105,6 +112,7 @@ def run_preset(
     reps: int | None = None,
     seed: int = 0,
     progress=False,
+    cache_dir: str | os.PathLike | None = None,
 ) -> xr.Dataset:
     """Simulate every cell of preset ``name`` and stack them (see module docs).
 
@@ -118,6 +126,9 @@ def run_preset(
         Base seed; cell ``k`` uses ``seed * 1000 + k``.
     progress : bool
         One tqdm bar over all cells x repetitions.
+    cache_dir : path, optional
+        Folder for per-cell results; cells already there with the same
+        protocol are reused (resume after an interruption).
 
     Returns
     -------
@@ -140,12 +151,43 @@ def run_preset(
     results = []
     try:
         for k, (_, cfg) in enumerate(cells):
-            ds = simulate(cfg, reps=reps, seed=seed * 1000 + k, method=method, progress=tick)
+            cell_seed = seed * 1000 + k
+            path = tag = None
+            if cache_dir is not None:
+                path = Path(cache_dir) / f"{name}-cell{k}.nc"
+                tag = _cell_tag(cfg, reps, cell_seed, method)
+                ds = _cached(path, tag)
+                if ds is not None:
+                    results.append(ds)
+                    if tick is not None:
+                        tick(reps)
+                    continue
+            ds = simulate(cfg, reps=reps, seed=cell_seed, method=method, progress=tick)
+            if path is not None:
+                ds.attrs["protocol"] = tag
+                save_dataset(ds, path)
             results.append(ds)
     finally:
         if bar is not None:
             bar.close()
     return _stack(preset, cells, results, reps, seed, method)
+
+
+def _cell_tag(cfg: NetworkConfig, reps: int, seed: int, method: str) -> str:
+    from .. import __version__
+
+    info = dict(config=cfg.to_dict(), reps=reps, seed=seed, method=method, version=__version__)
+    return json.dumps(info, sort_keys=True)
+
+
+def _cached(path: Path, tag: str) -> xr.Dataset | None:
+    if not path.is_file():
+        return None
+    try:
+        ds = load_dataset(path)
+    except (ValueError, FileNotFoundError):
+        return None  # a damaged cell file is recomputed, never trusted
+    return ds if ds.attrs.get("protocol") == tag else None
 
 
 def _stack(preset, cells, results, reps, seed, method) -> xr.Dataset:

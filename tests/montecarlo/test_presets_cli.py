@@ -92,3 +92,28 @@ def test_simulate_command_bad_input_is_one_line(extra, message, capsys):
     assert main(["simulate", "--width", "10", "--layers", "2", *extra, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_run_preset_resumes_from_cached_cells(tmp_path, monkeypatch):
+    import snninit.montecarlo.presets as presets
+
+    first = si.montecarlo.run_preset("fig3", method="gram", reps=1, seed=2, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("fig3-cell*.nc"))) == 12
+    # a damaged cell is recomputed; the others are reused without simulating
+    (tmp_path / "fig3-cell5.nc").write_bytes(b"not netcdf")
+    calls = []
+    real = presets.simulate
+
+    def counting(cfg, **kw):
+        calls.append(cfg)
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(presets, "simulate", counting)
+    again = si.montecarlo.run_preset("fig3", method="gram", reps=1, seed=2, cache_dir=tmp_path)
+    assert len(calls) == 1
+    assert (calls[0].width, calls[0].theta) == (100, 1.0)  # cell 5 = (n=100, theta=1.0)
+    xr.testing.assert_identical(first, again)
+    # another protocol (seed) does not reuse the cells
+    calls.clear()
+    si.montecarlo.run_preset("fig3", method="gram", reps=1, seed=3, cache_dir=tmp_path)
+    assert len(calls) == 12
