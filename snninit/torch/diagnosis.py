@@ -34,9 +34,9 @@ _THEORY_PREFIX = "theory_"
 def _moments(mem: torch.Tensor) -> tuple[np.ndarray, ...]:
     """mean, var (ddof=0), skew, excess kurtosis over the neurons of each batch row.
 
-    Skewness and kurtosis of a layer whose membranes are all equal (var 0)
-    are undefined; they are reported as 0, the values of a Gaussian, so that
-    silent layers do not put NaN into comparisons (``var_u == 0`` flags them).
+    As in the simulations (:func:`snninit.montecarlo.run_network`): when all
+    membranes of a row are exactly equal (a silent layer), ``var = 0``,
+    ``mean`` is that value, and skewness and kurtosis are undefined: NaN.
     """
     u = mem.detach().reshape(mem.shape[0], -1).to(torch.float64)
     mean = u.mean(dim=1)
@@ -44,11 +44,14 @@ def _moments(mem: torch.Tensor) -> tuple[np.ndarray, ...]:
     m2 = (centred**2).mean(dim=1)
     m3 = (centred**3).mean(dim=1)
     m4 = (centred**4).mean(dim=1)
-    # relative floor: a var at rounding level of mean^2 is a constant layer
-    tiny = m2 <= 1e-24 * torch.clamp(mean**2, min=1.0)
-    safe = torch.where(tiny, torch.ones_like(m2), m2)
-    skew = torch.where(tiny, torch.zeros_like(m2), m3 / safe**1.5)
-    kurt = torch.where(tiny, torch.zeros_like(m2), m4 / safe**2 - 3.0)
+    lo, hi = u.min(dim=1).values, u.max(dim=1).values
+    flat = lo == hi
+    nan = torch.full_like(m2, float("nan"))
+    safe = torch.where(flat, torch.ones_like(m2), m2)
+    mean = torch.where(flat, lo, mean)
+    m2 = torch.where(flat, torch.zeros_like(m2), m2)
+    skew = torch.where(flat, nan, m3 / safe**1.5)
+    kurt = torch.where(flat, nan, m4 / safe**2 - 3.0)
     return tuple(t.cpu().numpy() for t in (mean, m2, skew, kurt))
 
 
@@ -118,9 +121,9 @@ def diagnose(
         coordinates ``layer`` (number of weight layers before the Leaky: 0 is
         an encoding layer, present only if the model starts with a Leaky),
         ``time``, ``rep``, ``module`` (the Leaky's name in the model) and
-        ``neurons`` (its size). Skewness and kurtosis of a layer with var_u = 0
-        are reported as 0. Attrs: the config (when the model is a simulated
-        network), ``kind="diagnosis"``, ``architecture`` (JSON) and
+        ``neurons`` (its size). Skewness and kurtosis of a layer whose
+        membranes are all equal (var_u = 0) are NaN, as in the simulations.
+        Attrs: the config (when the model is a simulated network), ``kind="diagnosis"``, ``architecture`` (JSON) and
         ``theory``. Use :func:`split_theory` to get ``(theory, observed)``
         for :func:`snninit.validation.compare`.
     """
