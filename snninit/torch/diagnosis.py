@@ -123,9 +123,10 @@ def diagnose(
         ``time``, ``rep``, ``module`` (the Leaky's name in the model) and
         ``neurons`` (its size). Skewness and kurtosis of a layer whose
         membranes are all equal (var_u = 0) are NaN, as in the simulations.
-        Attrs: the config (when the model is a simulated network), ``kind="diagnosis"``, ``architecture`` (JSON) and
-        ``theory``. Use :func:`split_theory` to get ``(theory, observed)``
-        for :func:`snninit.validation.compare`.
+        Attrs: the config (when the model is a simulated network),
+        ``kind="diagnosis"``, ``architecture`` (JSON) and ``theory``. Use
+        :func:`split_theory` to get ``(theory, observed)`` for
+        :func:`snninit.validation.compare`.
     """
     check_choice("theory", theory, THEORY_CHOICES)
     layout_check = _layout(model)  # validates before copying
