@@ -34,6 +34,7 @@ def tiny(monkeypatch):
     monkeypatch.setattr(pipeline, "experiments", _tiny)
 
 
+@pytest.mark.validation
 def test_reproduce_writes_everything_and_resumes(tiny, tmp_path):
     res = pipeline.reproduce(tmp_path, quick=True, progress=False, log=lambda s: None)
     names = {p.name for p in res["figures"]}
@@ -67,21 +68,37 @@ def test_reproduce_writes_everything_and_resumes(tiny, tmp_path):
     assert sim2["var_u"].equals(sim["var_u"])
 
 
-def test_changed_protocol_is_recomputed(tiny, tmp_path, monkeypatch):
-    pipeline.reproduce(tmp_path, quick=True, only=["fig2"], progress=False, figures_only=True)
-    assert not (tmp_path / "report.md").exists()  # figures only
-    assert (tmp_path / "figures" / "fig2_variance_vs_depth.png").exists()
+def test_experiment_cache_resumes_and_tracks_the_protocol(tmp_path):
+    exp = next(e for e in _tiny() if e.name == "fig3")
+    first = pipeline.run_experiment(exp, tmp_path, progress=False)
+    cells = len(exp.cells())
+    assert first.computed == 2 * cells and first.reused == 0 and not first.errors
+    sim = load_dataset(tmp_path / "fig3_simulation.nc")
+    assert dict(sim.sizes) == {"n": 2, "theta": 2, "rep": 4, "layer": 6, "time": 1}
+    assert sim["var_u"].sel(n=30, theta=0.8).equals(first.simulation["var_u"].sel(n=30, theta=0.8))
+    # an interrupted run: one cached cell lost -> only that one is recomputed
+    next((tmp_path / "cache" / "fig3").glob("simulation__*.nc")).unlink()
+    again = pipeline.run_experiment(exp, tmp_path, progress=False)
+    assert again.computed == 1 and again.reused == 2 * cells - 1
+    assert again.simulation["var_u"].equals(first.simulation["var_u"])
+    # a changed protocol: simulations recomputed, predictions (unchanged) reused
+    more = dataclasses.replace(exp, reps=5)
+    third = pipeline.run_experiment(more, tmp_path, progress=False)
+    assert third.computed == cells and third.reused == cells
+    assert third.simulation.sizes["rep"] == 5
+    # a damaged cache file is recomputed, not trusted
+    victim = next((tmp_path / "cache" / "fig3").glob("finite_size__*.nc"))
+    victim.write_bytes(b"not netcdf")
+    fourth = pipeline.run_experiment(more, tmp_path, progress=False)
+    assert fourth.computed == 1
 
-    def more_reps(quick=False):
-        return [dataclasses.replace(e, reps=5) for e in _tiny(quick)]
 
-    monkeypatch.setattr(pipeline, "experiments", more_reps)
-    res = pipeline.reproduce(tmp_path, quick=True, only=["fig2"], progress=False)
-    r = res["results"]["fig2"]
-    # simulations recomputed (new protocol), predictions reused (unchanged)
-    assert r.computed == len(r.experiment.cells())
-    assert r.reused == 2 * len(r.experiment.cells())
-    assert r.simulation.sizes["rep"] == 5
+def test_figures_only_writes_figures_and_no_report(tiny, tmp_path):
+    res = pipeline.reproduce(tmp_path, quick=True, only=["fig3"], progress=False, figures_only=True)
+    assert res["report"] is None and not (tmp_path / "report.md").exists()
+    for ext in ("png", "pdf"):
+        assert (tmp_path / "figures" / f"fig3_finite_size.{ext}").stat().st_size > 5000
+        assert (tmp_path / "figures" / f"stability.{ext}").exists()
 
 
 def test_cells_have_distinct_reproducible_seeds():
