@@ -255,6 +255,16 @@ def _assumptions(cfg: NetworkConfig) -> str:
     )
 
 
+def _describe_sd(ds: xr.Dataset) -> None:
+    docs = {
+        "spikes_sd": "standard deviation of the layer's spike count across networks",
+        "mean_u_sd": "standard deviation of mean_u across networks",
+    }
+    for name, doc in docs.items():
+        if name in ds:
+            ds[name].attrs["long_name"] = doc
+
+
 def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset:
     """Exact prediction of one time step at finite width (the spike-count chain).
 
@@ -278,7 +288,9 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
           from the mixture ``var_u | k ~ s2 k chi2_{n-1} / n``;
         - ``mean_u``: E of the mean membrane, ``mu_l E[k_{l-1}]``;
         - ``spikes``: expected output spike count, ``rate = spikes / n``;
-        - ``p_extinct``: probability that the layer emits no spike.
+        - ``p_extinct``: probability that the layer emits no spike;
+        - ``spikes_sd``, ``mean_u_sd``: SDs across networks of the spike
+          count and of the mean membrane (``N(k mu, k s2 / n)`` given k).
 
     Notes
     -----
@@ -292,6 +304,9 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
     p_zero, e_k, e_k2 = moments[:, 0], moments[:, 1], moments[:, 2]
     var_mean, var_sd = _var_u_moments(n, c, s2, e_k[:-1], e_k2[:-1])
     mean_u = np.concatenate([[0.0], mu * e_k[:-1]])
+    var_k = np.maximum(e_k2 - e_k * e_k, 0.0)
+    # mean over neurons given k: N(k mu, k s2 / n); layer 0: N(0, c^2 / n)
+    mean_u_var = np.concatenate([[c * c / n], mu * mu * var_k[:-1] + s2 * e_k[:-1] / n])
     dims = ("layer", "time")
     data = {
         "var_u": (dims, var_mean[:, None]),
@@ -300,12 +315,15 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
         "rate": (dims, (e_k / n)[:, None]),
         "spikes": (dims, e_k[:, None]),
         "p_extinct": (dims, np.minimum(p_zero, 1.0)[:, None]),
+        "spikes_sd": (dims, np.sqrt(var_k)[:, None]),
+        "mean_u_sd": (dims, np.sqrt(mean_u_var)[:, None]),
     }
     coords = {"layer": layer_coord(L), "time": time_coord(1)}
     if distribution:
         data["p_spikes"] = (("layer", "time", "count"), dist[:, None, :])
         coords["count"] = np.arange(n + 1)
     ds = xr.Dataset(data, coords=coords)
+    _describe_sd(ds)
     if distribution:
         ds["p_spikes"].attrs["long_name"] = "probability that the layer emits `count` spikes"
     return finish_dataset(
@@ -343,7 +361,8 @@ def finite_size_expansion(cfg: NetworkConfig) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        ``var_u``, ``var_u_sd``, ``rate`` (= ``m``), ``spikes`` over
+        ``var_u``, ``var_u_sd``, ``rate`` (= ``m``), ``spikes``,
+        ``spikes_sd`` (= ``n sqrt(S)``) over
         ``(layer, time)``.
     """
     from . import symbolic
@@ -381,9 +400,11 @@ def finite_size_expansion(cfg: NetworkConfig) -> xr.Dataset:
             "var_u_sd": (dims, var_sd[:, None]),
             "rate": (dims, m[:, None]),
             "spikes": (dims, e_k[:, None]),
+            "spikes_sd": (dims, n * np.sqrt(S)[:, None]),
         },
         coords={"layer": layer_coord(L), "time": time_coord(1)},
     )
+    _describe_sd(ds)
     return finish_dataset(
         ds, cfg, kind="finite_size_expansion", method="1/n expansion of the chain (DESIGN 3b)"
     )

@@ -62,6 +62,8 @@ def test_banded_propagation_equals_dense_matrix_propagation(cfg):
     k = np.arange(cfg.width + 1)
     np.testing.assert_allclose(ds["spikes"].values[:, 0], exact @ k, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(ds["p_extinct"].values[:, 0], exact[:, 0], atol=1e-14)
+    sd = np.sqrt(exact @ k**2 - (exact @ k) ** 2)
+    np.testing.assert_allclose(ds["spikes_sd"].values[:, 0], sd, rtol=1e-8, atol=1e-10)
 
 
 def test_per_layer_weights_and_nonzero_mean_are_propagated():
@@ -173,19 +175,26 @@ def test_network_simulation_agrees_with_the_chain():
     ds = T.finite_size(cfg)
     rng = np.random.default_rng(11)
     u = rng.standard_normal((reps, n))
-    var_u, spikes = [u.var(axis=1)], [(u > theta).sum(axis=1)]
+    var_u, spikes, mean_u = [u.var(axis=1)], [(u > theta).sum(axis=1)], [u.mean(axis=1)]
     for _ in range(L):
         W = rng.standard_normal((reps, n, n)) * np.sqrt(s2)
         u = np.einsum("rij,rj->ri", W, (u > theta).astype(float))
         var_u.append(u.var(axis=1))
+        mean_u.append(u.mean(axis=1))
         spikes.append((u > theta).sum(axis=1))
-    z = z_bound(1e-4, 3 * (L + 1))  # false-failure rate 1e-4 over all checks
+    z = z_bound(1e-4, 5 * (L + 1))  # false-failure rate 1e-4 over all checks
     for layer in range(L + 1):
         mean, sd = ds["var_u"].values[layer, 0], ds["var_u_sd"].values[layer, 0]
         assert abs(var_u[layer].mean() - mean) < z * sd / np.sqrt(reps)
         e_k = ds["spikes"].values[layer, 0]
         k = spikes[layer]
         assert abs(k.mean() - e_k) < z * k.std() / np.sqrt(reps)
+        # mean_u: E = 0 for zero-mean weights, SD from the chain
+        sd_mean = ds["mean_u_sd"].values[layer, 0]
+        x = mean_u[layer]
+        assert abs(x.mean()) < z * sd_mean / np.sqrt(reps)
+        m4 = np.mean((x - x.mean()) ** 4)
+        assert abs(x.var() - sd_mean**2) < z * np.sqrt((m4 - x.var() ** 2) / reps)
         p0 = ds["p_extinct"].values[layer, 0]
         se = np.sqrt(max(p0 * (1 - p0), 1e-12) / reps)
         assert abs(np.mean(k == 0) - p0) < z * se + 1e-12
