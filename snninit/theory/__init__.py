@@ -29,6 +29,8 @@ _EXPORTS = {
     "transition_matrix": "finitesize",
     # dynamic mean field over time (DESIGN 3c)
     "dynamic_mean_field": "dmft",
+    "unstable_layer": "dmft",
+    "dmft_layer_variances": "dmft_rule",
     # predictions on a parameter grid (module name differs from the function's)
     "sweep": "gridsweep",
 }
