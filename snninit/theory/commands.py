@@ -191,11 +191,12 @@ def run_theory(args: argparse.Namespace) -> int:
 def _stability_note(cfg) -> str:
     """One line: slope and depth scale of the mean-field fixed point, critical threshold."""
     from . import meanfield
-    from .rules import layer_weight_moments
+    from .rules import get_rule
 
-    mu, s2 = layer_weight_moments(cfg)
-    if np.any(mu != 0) or np.ptp(s2) > 1e-12 * np.max(s2):
-        return "(layer-dependent or nonzero-mean weights: no single fixed point to report)"
+    rule = get_rule(cfg.init)
+    if rule.per_layer is not None or rule.mean is not None:
+        # the map changes with depth or acts on the rate: no single fixed point
+        return f"(init {cfg.init!r} sets weights per layer or with a mean: no fixed-point summary)"
     kw = dict(width=cfg.width, beta=cfg.beta, steps=cfg.steps, **cfg.init_params)
     chi = float(meanfield.stability_slope(cfg.theta, cfg.init, **kw))
     xi = float(meanfield.depth_scale(cfg.theta, cfg.init, **kw))

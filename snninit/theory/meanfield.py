@@ -41,10 +41,10 @@ import numpy as np
 import xarray as xr
 from scipy import optimize, special
 
-from .._checks import check_choice, check_finite_array, check_int, check_real
+from .._checks import check_finite_array, check_int, check_real
 from .._dataset import finish_dataset, layer_coord, time_coord
 from ..config import NetworkConfig
-from .rules import layer_weight_moments, survival, weight_variance
+from .rules import get_rule, layer_weight_moments, survival, weight_variance
 
 __all__ = [
     "mean_field",
@@ -311,8 +311,7 @@ def fixed_points(cfg: NetworkConfig, theta=None) -> xr.Dataset:
 
 
 def _check_rule_args(init, width, beta, steps):
-    if not isinstance(init, str):
-        check_choice("init", init, ())
+    get_rule(init)  # unknown or non-string names: ValueError listing the rules
     width = check_int("width", width, low=1)
     beta = check_real("beta", beta, low=0.0, high=1.0)
     steps = check_int("steps", steps, low=1)
