@@ -218,3 +218,32 @@ def test_weights_that_would_overflow_are_refused():
         for method in ("dense", "gram"):
             with pytest.raises(ValueError, match="micheli"):
                 si.montecarlo.simulate(cfg, reps=1, method=method)
+
+
+HEAVY = [
+    dict(width=1000, layers=20, steps=20, theta=1.0, beta=0.5, init="micheli"),
+    dict(width=1000, layers=20, steps=20, theta=1.0, beta=0.9, init="kaiming"),
+    dict(width=300, layers=50, steps=1, theta=1.0, init="micheli"),
+]
+
+
+@pytest.mark.validation
+@pytest.mark.parametrize("setting", HEAVY, ids=lambda s: f"n{s['width']}-T{s['steps']}")
+def test_dense_and_gram_agree_at_paper_sizes(setting):
+    """As above at paper widths (false-failure rate 1e-3 per setting, Bonferroni)."""
+    cfg = si.NetworkConfig(**setting)
+    reps = 40 if cfg.steps > 1 else 200
+    dense = si.montecarlo.simulate(cfg, reps=reps, seed=1000, method="dense")
+    gram = si.montecarlo.simulate(cfg, reps=reps, seed=2000, method="gram")
+    zs = []
+    for name in ("var_u", "mean_u", "rate"):
+        a = dense[name].sel(layer=slice(1, None)).values
+        b = gram[name].sel(layer=slice(1, None)).values
+        se = np.sqrt(a.var(axis=0, ddof=1) / reps + b.var(axis=0, ddof=1) / reps)
+        diff = a.mean(axis=0) - b.mean(axis=0)
+        live = se > 0
+        assert np.all(diff[~live] == 0)
+        zs.append(np.abs(diff[live] / se[live]))
+    zs = np.concatenate(zs)
+    zcrit = norm.isf(1e-3 / (2 * zs.size))
+    assert zs.max() < zcrit, f"max |z| = {zs.max():.2f} over {zs.size} cells (crit {zcrit:.2f})"
