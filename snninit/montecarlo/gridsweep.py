@@ -375,6 +375,7 @@ class SweepStore:
         self.path = Path(path)
         self.zarr = _require_zarr()
         self._group = None
+        self._arrays: dict[str, Any] = {}  # opened arrays (opening reads metadata)
 
     # --- opening -----------------------------------------------------------
     def exists(self) -> bool:
@@ -432,7 +433,7 @@ class SweepStore:
     def ensure_array(self, name: str, shape, chunks, dims, dtype="float64", fill=np.nan, data=None):
         """Create array ``name`` atomically (built aside, then renamed in) if missing."""
         target = self.path / name
-        if (target / "zarr.json").is_file():
+        if name in self._arrays or (target / "zarr.json").is_file():
             return
         if target.exists():  # a rename cannot leave this, but a hand-made dir can
             shutil.rmtree(target)
@@ -458,7 +459,9 @@ class SweepStore:
         self._group = None  # re-open to see the new member
 
     def array(self, name: str):
-        return self.zarr.open_array(str(self.path / name), mode="r+")
+        if name not in self._arrays:
+            self._arrays[name] = self.zarr.open_array(str(self.path / name), mode="r+")
+        return self._arrays[name]
 
     def variables(self) -> list[str]:
         attrs = self.attrs()
