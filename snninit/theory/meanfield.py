@@ -57,6 +57,9 @@ __all__ = [
 ]
 
 _SQRT2 = np.sqrt(2.0)
+#: Relative change of the firing rate below which the mean-field iteration
+#: treats a layer as sitting on a fixed point (a few hundred ulps).
+_SNAP = 1e-13
 
 
 def input_scale_factor(cfg: NetworkConfig) -> float:
@@ -118,6 +121,11 @@ def mean_field(cfg: NetworkConfig) -> xr.Dataset:
     of :func:`~snninit.theory.layer_weight_moments` (for zero-mean weights
     this is the map ``v_l = n s2 Q(theta / sqrt v_{l-1})``). Layer 0 is the
     encoding layer: ``u_0 = c I``, ``I ~ N(0, 1)``, ``c`` = 1 or ``1 - beta``.
+    A firing rate that changes by less than 1e-13 (relative) from one layer
+    to the next is kept exactly: the iteration has reached a fixed point up
+    to rounding, and at an unstable one (Micheli above theta*) rounding
+    errors would otherwise grow by ``chi`` per layer. Where finite networks
+    actually go from there is the finite-size chain's business.
 
     Returns
     -------
@@ -146,9 +154,13 @@ def mean_field(cfg: NetworkConfig) -> xr.Dataset:
         m = n * mu_list[layer - 1] * p
         v = n * s2_list[layer - 1] * p
         if v > 0:
-            p = 0.5 * math.erfc((theta - m) / math.sqrt(2.0 * v))
+            p_new = 0.5 * math.erfc((theta - m) / math.sqrt(2.0 * v))
         else:
-            p = 1.0 if m > theta else 0.0
+            p_new = 1.0 if m > theta else 0.0
+        # At a fixed point up to rounding, stay there exactly: at an unstable fixed
+        # point (Micheli above theta*) rounding errors would otherwise grow as chi^l.
+        if abs(p_new - p) > _SNAP * p:
+            p = p_new
         mean[layer], var[layer], rate[layer] = m, v, p
     dims = ("layer", "time")
     ds = xr.Dataset(

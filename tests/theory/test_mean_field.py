@@ -28,6 +28,13 @@ def test_mean_field_of_micheli_is_one_in_every_layer(theta, width):
     np.testing.assert_allclose(ds["rate"].values, stats.norm.sf(theta), rtol=1e-9)
 
 
+@given(theta=st.floats(1.2, 8.0), width=st.integers(1, 100_000))
+def test_mean_field_stays_on_the_unstable_micheli_fixed_point(theta, width):
+    # exact arithmetic keeps v = 1 for ever; rounding must not be amplified by chi^l
+    ds = T.mean_field(si.NetworkConfig(width=width, layers=200, theta=theta))
+    np.testing.assert_allclose(ds["var_u"].values, 1.0, rtol=1e-12)
+
+
 def test_above_theta_star_deviations_from_one_grow_by_chi_per_layer():
     theta, width = 2.0, 100
     s2 = T.weight_variance("micheli", width, theta)
