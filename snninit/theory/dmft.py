@@ -447,7 +447,9 @@ def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float
     mean. From there on only ensemble or time-averaged quantities can be
     compared with a theory.
 
-    The criterion: the across-network standard deviation of the rate, relative
+    The criterion: the across-network standard deviation of the rate in excess
+    of the binomial counting noise ``sqrt(r (1 - r) / width)`` (so that a
+    dying layer with few spikes is not mistaken for an unstable one), relative
     to the layer's time-averaged rate and taken as the median over time steps,
     reaches ``tolerance``.
 
@@ -464,7 +466,7 @@ def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float
     ds : xarray.Dataset
         A simulation or a ``dynamic_mean_field`` result.
     width : int, optional
-        Network width for a DMFT dataset (default: the config's width).
+        Network width (default: the config's width in ``ds.attrs``).
     tolerance : float
         Relative spread at which cell-wise prediction stops (in (0, 10]).
 
@@ -479,20 +481,26 @@ def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float
     if "rate" not in ds:
         raise ValueError("ds must contain 'rate' (a simulation or dynamic_mean_field result)")
     if "rep" in ds.dims:
+        width = int(ds.attrs["width"]) if width is None else check_int("width", width, low=1)
         rate = ds["rate"]
         spread = rate.std("rep", ddof=1)
+        cell = rate.mean("rep")
         level = rate.mean(("rep", "time"))
     elif ds.attrs.get("kind") == "dmft":
         width = int(ds.attrs["width"]) if width is None else check_int("width", width, low=1)
         spread = ds["rate_se"] * math.sqrt(float(ds.attrs["paths"]) / width)
+        cell = ds["rate"]
         level = ds["rate"].mean("time")
     else:
         raise ValueError(
             "ds must be a simulation (dims with 'rep') or a dynamic_mean_field result; "
             f"got kind={ds.attrs.get('kind')!r} with dims {tuple(ds.dims)}"
         )
+    # only the spread beyond the binomial counting noise of n neurons counts:
+    # a dying layer (few spikes) is noisy, not unstable in time
+    excess = np.sqrt(np.maximum(spread**2 - cell * (1.0 - cell) / width, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = (spread / level).median("time").values
+        rel = (excess / level).median("time").values
     layers = ds["layer"].values
     # a silent layer (level 0) is extinct, not unstable: infinite relative spread is skipped
     hit = np.flatnonzero((layers > 0) & np.isfinite(rel) & (rel >= tolerance))
