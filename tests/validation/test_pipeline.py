@@ -117,3 +117,20 @@ def test_cli_reproduce_rejects_unknown_experiment(tmp_path, capsys):
 def test_public_names():
     assert si.validation.compare.__module__ == "snninit.validation.comparison"
     assert callable(si.validation.reproduce)
+
+
+@pytest.mark.validation
+def test_cli_reproduce_quick_end_to_end(tmp_path, capsys):
+    """The README's first command, as a user runs it."""
+    rc = cli.main(["reproduce", "--quick", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 0
+    report = (tmp_path / "report.md").read_text()
+    for name in ("fig2", "fig3", "beyond", "fig4"):
+        assert f"| {name} |" in report
+    # the one-step experiments are exact: the chain must not be rejected
+    for line in report.splitlines():
+        if "| exact finite-n chain |" in line:
+            assert line.rstrip().endswith("| agrees |"), line
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 9
+    out = capsys.readouterr().out
+    assert "report:" in out
