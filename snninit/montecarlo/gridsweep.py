@@ -615,6 +615,8 @@ def _resolve_client(client, workers):
             processes=True,
             dashboard_address=None,
             silence_logs=40,
+            # one core per worker: the engine's numba threads would oversubscribe
+            env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
         )
         c = Client(cluster)
 
