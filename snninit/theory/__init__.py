@@ -33,6 +33,19 @@ _EXPORTS = {
     "dmft_layer_variances": "dmft_rule",
     # predictions on a parameter grid (module name differs from the function's)
     "sweep": "gridsweep",
+    # peers' schemes (issue 7)
+    "fluctuation_layer_moments": "fluctuation",
+    "fluctuation_calibration": "fluctuation",
+    "psp_kernel_sums": "fluctuation",
+    "psp_kernel_sums_symbolic": "fluctuation",
+    "lif_rate": "diffusion",
+    "shot_noise_rate": "diffusion",
+    "siegert_rate": "diffusion",
+    "membrane_distribution": "diffusion",
+    "collapse_expected_spikes": "diffusion",
+    "simulate_single_neuron": "diffusion",
+    "encoding_rate": "diffusion",
+    "diffusion_layer_variances": "diffusion",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

@@ -117,7 +117,11 @@ def _ensure_loaded() -> None:
 
 
 #: Modules that register further rules when imported (peers' schemes, dmft).
-_EXTERNAL_RULE_MODULES: list[str] = ["snninit.theory.dmft_rule"]
+_EXTERNAL_RULE_MODULES: list[str] = [
+    "snninit.theory.dmft_rule",
+    "snninit.theory.fluctuation",
+    "snninit.theory.diffusion",
+]
 
 
 def rule_names() -> tuple[str, ...]:

@@ -13,6 +13,11 @@ _EXPORTS: dict[str, str] = {
     "worst_cells": "comparison",
     "reproduce": "pipeline",
     "experiments": "pipeline",
+    # head to head of the initialisation rules (issue 7)
+    "compare_rules": "rules_comparison",
+    "rules_table": "rules_comparison",
+    "rules_markdown": "rules_comparison",
+    "write_rules_outputs": "rules_comparison",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -1,0 +1,508 @@
+"""Perez-Nieves & Goodman (2023): rate collapse, diffusion and shot-noise rates, init="diffusion".
+
+Only the paper's abstract is available; everything below is our own
+derivation for the discrete LIF of DESIGN.md 1b,
+
+    u^t = g(u^{t-1}) + I^t,   s^t = 1[u^t > theta],   u^{-1} = 0,
+    g(v) = beta v - theta 1[v > theta]       (subtract; reset uses the previous spike)
+    g(v) = beta v 1[v <= theta]              (zero)
+    g(v) = beta v                            (none)
+
+(a) Firing-rate collapse (beta = 1, subtract reset, zero-mean input)
+--------------------------------------------------------------------
+With ``I^t`` i.i.d., mean 0, sd ``sigma`` (zero-mean weights: ``I^t = sum_j
+w_j s_j^t`` has mean 0), write ``S_t = I^0 + ... + I^t`` (a random walk)
+and ``N_t`` the number of spikes in steps ``0..t``. Unrolling the soft
+reset, ``u^t = S_t - theta N_{t-1}`` and the neuron fires at ``t`` iff
+``S_t > theta (N_{t-1} + 1)``: it fires once each time the walk reaches a
+new multiple of ``theta`` above its previous maxima, so ``theta N_t`` tracks
+the running maximum ``M_t = max_{k<=t} S_k`` (a Skorokhod reflection; it
+lags by at most one spike per step). Hence ``E[N_t] ~ E[M_t] / theta``:
+
+* Wiener (continuum) limit, ``sigma << theta``: by the reflection principle
+  ``P(M_t > a) = 2 P(S_t > a)``, so ``E[M_t] = sigma sqrt(2 (t+1) / pi)``
+  and ``E[N_t] ~= sigma sqrt(2 (t+1) / pi) / theta`` (``method="wiener"``).
+* Discrete walk: Spitzer's identity gives exactly ``E[M_t] = sum_{k=1}^{t+1}
+  E[S_{k-1}^+] / k = sigma / sqrt(2 pi) sum_{k=1}^{t+1} k^{-1/2}``;
+  ``E[N_t] ~= E[M_t] / theta - 1/2`` (the floor of a spread-out level,
+  clipped at 0; ``method="spitzer"``).
+* ``method="markov"``: the exact expectation ``sum_{k<=t} P(u^k > theta)``
+  from the membrane's distribution propagated on a grid (below).
+
+Either way the rate ``E[N_t] - E[N_{t-1}] ~ sigma / (theta sqrt(2 pi t))``
+decays as ``t^{-1/2}``: the firing-rate collapse. The membrane wanders off
+to ``-infinity`` (its variance grows as ``t``) and never comes back often.
+A leak (beta < 1) bounds the variance (``sigma^2 / (1 - beta^2)``) and gives a
+stationary rate; a positive input mean ``mu`` gives the rate ``mu / theta``.
+:func:`collapse_expected_spikes` computes the three forms; they are checked
+against direct simulation (:func:`simulate_single_neuron`).
+
+(b) Diffusion approximation (Gaussian input per step)
+-----------------------------------------------------
+When a neuron receives many small inputs, ``I^t ~ N(m, v)`` i.i.d. over
+steps (``m = n nu mu_w``, ``v = n nu (sigma_w^2 + mu_w^2 (1 - nu))`` for
+``n`` Bernoulli presynaptic neurons of rate ``nu``). The membrane is then a
+Markov chain on the real line with transition density ``p(u | u') =
+N(u; g(u') + m, v)``; its distribution obeys the discrete-time
+Chapman-Kolmogorov (Fokker-Planck) equation ``p_t(u) = int N(u; g(u') + m, v)
+p_{t-1}(u') du'``. We solve it on a grid whose cell edges include
+``theta`` (``method="markov"``): from rest (``p_{-1} = delta_0``) for the
+time-averaged rate over ``T`` steps, or the stationary density (the
+eigenvector of eigenvalue 1, ``beta < 1``). The rate is ``P(u > theta)``.
+With one step it is exactly ``Q((theta - m) / sqrt v)``, Micheli's case.
+The classical continuous-time diffusion limit (``method="siegert"``) maps
+the chain to an Ornstein-Uhlenbeck process with time constant ``tau = -1 /
+ln beta`` steps and the same free stationary mean ``mu_V = m / (1 - beta)``
+and variance ``sigma_V^2 = v / (1 - beta^2)``; with reset to 0 after a
+threshold crossing (a soft reset crosses continuously, so subtracting
+``theta`` lands at 0) Siegert's first-passage formula gives
+
+    1 / rate = tau sqrt(pi) int_{-mu_V/s}^{(theta - mu_V)/s} erfcx(-x) dx,   s = sqrt(2) sigma_V.
+
+It is accurate only when one step's input is small against ``theta`` and
+``beta`` is near 1; at beta = 0.5 it is not (measured, see docs/peers.md).
+
+(c) Shot noise (sparse layers)
+------------------------------
+With ``K ~ Bin(n, nu)`` presynaptic spikes per step and Gaussian weights,
+``I^t | K ~ N(K mu_w, K sigma_w^2)``: the per-step input is a *mixture* with
+an atom at 0 (``K = 0``, probability ``(1 - nu)^n``), far from Gaussian
+when ``n nu`` is small. The same grid chain with the mixture kernel (the
+atom spread linearly over the two nearest cells) is exact for this input
+(``noise="shot"``).
+
+``init="diffusion"``
+--------------------
+Zero-mean weights, variance chosen per layer so that the predicted
+time-averaged rate of layer ``l`` equals the target (default: the encoding
+layer's time-averaged rate over the ``T`` steps, computed exactly by
+quadrature over ``I ~ N(0, 1)``): given the presynaptic rate ``nu_{l-1}``
+(the target for ``l >= 2``), solve ``rate(m=0, v = n nu_{l-1} sigma_w^2) =
+target`` for ``sigma_w^2`` (``noise="shot"`` or ``"auto"`` with ``n nu <
+shot_below`` uses the shot-noise kernel). With one step this is Micheli's
+rule. Assumes presynaptic spikes independent over neurons *and time*; in
+our constant-input networks each neuron's input has a quenched (frozen)
+part ``sum_j w_j nu_j`` that the rule ignores.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from scipy import integrate, optimize, special, stats
+
+from .._checks import check_choice, check_int, check_real
+from ..config import NetworkConfig
+from .rules import InitRule, register_rule, survival
+
+__all__ = [
+    "lif_rate",
+    "shot_noise_rate",
+    "siegert_rate",
+    "membrane_distribution",
+    "collapse_expected_spikes",
+    "simulate_single_neuron",
+    "encoding_rate",
+    "diffusion_layer_variances",
+]
+
+_RESETS = ("subtract", "zero", "none")
+_GRID = 400
+
+
+# --------------------------------------------------------------------------
+# grid chain
+# --------------------------------------------------------------------------
+
+
+def _g(v, beta, theta, reset):
+    fired = v > theta
+    if reset == "subtract":
+        return beta * v - theta * fired
+    if reset == "zero":
+        return beta * v * (~fired)
+    return beta * v
+
+
+def _grid(lo, hi, theta, cells):
+    # cell edges with theta an edge, so that P(u > theta) is a sum of cells
+    h = (hi - lo) / cells
+    k = math.floor((theta - lo) / h)
+    lo = theta - k * h
+    edges = lo + h * np.arange(cells + 1)
+    return edges, 0.5 * (edges[:-1] + edges[1:])
+
+
+def _gauss_kernel(edges, shift, means, variances, weights):
+    """P[i, j] = P(u in cell j | g(u') = shift[i]) for the input mixture (rows sum to 1)."""
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    rows, cols = shift.size, centres.size
+    P = np.zeros((rows, cols))
+    inner = edges[1:-1]
+    h = edges[1] - edges[0]
+    for m, v, w in zip(means, variances, weights):
+        if w <= 0:
+            continue
+        loc = shift + m
+        if v <= 0:  # the atom (no input): spread linearly over the two nearest centres
+            pos = np.clip((loc - centres[0]) / h, 0, cols - 1)
+            j0 = np.floor(pos).astype(int)
+            j1 = np.minimum(j0 + 1, cols - 1)
+            frac = pos - j0
+            idx = np.arange(rows)
+            np.add.at(P, (idx, j0), w * (1 - frac))
+            np.add.at(P, (idx, j1), w * frac)
+            continue
+        cdf = special.ndtr((inner[None, :] - loc[:, None]) / math.sqrt(v))
+        cdf = np.concatenate([np.zeros((rows, 1)), cdf, np.ones((rows, 1))], 1)
+        P += w * np.diff(cdf, axis=1)  # the outer cells absorb the tails
+    return P
+
+
+def _components(noise, m, v, n, nu, mu_w, s2):
+    if noise == "gaussian":
+        return [m], [v], [1.0]
+    ks = np.arange(int(stats.binom.ppf(1 - 1e-12, n, nu)) + 1)
+    pk = stats.binom.pmf(ks, n, nu)
+    return list(ks * mu_w), list(ks * s2), list(pk / pk.sum())
+
+
+def _chain(theta, beta, reset, steps, noise, m, v, n=0, nu=0.0, mu_w=0.0, s2=0.0, cells=_GRID):
+    """Grid (edges, centres), transition matrix and the law of ``u^0`` (from rest)."""
+    means, variances, weights = _components(noise, m, v, n, nu, mu_w, s2)
+    means_a, var_a, w_a = np.array(means), np.array(variances), np.array(weights)
+    in_mean = float(np.sum(w_a * means_a))
+    in_sd = math.sqrt(max(float(np.sum(w_a * (var_a + means_a**2))) - in_mean**2, 1e-300))
+    pushed = theta if reset == "subtract" else 0.0  # what one reset can subtract
+    if beta < 1.0:
+        centre = in_mean / (1.0 - beta)
+        spread = in_sd / math.sqrt(1.0 - beta * beta)
+        lo = min(0.0, centre - pushed / (1.0 - beta)) - 7.0 * spread
+    else:
+        centre = in_mean * steps
+        spread = in_sd * math.sqrt(steps)
+        lo = min(0.0, centre) - 7.0 * spread - pushed
+    lo = max(lo, -1e6 * (theta + in_sd))
+    hi = max(theta, centre) + abs(in_mean) + 7.0 * in_sd
+    edges, centres = _grid(lo, hi, theta, cells)
+    P = _gauss_kernel(edges, _g(centres, beta, theta, reset), means, variances, weights)
+    start = _gauss_kernel(edges, np.zeros(1), means, variances, weights)[0]
+    return edges, centres, (P, start)
+
+
+def _check_common(theta, beta, reset, steps, cells):
+    theta = check_real("theta", theta, low=0.0)
+    beta = check_real("beta", beta, low=0.0, high=1.0)
+    check_choice("reset", reset, _RESETS)
+    if steps is not None:
+        steps = check_int("steps", steps, low=1)
+    elif beta >= 1.0:
+        raise ValueError(
+            "steps=None (stationary) needs beta < 1: the non-leaky membrane has no "
+            "stationary distribution (firing-rate collapse); pass steps="
+        )
+    cells = check_int("cells", cells, low=20, high=20000)
+    return theta, beta, steps, cells
+
+
+def _solve(edges, centres, kernel, theta, steps):
+    """Time-averaged rate from rest (steps) or stationary rate, the last law, per-step rates."""
+    P, start = kernel
+    above = centres > theta
+    if steps is None:
+        A = P.T - np.eye(P.shape[0])
+        A[-1, :] = 1.0
+        b = np.zeros(P.shape[0])
+        b[-1] = 1.0
+        p = np.clip(np.linalg.solve(A, b), 0, None)
+        p /= p.sum()
+        return float(p[above].sum()), p, None
+    p = start  # u^{-1} = s^{-1} = 0: u^0 is the input itself
+    rates = np.empty(steps)
+    for t in range(steps):
+        rates[t] = p[above].sum()
+        if t + 1 < steps:
+            p = p @ P
+    return float(rates.mean()), p, rates
+
+
+def lif_rate(
+    mean, var, theta=1.0, beta=0.5, steps=None, *, reset="subtract",
+    method="markov", cells=_GRID,
+):
+    """Firing rate of the discrete LIF driven by i.i.d. ``N(mean, var)`` input per step.
+
+    Parameters
+    ----------
+    mean, var : float
+        Mean and variance (> 0) of the input ``I^t`` of one step.
+    theta, beta : float
+        Threshold and leak.
+    steps : int or None
+        Time-averaged rate over ``t = 0..steps-1`` from rest (``u^{-1} = 0``);
+        None: the stationary rate (``beta < 1``).
+    reset : {"subtract", "zero", "none"}
+    method : {"markov", "siegert"}
+        Grid solution of the discrete chain (exact up to the grid) or the
+        continuous diffusion limit (stationary only, subtract/zero reset).
+    cells : int
+        Grid cells.
+
+    Returns
+    -------
+    float
+        Spikes per neuron per step.
+    """
+    theta, beta, steps, cells = _check_common(theta, beta, reset, steps, cells)
+    mean = check_real("mean", mean)
+    var = check_real("var", var, low=0.0, low_open=True)
+    check_choice("method", method, ("markov", "siegert"))
+    if method == "siegert":
+        if steps is not None:
+            raise ValueError("method='siegert' gives the stationary rate only; use steps=None")
+        return siegert_rate(mean, var, theta, beta)
+    if steps == 1:
+        return float(survival((theta - mean) / math.sqrt(var)))
+    edges, centres, P = _chain(theta, beta, reset, steps, "gaussian", mean, var, cells=cells)
+    return _solve(edges, centres, P, theta, steps)[0]
+
+
+def shot_noise_rate(
+    n, nu, mu_w, s2, theta=1.0, beta=0.5, steps=None, *, reset="subtract", cells=_GRID,
+):
+    """Rate with shot-noise input: ``K ~ Bin(n, nu)`` spikes per step, weights ``N(mu_w, s2)``.
+
+    Exact for that input (up to the grid): the per-step input is the mixture
+    ``sum_K P(K) N(K mu_w, K s2)`` with an atom at 0 (module docstring, (c)).
+    """
+    theta, beta, steps, cells = _check_common(theta, beta, reset, steps, cells)
+    n = check_int("n", n, low=1)
+    nu = check_real("nu", nu, low=0.0, high=1.0, low_open=True)
+    mu_w = check_real("mu_w", mu_w)
+    s2 = check_real("s2", s2, low=0.0)
+    edges, centres, P = _chain(
+        theta, beta, reset, steps, "shot", 0.0, 0.0, n=n, nu=nu, mu_w=mu_w, s2=s2, cells=cells
+    )
+    return _solve(edges, centres, P, theta, steps)[0]
+
+
+def membrane_distribution(mean, var, theta=1.0, beta=0.5, steps=None, *, reset="subtract",
+                          cells=_GRID):
+    """Grid density of ``u^{steps-1}`` (or the stationary one) under ``N(mean, var)`` input.
+
+    Returns
+    -------
+    edges : ndarray (cells + 1,)
+    prob : ndarray (cells,)
+        Probability of each cell (sums to 1).
+    """
+    theta, beta, steps, cells = _check_common(theta, beta, reset, steps, cells)
+    mean = check_real("mean", mean)
+    var = check_real("var", var, low=0.0, low_open=True)
+    edges, centres, P = _chain(theta, beta, reset, steps, "gaussian", mean, var, cells=cells)
+    return edges, _solve(edges, centres, P, theta, steps)[1]
+
+
+def siegert_rate(mean, var, theta=1.0, beta=0.5):
+    """Continuous-time diffusion (Siegert) rate of the discrete LIF, per step (module doc (b))."""
+    theta = check_real("theta", theta, low=0.0)
+    beta = check_real("beta", beta, low=0.0, high=1.0, low_open=True, high_open=True)
+    mean = check_real("mean", mean)
+    var = check_real("var", var, low=0.0, low_open=True)
+    tau = -1.0 / math.log(beta)
+    mu_v = mean / (1.0 - beta)
+    s = math.sqrt(2.0 * var / (1.0 - beta * beta))
+    lo, hi = -mu_v / s, (theta - mu_v) / s
+    val, _ = integrate.quad(lambda x: special.erfcx(-x), lo, hi, limit=200)
+    return float(1.0 / (tau * math.sqrt(math.pi) * val)) if val > 0 else float("inf")
+
+
+# --------------------------------------------------------------------------
+# (a) firing-rate collapse
+# --------------------------------------------------------------------------
+
+
+def collapse_expected_spikes(steps, sigma=1.0, theta=1.0, *, method="spitzer", cells=2000):
+    """Expected spike count ``E[N_t]`` by step ``t = 0..steps-1`` of a non-leaky soft-reset neuron.
+
+    Input ``I^t ~ N(0, sigma^2)`` i.i.d.; see the module docstring (a).
+
+    Returns
+    -------
+    ndarray (steps,)
+        ``E[N_t]``, spikes in steps ``0..t``.
+    """
+    steps = check_int("steps", steps, low=1)
+    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
+    theta = check_real("theta", theta, low=0.0, low_open=True)
+    check_choice("method", method, ("wiener", "spitzer", "markov"))
+    t1 = np.arange(1, steps + 1)
+    if method == "wiener":
+        return sigma * np.sqrt(2.0 * t1 / math.pi) / theta
+    if method == "spitzer":
+        em = sigma / math.sqrt(2.0 * math.pi) * np.cumsum(1.0 / np.sqrt(t1))
+        return np.clip(em / theta - 0.5, 0.0, None)
+    cells = check_int("cells", cells, low=20, high=20000)
+    edges, centres, P = _chain(theta, 1.0, "subtract", steps, "gaussian", 0.0, sigma**2,
+                               cells=cells)
+    _, _, rates = _solve(edges, centres, P, theta, steps)
+    return np.cumsum(rates)
+
+
+def simulate_single_neuron(inputs, theta=1.0, beta=1.0, reset="subtract"):
+    """Direct simulation of independent discrete LIF neurons driven by ``inputs`` (T, N).
+
+    Returns the spikes (T, N) as uint8. Plain numpy, vectorised over neurons.
+    """
+    x = np.asarray(inputs, dtype=float)
+    if x.ndim != 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"inputs must be a finite (T, N) array; got shape {x.shape}")
+    theta = check_real("theta", theta, low=0.0)
+    beta = check_real("beta", beta, low=0.0, high=1.0)
+    check_choice("reset", reset, _RESETS)
+    u = np.zeros(x.shape[1])
+    s = np.zeros(x.shape[1], dtype=bool)
+    out = np.zeros(x.shape, dtype=np.uint8)
+    for t in range(x.shape[0]):
+        if reset == "subtract":
+            u = beta * u - theta * s + x[t]
+        elif reset == "zero":
+            u = beta * u * (~s) + x[t]
+        else:
+            u = beta * u + x[t]
+        s = u > theta
+        out[t] = s
+    return out
+
+
+# --------------------------------------------------------------------------
+# the rule
+# --------------------------------------------------------------------------
+
+_DEFAULTS = {"rate": None, "noise": "gaussian", "shot_below": 20.0}
+
+
+@functools.lru_cache(maxsize=256)
+def encoding_rate(theta, beta, steps, reset="subtract", input_scale="1", reset_decay=False,
+                  points=20000):
+    """Time-averaged rate of the encoding layer (constant input ``c I``, ``I ~ N(0, 1)``).
+
+    Deterministic quadrature: ``I`` at the midpoints of ``points`` equal-probability
+    cells, each run through the LIF kernel for ``steps`` steps.
+    """
+    from ..montecarlo import kernels as K
+
+    if steps == 1:  # exact: the first step fires iff c I > theta
+        c1 = 1.0 if input_scale == "1" else 1.0 - beta
+        return float(survival(theta / c1)) if c1 > 0 else 0.0
+    codes = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO, "none": K.RESET_NONE}
+    c = 1.0 if input_scale == "1" else 1.0 - beta
+    x = stats.norm.ppf((np.arange(points) + 0.5) / points)
+    u = np.repeat((c * x)[None, :], steps, axis=0)
+    s = np.zeros(u.shape, dtype=np.uint8)
+    K.lif_layer(u, s, float(beta), float(theta), codes[reset], bool(reset_decay))
+    return float(s.mean())
+
+
+def _layer_rate(s2, n, nu, cfg, noise):
+    if noise == "shot":
+        return shot_noise_rate(n, nu, 0.0, s2, cfg.theta, cfg.beta, cfg.steps, reset=cfg.reset)
+    return lif_rate(0.0, n * nu * s2, cfg.theta, cfg.beta, cfg.steps, reset=cfg.reset)
+
+
+def _solve_variance(n, nu, target, cfg, noise, layer):
+    if cfg.steps == 1 and noise == "gaussian":
+        z = stats.norm.isf(target)
+        if cfg.theta == 0 or z <= 0:
+            raise ValueError(
+                f"init='diffusion': target rate {target:.4g} >= 1/2 cannot be reached with "
+                f"zero-mean weights and theta={cfg.theta}"
+            )
+        return (cfg.theta / z) ** 2 / (n * nu)
+
+    def excess(log_s2):
+        return _layer_rate(math.exp(log_s2), n, nu, cfg, noise) - target
+
+    guess = math.log(1.0 / (n * nu))
+    lo, hi = guess - 1.0, guess + 1.0
+    f_lo, f_hi = excess(lo), excess(hi)
+    for _ in range(40):
+        if f_lo < 0 < f_hi:
+            break
+        if f_lo >= 0:
+            lo -= 1.5
+            f_lo = excess(lo)
+        if f_hi <= 0:
+            hi += 1.5
+            f_hi = excess(hi)
+    else:
+        raise ValueError(
+            f"init='diffusion': no weight variance gives layer {layer} the rate {target:.4g} "
+            f"(theta={cfg.theta}, beta={cfg.beta}, steps={cfg.steps}, reset={cfg.reset!r})"
+        )
+    return math.exp(optimize.brentq(excess, lo, hi, xtol=1e-6, rtol=1e-8))
+
+
+@functools.lru_cache(maxsize=64)
+def diffusion_layer_variances(cfg: NetworkConfig) -> np.ndarray:
+    """Per-layer weight variances of ``init="diffusion"`` (module docstring)."""
+    p = {**_DEFAULTS, **cfg.init_params}
+    nu0 = encoding_rate(cfg.theta, cfg.beta, cfg.steps, cfg.reset, cfg.input_scale,
+                        cfg.reset_decay)
+    target = nu0 if p["rate"] is None else float(p["rate"])
+    if nu0 <= 0:
+        raise ValueError(f"init='diffusion': the encoding layer is silent at theta={cfg.theta}")
+    n = cfg.width
+    out = np.empty(cfg.layers)
+    nu = nu0
+    for layer in range(cfg.layers):
+        noise = p["noise"]
+        if noise == "auto":
+            noise = "shot" if n * nu < p["shot_below"] else "gaussian"
+        if layer >= 2 and nu == target:  # layers >= 2 see the same input: same variance
+            out[layer:] = out[layer - 1]
+            break
+        out[layer] = _solve_variance(n, nu, target, cfg, noise, layer + 1)
+        nu = target
+    return out
+
+
+def _check(cfg: NetworkConfig) -> None:
+    p = {**_DEFAULTS, **cfg.init_params}
+    if p["rate"] is not None:
+        check_real("init_params['rate']", p["rate"], low=0.0, high=1.0, low_open=True,
+                   high_open=True)
+    check_choice("init_params['noise']", p["noise"], ("gaussian", "shot", "auto"))
+    check_real("init_params['shot_below']", p["shot_below"], low=0.0)
+
+
+def _per_layer(cfg: NetworkConfig):
+    _check(cfg)
+    var = diffusion_layer_variances(cfg)
+    return np.zeros(cfg.layers), var.copy()
+
+
+def _variance(n_in, theta, beta, steps, **p):
+    raise ValueError("init='diffusion' sets each layer separately: use layer_weight_moments(cfg)")
+
+
+DIFFUSION_RULE = register_rule(
+    InitRule(
+        name="diffusion",
+        variance=_variance,
+        params=dict(_DEFAULTS),
+        per_layer=_per_layer,
+        check=_check,
+        assumptions=(
+            "Perez-Nieves & Goodman (2023), as derived here: zero-mean weights; each "
+            "neuron's input is i.i.d. over time steps, Gaussian N(0, n nu Var[w]) "
+            "(diffusion) or a binomial shot-noise mixture (sparse layers); the rate of "
+            "the discrete LIF under that input (time-averaged over the steps from rest, "
+            "grid solution of its Chapman-Kolmogorov equation) is held at the encoding "
+            "layer's rate in every layer. Ignores the quenched (frozen over time) part "
+            "of the input that fixed weights and regular spike trains produce."
+        ),
+    )
+)

@@ -1,0 +1,391 @@
+"""``init="fluctuation"``: fluctuation-driven initialisation (Rossbroich, Gygax & Zenke 2022).
+
+Idea
+----
+Put every hidden neuron's *free* membrane potential (threshold and reset
+ignored) in the fluctuation-driven regime: its mean ``mu_U`` sits below the
+threshold and its fluctuations ``sigma_U`` reach the threshold ``xi``
+standard deviations away, ``theta - mu_U = xi sigma_U``. The weight mean and
+variance are chosen to produce these two numbers.
+
+Campbell's theorem in our kernel
+--------------------------------
+Our neuron integrates its input with the kernel ``eps[k] = beta^k``
+(``u^t = beta u^{t-1} + I^t``, ``u^{-1} = 0``). With ``n`` presynaptic
+neurons firing Poisson counts of rate ``nu`` per step, i.i.d. over neurons
+and steps, and i.i.d. weights of mean ``mu_w`` and variance ``sigma_w^2``,
+the free membrane at step ``t = T - 1`` (the last step of a ``T``-step
+presentation started from rest) has, by Campbell's theorem,
+
+    mu_U      = n nu mu_w eps_bar,                   eps_bar = sum_{k<T} beta^k
+    sigma_U^2 = n nu (sigma_w^2 + mu_w^2) eps_hat,   eps_hat = sum_{k<T} beta^(2k)
+
+(sympy, :func:`psp_kernel_sums_symbolic`): ``eps_bar = (1 - beta^T) / (1 -
+beta)``, ``eps_hat = (1 - beta^(2T)) / (1 - beta^2)`` (``T`` and ``T`` for
+``beta = 1``); as ``T -> infinity`` (stationary membrane, ``beta < 1``)
+``1 / (1 - beta)`` and ``1 / (1 - beta^2)``. We use the finite-``T`` sums by
+default (``horizon="finite"``): the network is run for ``steps`` time steps
+from rest, and with ``steps = 1`` both sums are 1, so that with ``mu_u = 0``,
+``xi = 1``, ``theta = 1`` and ``nu = Q(theta)`` the rule is exactly Micheli's
+``Var[w] = 1 / (n Q(theta))``. ``horizon="stationary"`` uses the limits (the
+published implementation's choice for long presentations).
+
+Bernoulli spikes (at most one spike per step, as in our model) have variance
+``nu (1 - nu)`` instead of ``nu``; then ``sigma_U^2 = n nu eps_hat (sigma_w^2
++ mu_w^2 (1 - nu))``. ``bernoulli=True`` uses that exact form.
+
+Solving for the weights:
+
+    mu_w      = mu_U / (n nu eps_bar)
+    sigma_w^2 = sigma_U^2 / (n nu eps_hat) - mu_w^2 (1 - b nu),  sigma_U = (theta - mu_U) / xi
+
+(``b = 1`` for Bernoulli spikes, 0 for Poisson). A negative ``sigma_w^2``
+(a large ``mu_U`` with few inputs) or ``sigma_U <= 0`` (``mu_U >= theta``) has
+no solution: a ``ValueError`` says which parameters to change.
+
+The rate nu
+-----------
+The published implementation (stork's ``FluctuationDrivenNormalInitializer``)
+takes ``nu`` as one hand-set constant; pass ``nu=`` for that. With ``nu=None``
+(default) the rule is data-driven: layer by layer, the presynaptic rate is
+measured with a forward pass (time- and neuron-averaged spikes of the layer
+below, weights of the layers below already set) before the next layer's
+weights are chosen. In theory and simulation (:func:`layer_weight_moments`)
+the "data" is the model's own input ``I ~ N(0, 1)`` and the forward pass runs
+on one calibration network of the configured width drawn with a fixed seed;
+in training (:mod:`snninit.training`) it runs on a batch of real inputs. Both
+call the pure core :func:`fluctuation_layer_moments`.
+
+Assumptions
+-----------
+Presynaptic spikes independent over neurons and time (Poisson or Bernoulli),
+weights i.i.d. and independent of the spikes, threshold and reset ignored
+when computing ``mu_U`` and ``sigma_U`` (the free membrane). In our
+constant-input networks spikes are neither independent over time (regular
+firing) nor of one rate, so the rule's targets are only approximately met
+there; one layer with independent spikes meets them exactly (tested).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .._checks import check_choice, check_int, check_real
+from ..config import NetworkConfig
+from .rules import InitRule, register_rule
+
+__all__ = [
+    "psp_kernel_sums",
+    "psp_kernel_sums_symbolic",
+    "fluctuation_layer_moments",
+    "fluctuation_calibration",
+]
+
+#: Seed of the calibration network used by the data-driven mode in theory/simulation.
+_CALIBRATION_SEED = 7_2022
+
+_DEFAULTS = {"mu_u": 0.0, "xi": 1.0, "nu": None, "horizon": "finite", "bernoulli": False}
+_HORIZONS = ("finite", "stationary")
+
+
+def psp_kernel_sums_symbolic():
+    """``eps_bar`` and ``eps_hat`` of the kernel ``eps[k] = beta^k``, derived with sympy.
+
+    Returns
+    -------
+    dict
+        ``eps_bar_T``, ``eps_hat_T`` (sums over ``k = 0..T-1``, piecewise in
+        ``beta``) and ``eps_bar_inf``, ``eps_hat_inf`` (``T -> infinity`` for
+        ``0 <= beta < 1``), as sympy expressions in symbols ``beta``, ``T``.
+    """
+    import sympy as sp
+
+    beta = sp.Symbol("beta", nonnegative=True)
+    T = sp.Symbol("T", positive=True, integer=True)
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    eps_bar_T = sp.simplify(sp.summation(beta**k, (k, 0, T - 1)))
+    eps_hat_T = sp.simplify(sp.summation(beta ** (2 * k), (k, 0, T - 1)))
+    b = sp.Symbol("b", positive=True)  # beta restricted to (0, 1) for the limit
+    lim_bar = sp.limit(((1 - b**T) / (1 - b)).subs(b, sp.Rational(1, 2)), T, sp.oo)
+    # general form: the geometric series converges for beta < 1
+    eps_bar_inf = sp.summation(b**k, (k, 0, sp.oo)).args[0][0]
+    eps_hat_inf = sp.summation(b ** (2 * k), (k, 0, sp.oo)).args[0][0]
+    assert sp.simplify(eps_bar_inf.subs(b, sp.Rational(1, 2)) - lim_bar) == 0
+    return {
+        "eps_bar_T": eps_bar_T,
+        "eps_hat_T": eps_hat_T,
+        "eps_bar_inf": eps_bar_inf.subs(b, beta),
+        "eps_hat_inf": eps_hat_inf.subs(b, beta),
+        "beta": beta,
+        "T": T,
+    }
+
+
+def psp_kernel_sums(beta, steps, horizon="finite"):
+    """Numerical ``(eps_bar, eps_hat)`` of ``eps[k] = beta^k`` (see module docstring).
+
+    ``horizon="finite"``: sums over ``k < steps``; ``"stationary"``: the
+    ``T -> infinity`` limits (``beta < 1`` required).
+    """
+    beta = check_real("beta", beta, low=0.0, high=1.0)
+    steps = check_int("steps", steps, low=1)
+    check_choice("horizon", horizon, _HORIZONS)
+    if horizon == "stationary":
+        if beta >= 1.0:
+            raise ValueError(
+                "horizon='stationary' needs beta < 1 (the kernel sums diverge); got beta=1.0"
+            )
+        return 1.0 / (1.0 - beta), 1.0 / (1.0 - beta * beta)
+    if beta == 1.0:
+        return float(steps), float(steps)
+    k = np.arange(steps)
+    return float(np.sum(beta**k)), float(np.sum(beta ** (2 * k)))
+
+
+def _check_targets(theta, mu_u, xi):
+    theta = check_real("theta", theta, low=0.0)
+    mu_u = check_real("mu_u", mu_u)
+    xi = check_real("xi", xi, low=0.0, low_open=True)
+    if mu_u >= theta:
+        raise ValueError(
+            f"mu_u must be below theta (sigma_U = (theta - mu_u) / xi must be > 0); "
+            f"got mu_u={mu_u!r}, theta={theta!r}"
+        )
+    return theta, mu_u, xi
+
+
+def fluctuation_layer_moments(
+    rates_in,
+    n_in,
+    theta,
+    beta,
+    steps,
+    mu_u=0.0,
+    xi=1.0,
+    *,
+    horizon="finite",
+    bernoulli=False,
+):
+    """Weight mean and variance that give the free membrane ``mu_U`` and ``sigma_U``.
+
+    ``mu_w = mu_U / (N eps_bar)``, ``sigma_w^2 = sigma_U^2 / (N eps_hat) -
+    mu_w^2 (1 - b nu)`` with ``N = sum_j nu_j`` the summed presynaptic rate
+    (``n_in nu`` for one rate), ``sigma_U = (theta - mu_U) / xi`` and ``b = 1``
+    for Bernoulli spikes (see the module docstring for the derivation).
+
+    Parameters
+    ----------
+    rates_in : float or array_like
+        Presynaptic rate (spikes per step, in (0, 1]) — one number, or one per
+        presynaptic neuron (length ``n_in``, in [0, 1], not all 0).
+    n_in : int
+        Fan-in.
+    theta, beta, steps
+        Threshold, leak, number of time steps.
+    mu_u : float
+        Target mean of the free membrane, < theta.
+    xi : float
+        Target distance of the threshold in standard deviations, > 0.
+    horizon : {"finite", "stationary"}
+        Kernel sums over ``steps`` steps or their ``T -> infinity`` limits.
+    bernoulli : bool
+        Bernoulli (``nu (1 - nu)``) instead of Poisson (``nu``) spike variance.
+
+    Returns
+    -------
+    mean, var : float
+
+    Raises
+    ------
+    ValueError
+        Out-of-range input, a silent presynaptic layer, or targets that need a
+        negative weight variance.
+    """
+    n_in = check_int("n_in", n_in, low=1)
+    theta, mu_u, xi = _check_targets(theta, mu_u, xi)
+    eps_bar, eps_hat = psp_kernel_sums(beta, steps, horizon)
+    if not isinstance(bernoulli, bool):
+        raise ValueError(f"bernoulli must be True or False; got {bernoulli!r}")
+    rates = np.asarray(rates_in, dtype=float)
+    if rates.ndim == 0:
+        nu = check_real("nu", float(rates), low=0.0, high=1.0, low_open=True)
+        total = n_in * nu
+    else:
+        if rates.shape != (n_in,) or not np.all(np.isfinite(rates)):
+            raise ValueError(
+                f"rates_in must be a number or a finite array of length n_in={n_in}; "
+                f"got shape {rates.shape}"
+            )
+        if np.any(rates < 0) or np.any(rates > 1):
+            raise ValueError("rates_in must lie in [0, 1] (spikes per step)")
+        total = float(rates.sum())
+        if total <= 0.0:
+            raise ValueError(
+                "rates_in: the presynaptic layer is silent (all rates 0); the "
+                "fluctuation rule cannot put a membrane into any regime without input"
+            )
+        nu = total / n_in
+    sigma_u = (theta - mu_u) / xi
+    mean = mu_u / (total * eps_bar)
+    var = sigma_u**2 / (total * eps_hat) - mean**2 * (1.0 - (nu if bernoulli else 0.0))
+    if var < 0.0:
+        raise ValueError(
+            f"init='fluctuation': the targets mu_u={mu_u!r}, xi={xi!r} (sigma_U="
+            f"{sigma_u:.4g}) need a negative weight variance ({var:.4g}) with summed "
+            f"presynaptic rate n_in*nu={total:.4g} and kernel sums eps_bar={eps_bar:.4g}, "
+            f"eps_hat={eps_hat:.4g}; a solution needs mu_u^2 eps_hat <= sigma_U^2 "
+            "n_in nu eps_bar^2: lower |mu_u|, lower xi or raise the presynaptic rate"
+        )
+    return float(mean), float(var)
+
+
+def _params(cfg_params) -> dict:
+    p = {**_DEFAULTS, **cfg_params}
+    check_choice("horizon", p["horizon"], _HORIZONS)
+    if p["nu"] is not None:
+        check_real("init_params['nu']", p["nu"], low=0.0, high=1.0, low_open=True)
+    return p
+
+
+def _closed_form(which, n_in, theta, beta, steps, mu_u, xi, nu, horizon, bernoulli):
+    if nu is None:
+        raise ValueError(
+            "init='fluctuation' with nu=None is data-driven (rates measured by forward "
+            "passes): use layer_weight_moments(cfg), simulate(cfg) or training; or pass nu="
+        )
+    n_b, th_b = np.broadcast_arrays(np.asarray(n_in, float), np.asarray(theta, float))
+    out = np.empty(n_b.shape)
+    for idx in np.ndindex(n_b.shape):
+        m, v = fluctuation_layer_moments(
+            nu, int(n_b[idx]), float(th_b[idx]), beta, steps, mu_u, xi,
+            horizon=horizon, bernoulli=bernoulli,
+        )
+        out[idx] = m if which == "mean" else v
+    return out[()] if out.ndim == 0 else out
+
+
+def _variance(n_in, theta, beta, steps, **p):
+    return _closed_form("var", n_in, theta, beta, steps, **p)
+
+
+def _mean(n_in, theta, beta, steps, **p):
+    return _closed_form("mean", n_in, theta, beta, steps, **p)
+
+
+def _check(cfg: NetworkConfig) -> None:
+    p = _params(cfg.init_params)
+    _check_targets(cfg.theta, p["mu_u"], p["xi"])
+    psp_kernel_sums(cfg.beta, cfg.steps, p["horizon"])
+
+
+@functools.lru_cache(maxsize=32)
+def fluctuation_calibration(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Data-driven moments for ``cfg`` from one calibration network.
+
+    Layer 0 is driven by ``c I``, ``I ~ N(0, 1)^width`` (seed fixed), and each
+    hidden layer ``l`` gets ``W_l`` drawn with the moments of
+    :func:`fluctuation_layer_moments` at the measured per-neuron rates of layer
+    ``l - 1`` (spikes averaged over the ``steps`` steps) before layer ``l``
+    is run (numba kernels of :mod:`snninit.montecarlo`).
+
+    Returns
+    -------
+    mean, var, rate_in : ndarray, shape (layers,)
+        Weight moments feeding hidden layers ``1..L`` and the mean presynaptic
+        rate each was computed from.
+    """
+    from ..montecarlo import kernels as K
+
+    p = _params(cfg.init_params)
+    n, T, L = cfg.width, cfg.steps, cfg.layers
+    reset = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO, "none": K.RESET_NONE}[cfg.reset]
+    rng = np.random.Generator(np.random.PCG64(_CALIBRATION_SEED))
+    c = 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
+    u = np.empty((T, n))
+    s = np.zeros((T, n), dtype=np.uint8)
+    u[:, :] = c * rng.standard_normal(n)[None, :]
+    K.lif_layer(u, s, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+    means, vars_, rates = np.empty(L), np.empty(L), np.empty(L)
+    for layer in range(L):
+        r = s.mean(axis=0, dtype=np.float64)
+        if not np.any(r > 0):
+            raise ValueError(
+                f"init='fluctuation' (data-driven): layer {layer} of the calibration network "
+                f"is silent (theta={cfg.theta}, beta={cfg.beta}, steps={T}); no weights "
+                "can restore activity; pass nu= or change mu_u/xi"
+            )
+        m, v = fluctuation_layer_moments(
+            r, n, cfg.theta, cfg.beta, T, p["mu_u"], p["xi"],
+            horizon=p["horizon"], bernoulli=p["bernoulli"],
+        )
+        means[layer], vars_[layer], rates[layer] = m, v, r.mean()
+        if layer == L - 1:
+            break
+        if cfg.weights == "uniform":
+            half = np.sqrt(3.0 * v)
+            w = rng.uniform(m - half, m + half, size=(n, n))
+        else:
+            w = m + np.sqrt(v) * rng.standard_normal((n, n))
+        s_next = np.zeros((T, n), dtype=np.uint8)
+        K.matrix_drive(w, s, u)
+        K.lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+        s = s_next
+    return means, vars_, rates
+
+
+def _per_layer(cfg: NetworkConfig):
+    p = _params(cfg.init_params)
+    if p["nu"] is None:
+        mean, var, _ = fluctuation_calibration(cfg)
+        return mean.copy(), var.copy()
+    m, v = fluctuation_layer_moments(
+        p["nu"], cfg.width, cfg.theta, cfg.beta, cfg.steps, p["mu_u"], p["xi"],
+        horizon=p["horizon"], bernoulli=p["bernoulli"],
+    )
+    return np.full(cfg.layers, m), np.full(cfg.layers, v)
+
+
+def _training_initializer(model, x, rng) -> None:
+    """Initialise a :class:`snninit.training.SNN` (layer by layer on the batch ``x``)."""
+    cfg = model.cfg
+    p = _params(cfg.init_params)
+
+    def moments(layer, n_in, rec):
+        rates = rec.spikes[layer - 1].mean(axis=(0, 1), dtype=np.float64)
+        nu = rates if p["nu"] is None else p["nu"]
+        return fluctuation_layer_moments(
+            nu, n_in, cfg.theta, cfg.beta, cfg.steps, p["mu_u"], p["xi"],
+            horizon=p["horizon"], bernoulli=p["bernoulli"],
+        )
+
+    model.init_from_data(x, moments, rng)
+
+
+FLUCTUATION_RULE = register_rule(
+    InitRule(
+        name="fluctuation",
+        variance=_variance,
+        mean=_mean,
+        params=dict(_DEFAULTS),
+        per_layer=_per_layer,
+        needs_data=True,
+        check=_check,
+        assumptions=(
+            "Rossbroich, Gygax & Zenke (2022): choose E[w], Var[w] so that the free "
+            "membrane (no threshold, no reset) has mean mu_U = mu_u and sd sigma_U = "
+            "(theta - mu_u) / xi under Campbell's theorem: presynaptic spikes independent "
+            "over neurons and time at rate nu (given, or measured layer by layer with "
+            "forward passes when nu=None), kernel beta^k summed over the steps "
+            "(horizon='finite') or to infinity ('stationary')."
+        ),
+    )
+)
+
+try:  # the numpy trainer initialises data-driven rules through this hook
+    from ..training.model import register_data_initializer
+
+    register_data_initializer("fluctuation", _training_initializer)
+except ImportError:  # pragma: no cover - training package absent
+    pass

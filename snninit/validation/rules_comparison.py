@@ -1,0 +1,292 @@
+"""Head to head: every registered initialisation rule on the same grid.
+
+:func:`compare_rules` simulates (exact Monte Carlo, :func:`snninit.montecarlo.simulate`)
+each rule of :func:`snninit.theory.rule_names` on the grid ``steps x beta x
+theta`` at fixed width and depth and, optionally, trains each rule briefly
+on MNIST (:func:`snninit.training.train`). It returns one
+:class:`xarray.Dataset`; :func:`rules_table` turns it into rows,
+:func:`rules_markdown` / :func:`write_rules_outputs` into markdown, CSV and
+a figure.
+
+Measured per cell (``reps`` independent networks):
+
+``activity``
+    Rate of the last hidden layer at the last time step (spikes per neuron),
+    mean over networks.
+``extinct``
+    Fraction of the networks whose last hidden layer emits no spike at the
+    last time step.
+``rate_layer``
+    Rate of every layer at the last time step (mean over networks), for the figure.
+``accuracy``
+    Test accuracy after the short training run (dims ``init`` only), NaN if
+    training was not run or failed.
+A rule that refuses a cell (``ValueError``, e.g. no weights reach its
+target) gets NaN there and its message in ``attrs["errors"]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .._checks import check_int
+
+__all__ = [
+    "compare_rules",
+    "rules_table",
+    "rules_markdown",
+    "rules_figure",
+    "write_rules_outputs",
+    "DEFAULT_TRAINING",
+]
+
+#: The short MNIST run of each rule: network and training settings.
+DEFAULT_TRAINING = {
+    "network": dict(width=256, layers=10, steps=10, theta=1.0, beta=0.9),
+    "train": dict(epochs=1, batch=128, lr=1e-3, train_subset=10000, test_subset=2000,
+                  rate_batch=256),
+}
+
+
+def compare_rules(
+    rules=None,
+    *,
+    width: int = 1000,
+    layers: int = 100,
+    steps=(1, 20),
+    betas=(0.5, 0.9),
+    thetas=(0.5, 1.0),
+    reps: int = 10,
+    seed: int = 0,
+    method: str = "gram",
+    train: bool = True,
+    training: dict | None = None,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Run every rule on the grid and (optionally) a short MNIST training each.
+
+    Parameters
+    ----------
+    rules : sequence of str, optional
+        Rule names (default: every registered rule).
+    width, layers : int
+        Network size of the simulations.
+    steps, betas, thetas : sequences
+        The grid. With one step the leak plays no role (the cells repeat).
+    reps, seed, method
+        Passed to :func:`snninit.montecarlo.simulate`.
+    train : bool
+        Also train each rule (settings ``training``, default :data:`DEFAULT_TRAINING`).
+    progress : bool
+        Print one line per cell.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``activity``, ``extinct`` (init, steps, beta, theta), ``rate_layer``
+        (init, steps, beta, theta, layer), ``accuracy`` (init); attrs:
+        ``errors`` (JSON list), settings.
+    """
+    from ..config import NetworkConfig
+    from ..montecarlo import simulate
+    from ..theory import rule_names
+
+    rules = list(rule_names() if rules is None else rules)
+    known = rule_names()
+    for r in rules:
+        if r not in known:
+            raise ValueError(f"rules: unknown rule {r!r}; registered: {', '.join(known)}")
+    width = check_int("width", width, low=1)
+    layers = check_int("layers", layers, low=1)
+    reps = check_int("reps", reps, low=1)
+    steps, betas, thetas = list(steps), [float(b) for b in betas], [float(t) for t in thetas]
+    shape = (len(rules), len(steps), len(betas), len(thetas))
+    activity = np.full(shape, np.nan)
+    extinct = np.full(shape, np.nan)
+    rate_layer = np.full(shape + (layers + 1,), np.nan)
+    errors = []
+    for i, rule in enumerate(rules):
+        for j, T in enumerate(steps):
+            for k, beta in enumerate(betas):
+                for m, theta in enumerate(thetas):
+                    t0 = time.perf_counter()
+                    try:
+                        cfg = NetworkConfig(width=width, layers=layers, steps=T, theta=theta,
+                                            beta=beta, init=rule)
+                        ds = simulate(cfg, reps=reps, seed=seed, method=method)
+                    except ValueError as exc:
+                        errors.append({"init": rule, "steps": T, "beta": beta, "theta": theta,
+                                       "error": str(exc)})
+                        continue
+                    last = ds["rate"].isel(time=-1)
+                    rate_layer[i, j, k, m] = last.mean("rep").values
+                    activity[i, j, k, m] = float(last.isel(layer=-1).mean())
+                    extinct[i, j, k, m] = float((ds["spikes"].isel(time=-1, layer=-1) == 0).mean())
+                    if progress:
+                        print(f"{rule:<12} T={T:<3} beta={beta} theta={theta}: activity "
+                              f"{activity[i, j, k, m]:.4f} extinct {extinct[i, j, k, m]:.2f} "
+                              f"({time.perf_counter() - t0:.1f}s)", flush=True)
+    accuracy = np.full(len(rules), np.nan)
+    training = {**DEFAULT_TRAINING, **(training or {})}
+    if train:
+        accuracy = _train_all(rules, training, seed, errors, progress)
+    ds = xr.Dataset(
+        {
+            "activity": (("init", "steps", "beta", "theta"), activity),
+            "extinct": (("init", "steps", "beta", "theta"), extinct),
+            "rate_layer": (("init", "steps", "beta", "theta", "layer"), rate_layer),
+            "accuracy": (("init",), accuracy),
+        },
+        coords={"init": rules, "steps": steps, "beta": betas, "theta": thetas,
+                "layer": np.arange(layers + 1)},
+        attrs={
+            "width": width, "layers": layers, "reps": reps, "seed": seed, "method": method,
+            "trained": int(bool(train)), "training": json.dumps(training),
+            "errors": json.dumps(errors),
+        },
+    )
+    ds["activity"].attrs["long_name"] = "rate of the last layer at the last time step"
+    ds["extinct"].attrs["long_name"] = (
+        "fraction of networks with a silent last layer at the last step"
+    )
+    ds["accuracy"].attrs["long_name"] = "MNIST test accuracy after the short run"
+    return ds
+
+
+def _train_all(rules, training, seed, errors, progress):
+    from ..config import NetworkConfig
+    from ..training import TrainConfig, train
+    from ..training.data import load_dataset_arrays
+
+    tcfg = TrainConfig(seed=seed, **training["train"])
+    data = load_dataset_arrays(tcfg.dataset)
+    out = np.full(len(rules), np.nan)
+    for i, rule in enumerate(rules):
+        t0 = time.perf_counter()
+        try:
+            cfg = NetworkConfig(init=rule, **training["network"])
+            metrics = train(cfg, tcfg, None, progress=False, data=data)
+        except ValueError as exc:
+            errors.append({"init": rule, "training": True, "error": str(exc)})
+            continue
+        out[i] = float(metrics["test_acc"].isel(epoch=-1))
+        if progress:
+            print(f"{rule:<12} MNIST accuracy {out[i]:.4f} ({time.perf_counter() - t0:.0f}s)",
+                  flush=True)
+    return out
+
+
+def rules_table(ds: xr.Dataset) -> list[dict]:
+    """One row per (init, steps, beta, theta): activity, extinct, accuracy."""
+    rows = []
+    for init in ds["init"].values:
+        for T in ds["steps"].values:
+            for beta in ds["beta"].values:
+                for theta in ds["theta"].values:
+                    cell = ds.sel(init=init, steps=T, beta=beta, theta=theta)
+                    rows.append({
+                        "init": str(init), "steps": int(T), "beta": float(beta),
+                        "theta": float(theta), "activity": float(cell["activity"]),
+                        "extinct": float(cell["extinct"]),
+                        "accuracy": float(ds["accuracy"].sel(init=init)),
+                    })
+    return rows
+
+
+def _fmt(x, spec):
+    return "—" if not np.isfinite(x) else format(x, spec)
+
+
+def rules_markdown(ds: xr.Dataset) -> str:
+    """Markdown: activity / extinction per cell (one column per rule), then accuracies."""
+    inits = [str(i) for i in ds["init"].values]
+    head = "| T | beta | theta | " + " | ".join(inits) + " |"
+    lines = [
+        f"Activity at the last layer (L={ds.attrs['layers']}) and last time step, width "
+        f"{ds.attrs['width']}, {ds.attrs['reps']} networks per cell; in brackets the "
+        "fraction of networks whose last layer is silent then.",
+        "",
+        head,
+        "|" + "---|" * (3 + len(inits)),
+    ]
+    for T in ds["steps"].values:
+        for beta in ds["beta"].values:
+            for theta in ds["theta"].values:
+                cells = []
+                for init in inits:
+                    c = ds.sel(init=init, steps=T, beta=beta, theta=theta)
+                    a, e = float(c["activity"]), float(c["extinct"])
+                    cells.append("failed" if not np.isfinite(a) else f"{a:.4f} ({e:.2f})")
+                lines.append(f"| {int(T)} | {float(beta):g} | {float(theta):g} | "
+                             + " | ".join(cells) + " |")
+    if bool(ds.attrs.get("trained", 0)):
+        tr = json.loads(ds.attrs["training"])
+        lines += ["", f"MNIST test accuracy after a short run ({json.dumps(tr)}):", "",
+                  "| init | accuracy |", "|---|---|"]
+        lines += [f"| {i} | {_fmt(float(ds['accuracy'].sel(init=i)), '.4f')} |" for i in inits]
+    errs = json.loads(ds.attrs.get("errors", "[]"))
+    if errs:
+        lines += ["", "Refused cells:", ""]
+        lines += [f"- {e}" for e in errs]
+    return "\n".join(lines) + "\n"
+
+
+def rules_figure(ds: xr.Dataset, path):
+    """Rate of every layer at the last step, one panel per (steps, beta, theta)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, betas, thetas = ds["steps"].values, ds["beta"].values, ds["theta"].values
+    ncol = len(betas) * len(thetas)
+    fig, axes = plt.subplots(len(steps), ncol, figsize=(3.2 * ncol, 2.8 * len(steps)),
+                             sharex=True, squeeze=False)
+    for a, T in enumerate(steps):
+        for b, (beta, theta) in enumerate([(x, y) for x in betas for y in thetas]):
+            ax = axes[a, b]
+            for init in ds["init"].values:
+                r = ds["rate_layer"].sel(init=init, steps=T, beta=beta, theta=theta).values
+                ax.plot(ds["layer"].values, r, label=str(init), lw=1.3)
+            ax.set_yscale("symlog", linthresh=1e-3)
+            ax.set_title(f"T={int(T)}, beta={beta:g}, theta={theta:g}", fontsize=9)
+            if b == 0:
+                ax.set_ylabel("rate at last step")
+            if a == len(steps) - 1:
+                ax.set_xlabel("layer")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_rules_outputs(ds: xr.Dataset, out) -> dict:
+    """Write ``rules.nc``, ``.csv``, ``.md`` and ``.png`` into ``out`` (atomically)."""
+    from .._dataset import atomic_write
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = rules_table(ds)
+
+    def write_csv(path):
+        with open(path, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+
+    atomic_write(out / "rules.csv", write_csv)
+    md = rules_markdown(ds)
+    atomic_write(out / "rules.md", lambda p: Path(p).write_text(md))
+    atomic_write(out / "rules.nc", lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+    fig = rules_figure(ds, out / "rules.png")
+    return {"csv": out / "rules.csv", "markdown": out / "rules.md", "netcdf": out / "rules.nc",
+            "figure": fig}
