@@ -629,7 +629,7 @@ def write_report(
         rel_vars = [v for v in summ if np.isfinite(summ[v]["max_rel_err"])] or list(summ)
         rel_v = max(rel_vars, key=lambda v: summ[v]["max_rel_err"])
         max_rel = summ[rel_v]["max_rel_err"]
-        verdict = "agrees" if rejected == 0 else f"**disagrees** ({rejected} cells)"
+        verdict = "consistent" if rejected == 0 else f"**rejected** ({rejected} cells)"
         summary_rows.append(
             [
                 name,
@@ -693,6 +693,9 @@ def write_report(
         f"- verdicts: Holm over all cells of a comparison at family-wise false-failure rate "
         f"{alpha:g}; cell tests are Student-t on the mean over repetitions (exact binomial "
         "for extinction), with the prediction's own sampling error added in quadrature. "
+        "`consistent` means the simulation does not reject the prediction at that rate "
+        "(a weak statement when there are few repetitions: read it with the relative "
+        "error); `rejected` counts the cells Holm rejects. "
         "The worst cell is the one with the smallest p-value. `max rel err` ignores cells "
         "predicted below 1e-3 of the variable's maximum and extinction probabilities.",
         "",

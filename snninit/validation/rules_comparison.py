@@ -49,8 +49,9 @@ __all__ = [
 #: The short MNIST run of each rule: network and training settings.
 DEFAULT_TRAINING = {
     "network": dict(width=256, layers=10, steps=10, theta=1.0, beta=0.9),
-    "train": dict(epochs=1, batch=128, lr=1e-3, train_subset=10000, test_subset=2000,
-                  rate_batch=256),
+    "train": dict(
+        epochs=1, batch=128, lr=1e-3, train_subset=10000, test_subset=2000, rate_batch=256
+    ),
 }
 
 
@@ -117,21 +118,32 @@ def compare_rules(
                 for m, theta in enumerate(thetas):
                     t0 = time.perf_counter()
                     try:
-                        cfg = NetworkConfig(width=width, layers=layers, steps=T, theta=theta,
-                                            beta=beta, init=rule)
+                        cfg = NetworkConfig(
+                            width=width, layers=layers, steps=T, theta=theta, beta=beta, init=rule
+                        )
                         ds = simulate(cfg, reps=reps, seed=seed, method=method)
                     except ValueError as exc:
-                        errors.append({"init": rule, "steps": T, "beta": beta, "theta": theta,
-                                       "error": str(exc)})
+                        errors.append(
+                            {
+                                "init": rule,
+                                "steps": T,
+                                "beta": beta,
+                                "theta": theta,
+                                "error": str(exc),
+                            }
+                        )
                         continue
                     last = ds["rate"].isel(time=-1)
                     rate_layer[i, j, k, m] = last.mean("rep").values
                     activity[i, j, k, m] = float(last.isel(layer=-1).mean())
                     extinct[i, j, k, m] = float((ds["spikes"].isel(time=-1, layer=-1) == 0).mean())
                     if progress:
-                        print(f"{rule:<12} T={T:<3} beta={beta} theta={theta}: activity "
-                              f"{activity[i, j, k, m]:.4f} extinct {extinct[i, j, k, m]:.2f} "
-                              f"({time.perf_counter() - t0:.1f}s)", flush=True)
+                        print(
+                            f"{rule:<12} T={T:<3} beta={beta} theta={theta}: activity "
+                            f"{activity[i, j, k, m]:.4f} extinct {extinct[i, j, k, m]:.2f} "
+                            f"({time.perf_counter() - t0:.1f}s)",
+                            flush=True,
+                        )
     accuracy = np.full(len(rules), np.nan)
     training = {**DEFAULT_TRAINING, **(training or {})}
     if train:
@@ -143,11 +155,21 @@ def compare_rules(
             "rate_layer": (("init", "steps", "beta", "theta", "layer"), rate_layer),
             "accuracy": (("init",), accuracy),
         },
-        coords={"init": rules, "steps": steps, "beta": betas, "theta": thetas,
-                "layer": np.arange(layers + 1)},
+        coords={
+            "init": rules,
+            "steps": steps,
+            "beta": betas,
+            "theta": thetas,
+            "layer": np.arange(layers + 1),
+        },
         attrs={
-            "width": width, "layers": layers, "reps": reps, "seed": seed, "method": method,
-            "trained": int(bool(train)), "training": json.dumps(training),
+            "width": width,
+            "layers": layers,
+            "reps": reps,
+            "seed": seed,
+            "method": method,
+            "trained": int(bool(train)),
+            "training": json.dumps(training),
             "errors": json.dumps(errors),
         },
     )
@@ -177,8 +199,10 @@ def _train_all(rules, training, seed, errors, progress):
             continue
         out[i] = float(metrics["test_acc"].isel(epoch=-1))
         if progress:
-            print(f"{rule:<12} MNIST accuracy {out[i]:.4f} ({time.perf_counter() - t0:.0f}s)",
-                  flush=True)
+            print(
+                f"{rule:<12} MNIST accuracy {out[i]:.4f} ({time.perf_counter() - t0:.0f}s)",
+                flush=True,
+            )
     return out
 
 
@@ -190,12 +214,17 @@ def rules_table(ds: xr.Dataset) -> list[dict]:
             for beta in ds["beta"].values:
                 for theta in ds["theta"].values:
                     cell = ds.sel(init=init, steps=T, beta=beta, theta=theta)
-                    rows.append({
-                        "init": str(init), "steps": int(T), "beta": float(beta),
-                        "theta": float(theta), "activity": float(cell["activity"]),
-                        "extinct": float(cell["extinct"]),
-                        "accuracy": float(ds["accuracy"].sel(init=init)),
-                    })
+                    rows.append(
+                        {
+                            "init": str(init),
+                            "steps": int(T),
+                            "beta": float(beta),
+                            "theta": float(theta),
+                            "activity": float(cell["activity"]),
+                            "extinct": float(cell["extinct"]),
+                            "accuracy": float(ds["accuracy"].sel(init=init)),
+                        }
+                    )
     return rows
 
 
@@ -223,12 +252,18 @@ def rules_markdown(ds: xr.Dataset) -> str:
                     c = ds.sel(init=init, steps=T, beta=beta, theta=theta)
                     a, e = float(c["activity"]), float(c["extinct"])
                     cells.append("failed" if not np.isfinite(a) else f"{a:.4f} ({e:.2f})")
-                lines.append(f"| {int(T)} | {float(beta):g} | {float(theta):g} | "
-                             + " | ".join(cells) + " |")
+                lines.append(
+                    f"| {int(T)} | {float(beta):g} | {float(theta):g} | " + " | ".join(cells) + " |"
+                )
     if bool(ds.attrs.get("trained", 0)):
         tr = json.loads(ds.attrs["training"])
-        lines += ["", f"MNIST test accuracy after a short run ({json.dumps(tr)}):", "",
-                  "| init | accuracy |", "|---|---|"]
+        lines += [
+            "",
+            f"MNIST test accuracy after a short run ({json.dumps(tr)}):",
+            "",
+            "| init | accuracy |",
+            "|---|---|",
+        ]
         lines += [f"| {i} | {_fmt(float(ds['accuracy'].sel(init=i)), '.4f')} |" for i in inits]
     errs = json.loads(ds.attrs.get("errors", "[]"))
     if errs:
@@ -246,8 +281,9 @@ def rules_figure(ds: xr.Dataset, path):
 
     steps, betas, thetas = ds["steps"].values, ds["beta"].values, ds["theta"].values
     ncol = len(betas) * len(thetas)
-    fig, axes = plt.subplots(len(steps), ncol, figsize=(3.2 * ncol, 2.8 * len(steps)),
-                             sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(steps), ncol, figsize=(3.2 * ncol, 2.8 * len(steps)), sharex=True, squeeze=False
+    )
     for a, T in enumerate(steps):
         for b, (beta, theta) in enumerate([(x, y) for x in betas for y in thetas]):
             ax = axes[a, b]
@@ -288,5 +324,9 @@ def write_rules_outputs(ds: xr.Dataset, out) -> dict:
     atomic_write(out / "rules.md", lambda p: Path(p).write_text(md))
     atomic_write(out / "rules.nc", lambda p: ds.to_netcdf(p, engine="h5netcdf"))
     fig = rules_figure(ds, out / "rules.png")
-    return {"csv": out / "rules.csv", "markdown": out / "rules.md", "netcdf": out / "rules.nc",
-            "figure": fig}
+    return {
+        "csv": out / "rules.csv",
+        "markdown": out / "rules.md",
+        "netcdf": out / "rules.nc",
+        "figure": fig,
+    }

@@ -131,7 +131,7 @@ def test_cli_reproduce_quick_end_to_end(tmp_path, capsys):
     # comparisons at family-wise rate 1e-3 each: false-failure rate <= 3e-3; seeds fixed)
     for line in report.splitlines():
         if "| exact finite-n chain |" in line:
-            assert line.rstrip().endswith("| agrees |"), line
+            assert line.rstrip().endswith("| consistent |"), line
     assert len(list((tmp_path / "figures").glob("*.png"))) == 9
     out = capsys.readouterr().out
     assert "report:" in out
