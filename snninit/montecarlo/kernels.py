@@ -136,11 +136,12 @@ def dense_drive(gen, s_prev, mu, sd, uniform, out):
 
     ``W`` is drawn column by column (column ``j`` = the ``n_out`` weights
     leaving presynaptic neuron ``j``), each column added only into the time
-    steps at which neuron ``j`` spiked (event-driven); the whole matrix is
-    never stored, one column at a time is. Every weight is drawn whether or
-    not it is used, so the stream consumed is the same for any activity.
-    Weights: ``mu + sd z``, ``z`` standard normal, or ``mu + sd sqrt(3)(2U - 1)``
-    (uniform with the same variance) when ``uniform``.
+    steps at which neuron ``j`` spiked (event-driven); one column is held at a
+    time, never the whole matrix. The column of a neuron that spikes at no
+    step is not drawn at all: it multiplies only zeros, so skipping it leaves
+    the distribution of everything else unchanged (and saves the random
+    numbers). Weights: ``mu + sd z``, ``z`` standard normal, or
+    ``mu + (sd sqrt(3)) (2U - 1)`` (uniform, same variance) when ``uniform``.
     """
     T, n_in = s_prev.shape
     n_out = out.shape[1]
@@ -149,17 +150,19 @@ def dense_drive(gen, s_prev, mu, sd, uniform, out):
     times = np.empty(T, dtype=np.int64)
     half_width = sd * math.sqrt(3.0)
     for j in range(n_in):
+        m = 0
+        for t in range(T):
+            if s_prev[t, j] != 0:
+                times[m] = t
+                m += 1
+        if m == 0:
+            continue
         if uniform:
             for i in range(n_out):
                 col[i] = mu + half_width * (2.0 * gen.random() - 1.0)
         else:
             for i in range(n_out):
                 col[i] = mu + sd * gen.standard_normal()
-        m = 0
-        for t in range(T):
-            if s_prev[t, j] != 0:
-                times[m] = t
-                m += 1
         for q in range(m):
             t = times[q]
             for i in range(n_out):

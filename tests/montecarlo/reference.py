@@ -39,16 +39,35 @@ def lif_stack(weights, x, *, steps, theta, beta, reset="subtract", reset_decay=F
     return u, s
 
 
-def dense_weights_from_stream(gen, mean, var, width, uniform=False):
-    """Rebuild the weights that method='dense' draws after the inputs.
+def dense_network_from_stream(gen, cfg, mean, var):
+    """Rebuild the input and weights that method='dense' draws for one repetition.
 
-    Column j of W_l (the weights leaving neuron j) is drawn as width numbers.
+    Order: the width inputs, then layer by layer, for each presynaptic neuron j
+    in index order that spikes at some step, column j of W_l (width numbers).
+    Columns of neurons that never spike are not drawn (set to 0 here: they
+    multiply only zeros). Returns (x, weights).
     """
-    out = []
+    width, uniform = cfg.width, cfg.weights == "uniform"
+    c = 1.0 - cfg.beta if cfg.input_scale == "1-beta" else 1.0
+    x = gen.standard_normal(width)
+    weights = []
     for mu, s2 in zip(mean, var):
-        if uniform:  # same operation order as the kernel, for bit equality
-            w = mu + (np.sqrt(s2) * np.sqrt(3.0)) * (2.0 * gen.random((width, width)) - 1.0)
-        else:
-            w = mu + np.sqrt(s2) * gen.standard_normal((width, width))
-        out.append(w.T)  # row j of the draw = column j of W
-    return out
+        _, s = lif_stack(
+            weights,
+            x,
+            steps=cfg.steps,
+            theta=cfg.theta,
+            beta=cfg.beta,
+            reset=cfg.reset,
+            reset_decay=cfg.reset_decay,
+            c=c,
+        )
+        active = s[-1].any(axis=0)
+        w = np.zeros((width, width))
+        for j in np.flatnonzero(active):
+            if uniform:  # same operation order as the kernel, for bit equality
+                w[:, j] = mu + (np.sqrt(s2) * np.sqrt(3.0)) * (2.0 * gen.random(width) - 1.0)
+            else:
+                w[:, j] = mu + np.sqrt(s2) * gen.standard_normal(width)
+        weights.append(w)
+    return x, weights

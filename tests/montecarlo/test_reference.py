@@ -8,7 +8,7 @@ import pytest
 import snninit as si
 from snninit.montecarlo.engine import rep_generator
 
-from .reference import dense_weights_from_stream, lif_stack
+from .reference import dense_network_from_stream, lif_stack
 
 VARIANTS = [
     dict(reset="subtract"),
@@ -61,7 +61,8 @@ def test_run_network_equals_numpy_reference(variant, beta):
 @pytest.mark.parametrize("weights_kind", ["normal", "uniform"])
 @pytest.mark.parametrize("steps", [1, 6])
 def test_dense_simulation_equals_reference_on_its_own_weights(weights_kind, steps):
-    """simulate(dense) draws inputs then W column by column from the rep's stream."""
+    """simulate(dense) draws inputs, then the columns of W of spiking neurons, from the
+    rep's stream."""
     cfg = si.NetworkConfig(
         width=40, layers=4, steps=steps, theta=0.8, beta=0.9, weights=weights_kind
     )
@@ -70,10 +71,7 @@ def test_dense_simulation_equals_reference_on_its_own_weights(weights_kind, step
     mean, var = si.theory.layer_weight_moments(cfg)
     for r in range(reps):
         gen = rep_generator(seed, r)
-        x = gen.standard_normal(cfg.width)
-        weights = dense_weights_from_stream(
-            gen, mean, var, cfg.width, uniform=weights_kind == "uniform"
-        )
+        x, weights = dense_network_from_stream(gen, cfg, mean, var)
         u_ref, s_ref = lif_stack(weights, x, steps=steps, theta=cfg.theta, beta=cfg.beta)
         for layer in range(cfg.layers + 1):
             np.testing.assert_array_equal(ds["spikes"].values[r, layer], s_ref[layer].sum(axis=1))

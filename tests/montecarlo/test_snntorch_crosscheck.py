@@ -19,7 +19,7 @@ snn = pytest.importorskip("snntorch")
 import snninit as si  # noqa: E402
 from snninit.montecarlo.engine import rep_generator  # noqa: E402
 
-from .reference import dense_weights_from_stream  # noqa: E402
+from .reference import dense_network_from_stream  # noqa: E402
 
 pytestmark = pytest.mark.crosscheck
 
@@ -85,8 +85,7 @@ def test_dense_simulation_matches_snntorch_on_the_same_network(beta):
     mean, var = si.theory.layer_weight_moments(cfg)
     for r in range(reps):
         gen = rep_generator(seed, r)
-        x = gen.standard_normal(cfg.width)
-        weights = dense_weights_from_stream(gen, mean, var, cfg.width)
+        x, weights = dense_network_from_stream(gen, cfg, mean, var)
         mem, spk = _snntorch_run(
             weights, x, steps=cfg.steps, theta=cfg.theta, beta=beta, reset="subtract"
         )
