@@ -127,10 +127,11 @@ def agreement(reps: int = 10, paths: int = 2**17) -> None:
             rel = ((sim[v] - th[v]) / th[v]).sel(**cells)
             per_network = np.sqrt((rel**2).mean(("layer", "time")))
             bias = rel.mean(("layer", "time"))
+            bias_se = float(bias.std(ddof=1)) / np.sqrt(20)
             print(
                 f"n={n} {v}: per-network rms rel residual {float(per_network.mean()):.4f} "
                 f"+- {float(per_network.std(ddof=1)) / np.sqrt(20):.4f}; mean signed rel "
-                f"residual {float(bias.mean()):+.4f} +- {float(bias.std(ddof=1)) / np.sqrt(20):.4f}",
+                f"residual {float(bias.mean()):+.4f} +- {bias_se:.4f}",
                 flush=True,
             )
 
