@@ -184,7 +184,11 @@ def plot_fig2(
     return fig
 
 
-def plot_fig3(sim: xr.Dataset, theory: xr.Dataset | None = None):
+def plot_fig3(
+    sim: xr.Dataset,
+    theory: xr.Dataset | None = None,
+    title: str = "Fig. 3 — finite-size effect (Micheli init)",
+):
     """Fig. 3: the finite-size effect, with the exact chain's prediction.
 
     Top row: ``Var[u_l]`` (simulation mean +- SD bands; exact chain's
@@ -194,6 +198,7 @@ def plot_fig3(sim: xr.Dataset, theory: xr.Dataset | None = None):
 
     ``sim`` has ``var_u`` and ``spikes`` over ``(n, theta, rep, layer[, time])``;
     ``theory`` has ``var_u``, ``var_u_sd``, ``p_extinct`` over ``(n, theta, layer)``.
+    ``title`` starts the figure's title.
     """
     plt = _mpl()
     widths = list(sim["n"].values)
@@ -203,7 +208,7 @@ def plot_fig3(sim: xr.Dataset, theory: xr.Dataset | None = None):
         fig, axes = plt.subplots(
             2,
             len(widths),
-            figsize=(4.3 * len(widths), 5.6),
+            figsize=(4.3 * len(widths) if len(widths) > 1 else 6.0, 5.6),
             sharex=True,
             gridspec_kw={"height_ratios": [3, 2]},
             squeeze=False,
@@ -252,7 +257,7 @@ def plot_fig3(sim: xr.Dataset, theory: xr.Dataset | None = None):
         ]
         reps = sim.sizes["rep"]
         fig.suptitle(
-            f"Fig. 3 — finite-size effect (Micheli init): simulation over {reps} networks "
+            f"{title}\nsimulation over {reps} networks "
             "(bands, markers) vs exact finite-n theory (lines)",
             fontsize=9,
         )
