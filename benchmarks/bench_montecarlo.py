@@ -4,7 +4,8 @@ Protocol: the paper's Fig. 4 cell beta = 0.5, Micheli (n = 1000, L = 100,
 T = 20, theta = 1, subtract reset), ``reps`` networks. Timed, each once after
 a warm-up that compiles/loads every kernel:
 
-* ``dense``   -- :func:`snninit.montecarlo.simulate` (method="dense")
+* ``dense``   -- :func:`snninit.montecarlo.simulate` (method="dense"; it skips
+  the weight columns of neurons that never spike, so it may beat the floor)
 * ``gram``    -- the same with method="gram"
 * ``numpy``   -- a plain numpy dense reference of the same protocol
   (``Generator.standard_normal`` for W, ``S @ W.T`` with BLAS pinned to one
