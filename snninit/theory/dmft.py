@@ -173,11 +173,12 @@ def _encoding_layer(cfg: NetworkConfig):
                     "(more than 1e6 distinct spike trains)"
                 )
         # spike on the interval: decide at an interior point (u is affine there)
-        mid = np.where(
-            np.isfinite(lo) & np.isfinite(hi),
-            0.5 * (lo + hi),
-            np.where(np.isfinite(lo), lo + 1.0, np.where(np.isfinite(hi), hi - 1.0, 0.0)),
-        )
+        with np.errstate(invalid="ignore"):  # -inf + inf on the unsplit line
+            mid = np.where(
+                np.isfinite(lo) & np.isfinite(hi),
+                0.5 * (lo + hi),
+                np.where(np.isfinite(lo), lo + 1.0, np.where(np.isfinite(hi), hi - 1.0, 0.0)),
+            )
         s = ((a * mid + b) > theta).astype(float)
         history[:, t] = s
         m = _truncated_moments(lo, hi)

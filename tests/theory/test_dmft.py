@@ -276,3 +276,30 @@ def test_dmft_rule_bad_params():
         si.NetworkConfig(steps=3, init="dmft", init_params={"paths": 10})
     with pytest.raises(ValueError, match="no parameter"):
         si.NetworkConfig(steps=3, init="dmft", init_params={"bogus": 1})
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(beta=1.0, input_scale="1-beta"),  # no input at all: every layer silent
+        dict(theta=0.0),
+        dict(beta=0.0),
+        dict(beta=1.0, reset="none"),
+        dict(theta=3.0, init="kaiming"),  # activity dies within two layers
+    ],
+)
+def test_edge_configurations_give_finite_values(kwargs):
+    with np.errstate(divide="raise", invalid="raise", over="raise"):
+        ds = T.dynamic_mean_field(si.NetworkConfig(layers=3, steps=4, **kwargs), paths=256)
+    for v in ("var_u", "mean_u", "rate", "corr"):
+        assert np.all(np.isfinite(ds[v].values)), v
+    # skewness and kurtosis are NaN exactly where var_u == 0
+    assert np.array_equal(ds["skew"].isnull().values, ds["var_u"].values == 0)
+
+
+def test_weight_variance_of_dmft_rule_outside_a_network():
+    one = T.weight_variance("dmft", [500, 1000], 1.0, beta=0.5, steps=1)
+    np.testing.assert_allclose(one, T.weight_variance("micheli", [500, 1000], 1.0), rtol=1e-5)
+    many = T.weight_variance("dmft", 1000, 1.0, beta=0.5, steps=20)
+    cfg = si.NetworkConfig(width=1000, layers=1, steps=20, beta=0.5, init="dmft")
+    assert many == T.layer_weight_moments(cfg)[1][0]
