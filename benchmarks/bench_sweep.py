@@ -15,7 +15,11 @@ Timed, in this order, in the same run:
 Overhead per task = (sweep time - reference time) / number of tasks. On a
 2-core machine the in-process engine already uses both cores, so parity
 between 2 and 4 is the expected outcome. (3) and (4) are checked to equal
-(2) bit for bit.
+(2) bit for bit. On a shared, loaded machine the difference of two ~minute
+timings is noise, so the overhead is also measured directly: the same
+number of tasks on a network so small (width 10, 1 layer, 1 rep per task)
+that the engine's time is negligible, in-process, with a store, and on the
+cluster.
 
 Usage: python benchmarks/bench_sweep.py [--reps 2000] [--chunk-reps 100] [--workers 2]
 """
@@ -100,6 +104,14 @@ def main() -> None:
     client = Client(cluster)
     client.wait_for_workers(args.workers)
     t_start = time.perf_counter() - t0
+
+    def probe(**extra) -> float:
+        small = si.NetworkConfig(width=10, layers=1, steps=1)
+        grid = {"theta": [0.5 + 0.001 * i for i in range(tasks)]}
+        t0 = time.perf_counter()
+        si.montecarlo.sweep(small, grid, reps=1, method="gram", **extra)
+        return (time.perf_counter() - t0) / tasks
+
     try:
         # warm the workers (imports, numba cache) outside the timing
         si.montecarlo.sweep(cfg.replace(layers=2), {"theta": [1.0]}, reps=4, client=client,
@@ -107,6 +119,11 @@ def main() -> None:
         t0 = time.perf_counter()
         dist = si.montecarlo.sweep(cfg, over, client=client, **kw)
         t_dist = time.perf_counter() - t0
+        probe()  # warm
+        p_mem = probe()
+        with tempfile.TemporaryDirectory() as d:
+            p_store = probe(store=os.path.join(d, "p.zarr"))
+        p_dist = probe(client=client)
     finally:
         client.close()
         cluster.close()
@@ -116,6 +133,11 @@ def main() -> None:
         f"overhead/task {1e3 * (t_dist - t_ref) / tasks:7.2f} ms"
     )
     assert all(np.array_equal(dist[v], mem[v], equal_nan=True) for v in mem.data_vars)
+    print(
+        f"per-task overhead probe ({tasks} empty tasks): in-process {1e3 * p_mem:.2f} ms, "
+        f"+ Zarr store {1e3 * p_store:.2f} ms, {args.workers}-worker LocalCluster "
+        f"{1e3 * p_dist:.2f} ms"
+    )
     print(
         f"ratio LocalCluster / in-process: {t_dist / t_mem:.2f}; "
         f"store / no store: {t_store / t_mem:.2f}; results bit-identical: yes"
