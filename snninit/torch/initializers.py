@@ -81,7 +81,16 @@ def _as_float(name: str, value) -> float:
     return value
 
 
-def rule_moments(rule: str, n_in: int, theta=1.0, beta=None, steps: int = 1, **params):
+def rule_moments(
+    rule: str,
+    n_in: int,
+    theta=1.0,
+    beta=None,
+    steps: int = 1,
+    *,
+    _allow_data: bool = False,
+    **params,
+):
     """Weight mean and variance ``(E[w], Var[w])`` of a data-free, layer-free rule.
 
     Parameters
@@ -100,21 +109,33 @@ def rule_moments(rule: str, n_in: int, theta=1.0, beta=None, steps: int = 1, **p
     Raises
     ------
     ValueError
-        For an unknown rule or parameter, a rule that needs data or sets each
-        layer differently (use :func:`snninit.torch.init_snntorch`), a rule that
-        needs ``beta`` when none was given, or out-of-range input.
+        For an unknown rule or parameter, a rule that needs data (unless its
+        parameters stand in for the data, e.g. ``fluctuation`` with ``nu=``) or
+        sets each layer differently (use :func:`snninit.torch.init_snntorch`), a
+        rule that needs ``beta`` when none was given, or out-of-range input.
     """
     r = get_rule(rule)
     if r.needs_data:
-        raise ValueError(
-            f"rule {rule!r} needs data (forward passes) and cannot initialise a single "
-            "tensor; use snninit.torch.init_snntorch(model, sample=...)"
-        )
+        # parameters may stand in for the data (e.g. fluctuation with nu=...): then the
+        # rule has a closed form; otherwise it says why not
+        try:
+            return _closed_form(rule, n_in, theta, beta, steps, params)
+        except ValueError as exc:
+            if _allow_data:
+                raise
+            raise ValueError(
+                f"rule {rule!r} needs data (forward passes) to initialise this tensor "
+                f"({exc}); use snninit.torch.init_snntorch(model, sample=...)"
+            ) from None
     if r.per_layer is not None:
         raise ValueError(
             f"rule {rule!r} sets each layer of a network differently and cannot "
             "initialise a single tensor; use snninit.torch.init_snntorch(model, ...)"
         )
+    return _closed_form(rule, n_in, theta, beta, steps, params)
+
+
+def _closed_form(rule, n_in, theta, beta, steps, params):
     n_in = check_int("n_in", n_in, low=1)
     theta = check_real("theta", _as_float("theta", theta), low=0.0)
     steps = check_int("steps", steps, low=1)

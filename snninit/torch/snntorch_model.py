@@ -437,14 +437,13 @@ def init_snntorch(
     r.resolve_params(rule_params)  # unknown parameters fail before anything changes
     dtype = _model_dtype(model)
     x = None if sample is None else _as_tensor(sample, dtype)
-    if r.needs_data and x is None:
-        raise ValueError(f"rule {rule!r} needs data: pass sample= (an input batch)")
     if first_layer == "auto":
         first_layer = "rule" if layout.has_encoding else "unit"
     offset = 1 if (first_layer == "unit" and not layout.has_encoding) else 0
 
     _warn_dynamics(layout)
     per_layer_cache: dict = {}
+    trains = None  # spike trains on `sample`, for data-driven rules
     # hidden layers of the equivalent simulated network: weight layers with a Leaky after
     n_hidden = sum(layout.neuron_of_layer(w.layer) is not None for w in layout.weights)
     records = []
@@ -471,8 +470,16 @@ def init_snntorch(
         if pre is None and first_layer == "unit":
             mean, var, how = *_first_layer_moments(n_in, x), "unit"
         elif r.needs_data:
-            mean, var = _data_driven_moments(r, layout, w, x, steps, rule_params)
-            how = "data"
+            try:  # parameters may stand in for the data (fluctuation with nu=...)
+                mean, var = rule_moments(
+                    rule, n_in, p.theta, p.beta, steps, _allow_data=True, **rule_params
+                )
+                how = "rule"
+            except ValueError as exc:
+                if trains is None:
+                    trains = _SpikeTrains(layout, x, steps) if x is not None else None
+                mean, var = _data_driven_moments(r, trains, w, pre, x, rule_params, exc)
+                how = "data"
         elif r.per_layer is not None:
             hidden = w.layer - offset
             key = (n_in, p.theta, p.beta, p.reset)
@@ -541,8 +548,86 @@ def _warn_dynamics(layout: _Layout) -> None:
         )
 
 
-def _data_driven_moments(r, layout, w, x, steps, rule_params):
-    raise ValueError(f"rule {r.name!r} needs data; data-driven rules are not supported yet")
+class _SpikeTrains:
+    """Output spike trains of successive Leaky layers on a fixed input, computed once each.
+
+    The trains of layer ``l`` are obtained by running only the leaves between
+    layer ``l - 1`` and layer ``l`` on the stored trains of layer ``l - 1``
+    (the layers below are already initialised and no longer change), so a
+    data-driven initialisation costs one forward pass in all, not one per layer.
+    """
+
+    def __init__(self, layout: _Layout, x: torch.Tensor, steps: int):
+        self.layout, self.x, self.steps = layout, x, steps
+        self.leaf: _Leaf | None = None  # the Leaky whose trains are stored
+        self.trains: list[torch.Tensor] = []
+
+    def rates(self, neuron: _Leaf) -> np.ndarray:
+        """Per-neuron spike rate of ``neuron`` (mean over batch and steps)."""
+        leaves = self.layout.leaves
+        start = 0 if self.leaf is None else leaves.index(self.leaf) + 1
+        if self.leaf is not None and leaves.index(neuron) < start:
+            raise RuntimeError("spike trains must be requested layer by layer")  # pragma: no cover
+        segment = _Layout(leaves[start : leaves.index(neuron) + 1])
+        stored = self.trains
+        trains: list[torch.Tensor] = []
+
+        def record(leaf, t, mem, spk):
+            if leaf is neuron:
+                trains.append(spk.detach().clone())
+
+        feed = (lambda t: self.x) if self.leaf is None else (lambda t: stored[t])
+        run_model(segment, feed, self.steps, record)
+        self.leaf, self.trains = neuron, trains
+        fired = torch.stack([(t.reshape(t.shape[0], -1) != 0).double() for t in trains])
+        return fired.mean(dim=(0, 1)).cpu().numpy()
+
+
+def _fluctuation_moments(rates, n_in, neuron: NeuronParams, steps, params):
+    from ..theory.fluctuation import fluctuation_layer_moments
+
+    p = {"mu_u": 0.0, "xi": 1.0, "horizon": "finite", "bernoulli": False, **params}
+    return fluctuation_layer_moments(
+        rates,
+        n_in,
+        neuron.theta,
+        neuron.beta,
+        steps,
+        p["mu_u"],
+        p["xi"],
+        horizon=p["horizon"],
+        bernoulli=p["bernoulli"],
+    )
+
+
+#: How each data-driven rule turns measured presynaptic rates into weight moments:
+#: ``fn(rates, n_in, neuron, steps, params) -> (mean, var)``, where ``rates`` is
+#: one rate per presynaptic neuron (length ``n_in``) or their mean (a float) when
+#: the layer's inputs are not one neuron each (convolutions).
+DATA_DRIVEN_RULES: dict[str, Callable] = {"fluctuation": _fluctuation_moments}
+
+
+def _data_driven_moments(r, trains, w, pre, x, rule_params, why):
+    hook = DATA_DRIVEN_RULES.get(r.name)
+    if hook is None:
+        raise ValueError(
+            f"rule {r.name!r} needs data and snninit.torch does not know which measurement "
+            f"it needs ({why})"
+        )
+    if x is None:
+        raise ValueError(
+            f"rule {r.name!r} needs data ({why}): pass sample= (an input batch) to init_snntorch"
+        )
+    if pre is None:
+        raise ValueError(
+            f"rule {r.name!r} measures the spike rate of the layer feeding {w.name!r}, which "
+            "is fed by the raw input; use first_layer='unit' (or an encoding Leaky)"
+        )
+    rates = trains.rates(pre)
+    n_in = fan_in(w.module)
+    measured = rates if rates.size == n_in else float(rates.mean())
+    post = trains.layout.neuron_of_layer(w.layer)
+    return hook(measured, n_in, post.params, trains.steps, r.resolve_params(rule_params))
 
 
 # --------------------------------------------------------------------------
@@ -615,14 +700,15 @@ def network_config(
         raise ValueError("reset_delay=False has no counterpart in the simulated network")
     if p.graded != 1.0:
         raise ValueError("graded_spikes_factor != 1 has no counterpart in the simulated network")
-    if init is None:
+    from_record = init is None
+    if from_record:
         recorded = recorded_rule(model)
         if recorded is None:
             raise ValueError(
                 "the model's init rule is unknown (not set by init_snntorch); pass init="
             )
         init, init_params = recorded[0], {**recorded[1], **init_params}
-    return NetworkConfig(
+    cfg = NetworkConfig(
         width=width,
         layers=len(layout.weights),
         steps=steps,
@@ -632,6 +718,22 @@ def network_config(
         init=init,
         init_params=init_params,
     )
+    if from_record:
+        # the config's rule must give the moments the weights were drawn with (a rule
+        # may depend on steps, or have measured data the config cannot reproduce)
+        mean, var = layer_weight_moments(cfg)
+        used = model.snninit_init
+        if not (
+            np.allclose(var, [r["var"] for r in used], rtol=1e-9, atol=0.0)
+            and np.allclose(mean, [r["mean"] for r in used], rtol=1e-9, atol=1e-15)
+        ):
+            steps_used = sorted({r["steps"] for r in used})
+            raise ValueError(
+                f"the weights were drawn by init_snntorch(rule={init!r}, steps={steps_used}) "
+                f"with moments that the config (steps={steps}) does not reproduce (a rule "
+                "that depends on the number of steps, or one that measured data)"
+            )
+    return cfg
 
 
 def model_weights(model: nn.Module) -> list[np.ndarray]:

@@ -35,7 +35,7 @@ def _ensemble(reps, width, layers, theta, beta, steps, theory, rule="micheli", s
     parts = []
     for r in range(reps):
         torch.manual_seed(10_000 * seed + r)
-        model = st.init_snntorch(_mlp(width, layers, theta, beta), rule=rule)
+        model = st.init_snntorch(_mlp(width, layers, theta, beta), rule=rule, steps=steps)
         x = torch.randn(1, width, generator=torch.Generator().manual_seed(7 + 10_000 * seed + r))
         ds = st.diagnose(model, x, steps=steps, theory=theory if r == 0 else "none")
         parts.append(ds)
@@ -82,10 +82,11 @@ def test_diagnosis_of_kaiming_networks_shows_the_predicted_decay():
     assert float(var.sel(layer=8)) < 0.5 * float(var.sel(layer=1))
 
 
-def test_many_steps_use_the_dynamic_mean_field():
-    if not _have("dynamic_mean_field"):
-        pytest.skip("snninit.theory.dynamic_mean_field is not available")
-    theory_ds, observed = _ensemble(30, 1000, 3, 1.0, 0.5, 5, "auto", seed=1)
+@pytest.mark.parametrize("rule", ["micheli", "dmft"])
+def test_many_steps_use_the_dynamic_mean_field(rule):
+    if not _have("dynamic_mean_field") or rule not in si.theory.rule_names():
+        pytest.skip("snninit.theory.dynamic_mean_field or the rule is not available")
+    theory_ds, observed = _ensemble(30, 1000, 3, 1.0, 0.5, 5, "auto", rule=rule, seed=1)
     assert "dmft" in observed.attrs["theory"] or "dmft" in theory_ds.attrs["theory"]
     # the dmft is the n -> infinity limit: compare the rate, whose finite-n bias is
     # O(1/n) and far below the spread of 30 networks at n = 1000

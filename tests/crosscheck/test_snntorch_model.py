@@ -27,7 +27,7 @@ def _assert_var(w, var):
 
 
 def _mlp(n=300, layers=3, encoding=True, bias=False, **leaky):
-    kw = dict(beta=0.5, init_hidden=True, **leaky)
+    kw = {"beta": 0.5, "init_hidden": True, **leaky}
     mods = [snn.Leaky(**kw)] if encoding else []
     for _ in range(layers):
         mods += [nn.Linear(n, n, bias=bias), snn.Leaky(**kw)]
@@ -131,13 +131,23 @@ def test_structural_errors_are_explained():
         st.init_snntorch(nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3), snn.Leaky(beta=0.5)))
     with pytest.raises(ValueError, match="no snntorch.Leaky"):
         st.init_snntorch(nn.Sequential(nn.Linear(3, 3)))
-    with pytest.raises(ValueError, match="needs data"):
-        rule = rules_module.InitRule("test-needs-data", lambda n, t, b, s: 1.0 / n, needs_data=True)
-        rules_module._REGISTRY[rule.name] = rule
-        try:
-            st.init_snntorch(_mlp(), rule=rule.name)
-        finally:
-            del rules_module._REGISTRY[rule.name]
+
+
+def test_data_rules_without_data_or_without_a_known_measurement_are_refused(monkeypatch):
+    def needs_rates(n_in, theta, beta, steps):
+        raise ValueError("this rule needs measured rates")
+
+    rule = rules_module.InitRule("test-needs-data", needs_rates, needs_data=True)
+    monkeypatch.setitem(rules_module._REGISTRY, rule.name, rule)
+    with pytest.raises(ValueError, match="does not know which measurement"):
+        st.init_snntorch(_mlp(), sample=torch.randn(2, 300), rule=rule.name)
+    monkeypatch.setitem(st.snntorch_model.DATA_DRIVEN_RULES, rule.name, lambda *a: (0.0, 1.0))
+    with pytest.raises(ValueError, match="pass sample="):
+        st.init_snntorch(_mlp(), rule=rule.name)
+    with pytest.raises(ValueError, match="first_layer='unit'"):
+        st.init_snntorch(
+            _mlp(encoding=False), sample=torch.randn(2, 300), rule=rule.name, first_layer="rule"
+        )
 
 
 def test_reset_delay_false_and_readout_layers_warn():
@@ -222,3 +232,67 @@ def test_saved_model_round_trip_is_exact_and_safe(tmp_path):
         st.load_model(tmp_path / "linear.pt", trust_pickle=True)
     with pytest.raises(FileNotFoundError):
         st.load_model(tmp_path / "missing.pt")
+
+
+def _rates_by_user_loop(model, x, steps):
+    """Per-neuron spike rate of every Leaky (mean over batch and steps), run by hand."""
+    leakies = [m for m in model if isinstance(m, snn.Leaky)]
+    mems = [leaky.init_leaky() for leaky in leakies]
+    totals = [0.0] * len(leakies)
+    with torch.no_grad():
+        for _ in range(steps):
+            h, i = x, 0
+            for m in model:
+                if isinstance(m, snn.Leaky):
+                    h, mems[i] = m(h, mems[i])
+                    totals[i] = totals[i] + h.double().mean(dim=0)
+                    i += 1
+                else:
+                    h = m(h)
+    return [(t / steps).numpy() for t in totals]
+
+
+def test_data_driven_fluctuation_rule_uses_the_measured_presynaptic_rates():
+    fluctuation = pytest.importorskip("snninit.theory.fluctuation")
+    steps = 4
+    model = _mlp(n=300, layers=3, beta=0.6, init_hidden=False)
+    x = torch.randn(8, 300, generator=torch.Generator().manual_seed(12))
+    torch.manual_seed(6)
+    st.init_snntorch(model, sample=x, rule="fluctuation", steps=steps, xi=1.5)
+    rates = _rates_by_user_loop(model, x, steps)
+    weights = [m for m in model if isinstance(m, nn.Linear)]
+    for layer, (rec, w) in enumerate(zip(model.snninit_init, weights), start=1):
+        want_mean, want_var = fluctuation.fluctuation_layer_moments(
+            rates[layer - 1], 300, 1.0, float(torch.tensor(0.6)), steps, 0.0, 1.5
+        )
+        assert rec["rule"] == "fluctuation" and rec["layer"] == layer
+        assert rec["mean"] == pytest.approx(want_mean, rel=1e-9, abs=1e-15)
+        assert rec["var"] == pytest.approx(want_var, rel=1e-9)
+        _assert_var(w.weight, want_var)
+    # with a given rate the rule is closed-form and needs no data
+    fixed = st.init_snntorch(_mlp(n=300, layers=2), rule="fluctuation", nu=0.2, steps=steps)
+    want = theory.weight_variance("fluctuation", 300, 1.0, beta=0.5, steps=steps, nu=0.2)
+    assert [r["var"] for r in fixed.snninit_init] == pytest.approx([want, want], rel=1e-12)
+    with pytest.raises(ValueError, match="pass sample="):
+        st.init_snntorch(_mlp(n=300, layers=2), rule="fluctuation")
+
+
+def test_the_dmft_rule_gets_the_per_layer_variances_of_the_registry():
+    if "dmft" not in theory.rule_names():
+        pytest.skip("the dmft rule is not registered")
+    model = st.init_snntorch(_mlp(n=200, layers=3), rule="dmft", steps=4)
+    cfg = si_config(width=200, layers=3, steps=4, beta=float(torch.tensor(0.5)), init="dmft")
+    _, var = theory.layer_weight_moments(cfg)
+    assert [r["var"] for r in model.snninit_init] == pytest.approx(list(var), rel=1e-12)
+    assert st.network_config(model, steps=4).init == "dmft"
+    # the dmft rule depends on the number of steps: a config for 6 steps would
+    # describe other weights, so there is no exact config (and no theory) for it
+    with pytest.raises(ValueError, match="does not reproduce"):
+        st.network_config(model, steps=6)
+    assert st.diagnose(model, torch.randn(2, 200), steps=6).attrs["theory"].startswith("none")
+
+
+def si_config(**kw):
+    from snninit import NetworkConfig
+
+    return NetworkConfig(**kw)
