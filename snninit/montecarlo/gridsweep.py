@@ -452,7 +452,12 @@ class SweepStore:
                 )
                 if data is not None:
                     arr[...] = data
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except OSError:
+                # another process running the same sweep created it first: same array
+                if not (target / "zarr.json").is_file():
+                    raise
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -507,7 +512,11 @@ class SweepStore:
     def _ensure_marker_group(self) -> None:
         # an (empty) Zarr group, so that Zarr and xarray readers skip it quietly
         if not (self.path / _DONE_DIR / "zarr.json").is_file():
-            self.zarr.create_group(str(self.path / _DONE_DIR), overwrite=False)
+            try:
+                self.zarr.create_group(str(self.path / _DONE_DIR), overwrite=False)
+            except Exception:  # created meanwhile by a concurrent run of the same sweep
+                if not (self.path / _DONE_DIR / "zarr.json").is_file():
+                    raise
 
     def read_region(self, spec: SweepSpec, task: Task, names: Sequence[str], layout: dict):
         region = spec.grid.multi_index(task.point)

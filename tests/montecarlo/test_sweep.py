@@ -419,6 +419,48 @@ def test_real_engine_point_equals_direct_simulation(method):
                 )
 
 
+def _theory_available(name: str) -> bool:
+    try:
+        getattr(si.theory, name)
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _theory_available("finite_size"), reason="finite_size not available")
+def test_theory_sweep_equals_pointwise_and_compares_with_a_simulation_sweep(tmp_path):
+    cfg = si.NetworkConfig(width=100, layers=6, steps=1)
+    over = {"theta": [0.6, 1.0], "init": ["micheli", "kaiming"]}
+    th = si.theory.sweep(cfg, over, what="finite_size", store=tmp_path / "th.zarr")
+    for theta in over["theta"]:
+        for init in over["init"]:
+            point = si.theory.finite_size(cfg.replace(theta=theta, init=init))
+            for name in th.data_vars:
+                np.testing.assert_array_equal(
+                    th[name].sel(theta=theta, init=init).values,
+                    point[name].broadcast_like(point["var_u"]).transpose("layer", "time").values,
+                )
+    sim = si.montecarlo.sweep(cfg, over, reps=40, seed=2, method="gram")
+    # whole sweeps compare cell by cell; family-wise false-failure rate 1e-3 (Holm)
+    cmp = si.validation.assert_agrees(th, sim, alpha=1e-3)
+    assert {"theta", "init", "layer"} <= set(cmp.dims)
+
+
+@pytest.mark.skipif(
+    not _theory_available("dynamic_mean_field"), reason="dynamic_mean_field not available"
+)
+def test_dmft_sweep_uses_the_point_seed():
+    cfg = si.NetworkConfig(width=100, layers=3, steps=3)
+    over = {"beta": [0.5, 0.9]}
+    th = si.theory.sweep(cfg, over, what="dynamic_mean_field", paths=2000, seed=4)
+    direct = si.theory.dynamic_mean_field(
+        cfg.replace(beta=0.9), paths=2000, seed=gs.point_seed(4, {"beta": 0.9})
+    )
+    np.testing.assert_array_equal(
+        th["var_u"].sel(beta=0.9).values, direct["var_u"].transpose("layer", "time").values
+    )
+
+
 def test_no_warnings_from_zarr_on_write(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
