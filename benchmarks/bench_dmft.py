@@ -57,9 +57,17 @@ def _cell_summary(th, sim, sel, v):
     d = (mean - th[v]).sel(**sel)
     tot = np.sqrt(se**2 + th[f"{v}_se"] ** 2).sel(**sel)
     ok = np.isfinite(d) & (tot > 0) & (np.abs(th[v].sel(**sel)) > 1e-12)
-    rel = np.abs(d / th[v].sel(**sel)).where(ok)
+    # relative errors only where the layer (for var_u: the layer below, which
+    # drives it) is predicted to fire >= 10 spikes per step; in dying layers a
+    # relative error of a near-zero prediction says nothing
+    n = int(sim.attrs["width"])
+    active = n * th["rate"] >= 10
+    if v == "var_u":
+        active = active.shift(layer=1, fill_value=True)
+    rel_ok = ok & active.sel(**sel)
+    rel = np.abs(d / th[v].sel(**sel)).where(rel_ok)
     z = np.abs(d / tot).where(ok)
-    rel_se = (tot / np.abs(th[v].sel(**sel))).where(ok)
+    rel_se = (tot / np.abs(th[v].sel(**sel))).where(rel_ok)
     return (
         float(rel.median()),
         float(rel.max()),
@@ -67,6 +75,7 @@ def _cell_summary(th, sim, sel, v):
         float(z.median()),
         float(z.max()),
         int(ok.sum()),
+        int(rel_ok.sum()),
     )
 
 
@@ -106,7 +115,7 @@ def agreement(reps: int = 10, paths: int = 2**17) -> None:
                 f"beta={beta} {init} | {method} | {l_sim} / {l_th} | "
                 f"{var[0]:.3f}, {var[1]:.3f} ({var[2]:.3f}) | {var[3]:.2f}, {var[4]:.2f} | "
                 f"{rate[0]:.3f}, {rate[1]:.3f} ({rate[2]:.3f}) | {rate[3]:.2f}, {rate[4]:.2f} | "
-                f"{var[5]}"
+                f"{var[5]} ({var[6]}/{rate[6]} with >= 10 spikes)"
             )
             if l_sim is not None:
                 beyond = np.arange(l_sim, cfg.layers + 1)
