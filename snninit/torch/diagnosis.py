@@ -239,7 +239,10 @@ def _add_theory(ds, cfg, why, theory, paths, seed) -> str:
             ds[_THEORY_PREFIX + name] = (
                 var.broadcast_like(ds["time"]) if "time" not in var.dims else var
             )
-    return f"{kind} ({pred.attrs.get('kind', kind)}) for init={cfg.init!r}"
+    how = pred.attrs.get("method", kind)
+    if kind == "dmft":
+        how = f"{how}; paths={paths}, seed={seed}"
+    return f"{kind} for init={cfg.init!r}: {how}"
 
 
 def split_theory(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
