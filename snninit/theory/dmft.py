@@ -482,6 +482,10 @@ def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float
     if "rate" not in ds:
         raise ValueError("ds must contain 'rate' (a simulation or dynamic_mean_field result)")
     if "rep" in ds.dims:
+        if ds.sizes["rep"] < 2:
+            raise ValueError(
+                f"unstable_layer needs a simulation with >= 2 reps; got {ds.sizes['rep']}"
+            )
         width = int(ds.attrs["width"]) if width is None else check_int("width", width, low=1)
         rate = ds["rate"]
         spread = rate.std("rep", ddof=1)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy import integrate, stats
 
 import snninit as si
@@ -303,3 +304,17 @@ def test_weight_variance_of_dmft_rule_outside_a_network():
     many = T.weight_variance("dmft", 1000, 1.0, beta=0.5, steps=20)
     cfg = si.NetworkConfig(width=1000, layers=1, steps=20, beta=0.5, init="dmft")
     assert many == T.layer_weight_moments(cfg)[1][0]
+
+
+def test_unstable_layer_on_simulations_and_bad_input():
+    cfg = si.NetworkConfig(width=300, layers=5, steps=8, beta=0.9)
+    sim = si.montecarlo.simulate(cfg, reps=4, seed=0, method="gram")
+    assert T.unstable_layer(sim) is None
+    with pytest.raises(ValueError, match="reps"):
+        T.unstable_layer(sim.isel(rep=[0]))
+    with pytest.raises(ValueError, match="kind"):
+        T.unstable_layer(T.mean_field(cfg.replace(steps=1)))
+    # a spread far beyond the binomial noise of 300 neurons is flagged
+    factor = xr.DataArray([1.0, 1.8, 1.8, 0.2], dims="rep")
+    shaken = sim.assign(rate=xr.where(sim["layer"] >= 3, sim["rate"] * factor, sim["rate"]))
+    assert T.unstable_layer(shaken) == 3
