@@ -439,9 +439,36 @@ def init_snntorch(
     x = None if sample is None else _as_tensor(sample, dtype)
     if first_layer == "auto":
         first_layer = "rule" if layout.has_encoding else "unit"
-    offset = 1 if (first_layer == "unit" and not layout.has_encoding) else 0
 
     _warn_dynamics(layout)
+    # all or nothing: a rule that fails half-way (e.g. a silent layer for a
+    # data-driven rule) must not leave the model partly re-initialised
+    backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    try:
+        records = _initialise_layers(
+            layout,
+            r,
+            rule,
+            rule_params,
+            x,
+            steps,
+            first_layer,
+            distribution,
+            generator,
+            zero_bias,
+        )
+    except BaseException:
+        model.load_state_dict(backup)
+        raise
+    model.snninit_init = records
+    return model
+
+
+def _initialise_layers(
+    layout, r, rule, rule_params, x, steps, first_layer, distribution, generator, zero_bias
+) -> list[dict]:
+    """Fill every weight layer that feeds a Leaky; return one record per layer."""
+    offset = 1 if (first_layer == "unit" and not layout.has_encoding) else 0
     per_layer_cache: dict = {}
     trains = None  # spike trains on `sample`, for data-driven rules
     # hidden layers of the equivalent simulated network: weight layers with a Leaky after
@@ -454,7 +481,7 @@ def init_snntorch(
                 f"weight layer {w.name!r} has no snntorch.Leaky after it (a read-out?): "
                 "left as it is",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             continue
         if any(not isinstance(o.module, _SHAPE_ONLY) for o in layout.between(w)):
@@ -462,7 +489,7 @@ def init_snntorch(
                 f"pooling between {w.name!r} and its Leaky: the rule assumes the Leaky "
                 "receives the layer's output directly; the weights are approximate",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         pre = layout.neuron_of_layer(w.layer - 1)
         n_in = fan_in(w.module)
@@ -523,8 +550,7 @@ def init_snntorch(
                 "zero_bias": zero_bias,
             }
         )
-    model.snninit_init = records
-    return model
+    return records
 
 
 def _warn_dynamics(layout: _Layout) -> None:

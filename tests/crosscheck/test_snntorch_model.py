@@ -296,3 +296,28 @@ def si_config(**kw):
     from snninit import NetworkConfig
 
     return NetworkConfig(**kw)
+
+
+def test_a_rule_failing_half_way_leaves_the_model_as_it_was(monkeypatch):
+    def needs_rates(n_in, theta, beta, steps):
+        raise ValueError("this rule needs measured rates")
+
+    calls = []
+
+    def hook(rates, n_in, neuron, steps, params):
+        calls.append(n_in)
+        if len(calls) == 2:
+            raise ValueError("layer 2 is silent")
+        return 0.0, 1.0 / n_in
+
+    rule = rules_module.InitRule("test-fails-late", needs_rates, needs_data=True)
+    monkeypatch.setitem(rules_module._REGISTRY, rule.name, rule)
+    monkeypatch.setitem(st.snntorch_model.DATA_DRIVEN_RULES, rule.name, hook)
+    model = _mlp(n=50, layers=3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="layer 2 is silent"):
+        st.init_snntorch(model, sample=torch.randn(4, 50), rule=rule.name)
+    assert len(calls) == 2  # layer 1 was filled before layer 2 failed ...
+    for k, v in model.state_dict().items():  # ... and restored
+        assert torch.equal(v, before[k]), k
+    assert not hasattr(model, "snninit_init")
