@@ -22,6 +22,7 @@ from torch import nn
 from .._checks import check_choice, check_int
 from .._dataset import finish_dataset, time_coord
 from ..config import NetworkConfig
+from ..theory.rules import get_rule
 from .snntorch_model import _as_tensor, _layout, _model_dtype, copy_model, network_config, run_model
 
 __all__ = ["diagnose", "split_theory", "THEORY_CHOICES"]
@@ -129,8 +130,13 @@ def diagnose(
         :func:`snninit.validation.compare`.
     """
     check_choice("theory", theory, THEORY_CHOICES)
-    layout_check = _layout(model)  # validates before copying
-    del layout_check
+    check_int("paths", paths, low=1)
+    check_int("seed", seed, low=0)
+    if rule is not None:
+        get_rule(rule).resolve_params(rule_params)  # a bad name or parameter is an error
+    elif rule_params:
+        raise ValueError(f"rule parameters {sorted(rule_params)} need rule=")
+    _layout(model)  # validates before copying
     twin = copy_model(model, dtype)
     layout = _layout(twin)
     steps, batch, inputs = _inputs(sample, steps, _model_dtype(twin))
@@ -195,9 +201,13 @@ def _config_or_reason(model, steps, rule, rule_params):
     try:
         return network_config(model, steps, init=rule, **rule_params), True, None
     except ValueError as exc:
-        if rule is None and "init rule is unknown" in str(exc):
-            return network_config(model, steps, init="kaiming"), False, str(exc)
-        return None, False, str(exc)
+        if rule is not None:
+            return None, False, str(exc)
+        try:  # structure alone, with a stand-in rule (no moments to check)
+            cfg = network_config(model, steps, init="kaiming")
+        except ValueError as structural:
+            return None, False, str(structural)
+        return cfg, False, str(exc)
 
 
 def _theory_dataset(cfg, kind, paths, seed):

@@ -113,6 +113,12 @@ def test_bad_input_is_refused():
         st.diagnose(model, torch.randn(2, 200), steps=0)
     with pytest.raises(ValueError, match="theory"):
         st.diagnose(model, torch.randn(2, 200), theory="exact")
+    with pytest.raises(ValueError, match="init must be one of"):
+        st.diagnose(model, torch.randn(2, 200), rule="no-such-rule")
+    with pytest.raises(ValueError, match="paths"):
+        st.diagnose(model, torch.randn(2, 200), paths=0)
+    with pytest.raises(ValueError, match="need rule="):
+        st.diagnose(model, torch.randn(2, 200), xi=2.0)
     with pytest.raises(ValueError, match="no prediction"):
         st.diagnose(_model_without_encoding(), torch.randn(2, 200), theory="dmft")
 
