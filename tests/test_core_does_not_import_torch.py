@@ -14,10 +14,15 @@ _PROBE = textwrap.dedent(
     import importlib, json, pkgutil, sys
     import snninit
     import snninit.cli
-    names = ["snninit.theory", "snninit.montecarlo", "snninit.training",
-             "snninit.validation", "snninit.torch"]
-    for name in names:
+    # every module of the package, except the torch front-end's implementation
+    # modules and torch-only references (named for torch; they import it on purpose)
+    allowed = {"snninit.torch", "snninit.torch.commands", "snninit.torch._compat"}
+    for info in pkgutil.walk_packages(snninit.__path__, "snninit."):
+        name = info.name
+        if name == "snninit.__main__" or ("torch" in name and name not in allowed):
+            continue
         importlib.import_module(name)
+    snninit.theory.rule_names()  # loads the rule modules registered by name
     # every commands module that exists, as the CLI loads them
     commands = []
     for name in snninit.cli._COMMAND_MODULES:
