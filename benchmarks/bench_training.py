@@ -4,8 +4,9 @@ Both train the paper's network (encoding LIF layer + 10 x 600 hidden LIF
 layers + LIF readout of 10, T = 3, theta = 1, beta = 0.5, Micheli init,
 arctan surrogate, detached reset, Adam) on the same float32 mini-batches of
 128, with the same number of threads (numpy's BLAS limited by threadpoolctl,
-torch by ``torch.set_num_threads``). Each side is timed on the same batches
-after a warm-up; the epoch time is extrapolated to 50,000 images (391
+torch by ``torch.set_num_threads``). Both are timed on the same batches in
+interleaved rounds after a warm-up (minimum per side, robust to the load of a
+shared machine); the epoch time is extrapolated to 50,000 images (391
 batches). The ratio numpy / torch is printed (target <= 1.0).
 
 Usage: python benchmarks/bench_training.py [--threads 1] [--batches 40]
@@ -43,18 +44,17 @@ def _batches(n_batches, batch, seed=0):
     return [(x[i], y[i]) for i in idx], source
 
 
-def time_numpy(model, batches):
+def numpy_stepper(model):
     opt = Adam(model.weights, lr=1e-3)
-    for xb, yb in batches[:3]:  # warm-up (numba kernels, BLAS buffers)
-        opt.step(model.loss_and_grad(xb, yb)[1])
-    t0 = time.perf_counter()
-    for xb, yb in batches:
+
+    def step(xb, yb):
         _, grads, _ = model.loss_and_grad(xb, yb)
         opt.step(grads)
-    return (time.perf_counter() - t0) / len(batches)
+
+    return step
 
 
-def time_torch(model, batches):
+def torch_stepper(model):
     import torch
 
     from snninit.training.torch_reference import TorchSNN
@@ -67,18 +67,33 @@ def time_torch(model, batches):
         ref.loss(xb, yb).backward()
         opt.step()
 
-    for xb, yb in batches[:3]:
-        step(xb, yb)
-    t0 = time.perf_counter()
-    for xb, yb in batches:
-        step(xb, yb)
-    return (time.perf_counter() - t0) / len(batches)
+    return step
+
+
+def interleaved_times(steppers, batches, rounds):
+    """Per-batch seconds of each stepper: the minimum over ``rounds`` interleaved rounds.
+
+    Rounds alternate between the implementations so that a change of load on
+    a shared machine hits both alike; the minimum is the least-disturbed round.
+    """
+    for step in steppers:  # warm-up (numba kernels, BLAS buffers, allocator)
+        for xb, yb in batches[:2]:
+            step(xb, yb)
+    best = [float("inf")] * len(steppers)
+    for _ in range(rounds):
+        for i, step in enumerate(steppers):
+            t0 = time.perf_counter()
+            for xb, yb in batches:
+                step(xb, yb)
+            best[i] = min(best[i], (time.perf_counter() - t0) / len(batches))
+    return best
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--batches", type=int, default=40)
+    p.add_argument("--batches", type=int, default=10, help="batches per round")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (min is kept)")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--layers", type=int, default=10)
     p.add_argument("--width", type=int, default=600)
@@ -95,13 +110,17 @@ def main(argv=None):
         print("bench_training: torch not installed; numpy timing only")
         torch = None
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        t_np = time_numpy(SNN(cfg, seed=0), batches)
+        steppers = [numpy_stepper(SNN(cfg, seed=0))]
         if torch is not None:
             torch.set_num_threads(args.threads)
-            t_torch = time_torch(SNN(cfg, seed=0), batches)
+            steppers.append(torch_stepper(SNN(cfg, seed=0)))
+        times = interleaved_times(steppers, batches, args.rounds)
+    t_np = times[0]
+    t_torch = times[-1]
     print(
         f"bench_training: {args.layers}x{args.width}, T={args.steps}, batch {args.batch}, "
-        f"{args.threads} thread(s), {args.batches} batches of {source}"
+        f"{args.threads} thread(s), min over {args.rounds} interleaved rounds of "
+        f"{args.batches} batches of {source}"
     )
     print(f"  numpy BPTT : {t_np * 1e3:7.1f} ms/batch = {t_np * per_epoch:6.1f} s/epoch")
     if torch is not None:
