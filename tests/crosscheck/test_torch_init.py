@@ -160,11 +160,38 @@ def test_a_rule_that_depends_on_beta_needs_beta(monkeypatch):
 
 
 def test_rules_that_need_data_or_the_whole_network_point_to_init_snntorch(monkeypatch):
-    for name, kw in [
-        ("test-data", {"needs_data": True}),
-        ("test-per-layer", {"per_layer": lambda cfg: (None, None)}),
+    def needs_rates(n_in, theta, beta, steps):
+        raise ValueError("measured rates needed")
+
+    for name, kw, variance in [
+        ("test-data", {"needs_data": True}, needs_rates),
+        ("test-per-layer", {"per_layer": lambda cfg: (None, None)}, lambda n, t, b, s: 1.0 / n),
     ]:
-        rule = rules_module.InitRule(name=name, variance=lambda n, t, b, s: 1.0 / n, **kw)
+        rule = rules_module.InitRule(name=name, variance=variance, **kw)
         monkeypatch.setitem(rules_module._REGISTRY, name, rule)
         with pytest.raises(ValueError, match="init_snntorch"):
             st.init_(torch.empty(3, 3), rule=name)
+
+
+def test_fluctuation_with_a_given_rate_is_closed_form():
+    if "fluctuation" not in theory.rule_names():
+        pytest.skip("the fluctuation rule is not registered")
+    w = torch.empty(400, 300)
+    st.init_(
+        w,
+        "fluctuation",
+        theta=1.0,
+        beta=0.8,
+        steps=5,
+        nu=0.1,
+        mu_u=0.2,
+        xi=2.0,
+        generator=torch.Generator().manual_seed(8),
+    )
+    kw = dict(beta=0.8, steps=5, nu=0.1, mu_u=0.2, xi=2.0)
+    mean = float(theory.weight_mean("fluctuation", 300, 1.0, **kw))
+    var = float(theory.weight_variance("fluctuation", 300, 1.0, **kw))
+    assert mean > 0  # mu_u > 0 needs excitatory mean weight
+    _assert_moments(w, mean, var)
+    with pytest.raises(ValueError, match="init_snntorch"):
+        st.init_(w, "fluctuation", theta=1.0, beta=0.8)  # nu=None: data-driven
