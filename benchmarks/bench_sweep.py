@@ -50,7 +50,14 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=100)
     args = ap.parse_args()
 
+    import importlib.util
+
     import numba
+
+    missing = [m for m in ("distributed", "zarr") if importlib.util.find_spec(m) is None]
+    if missing:  # e.g. `nox -s benchmarks` installs the core only
+        print(f"bench_sweep: skipped, needs {', '.join(missing)} (pip install -e '.[distributed]')")
+        return
     from distributed import Client, LocalCluster
 
     cfg = si.NetworkConfig(width=args.width, layers=args.layers, steps=1)
