@@ -30,18 +30,29 @@ from rest, and with ``steps = 1`` both sums are 1, so that with ``mu_u = 0``,
 ``Var[w] = 1 / (n Q(theta))``. ``horizon="stationary"`` uses the limits (the
 published implementation's choice for long presentations).
 
-Bernoulli spikes (at most one spike per step, as in our model) have variance
-``nu (1 - nu)`` instead of ``nu``; then ``sigma_U^2 = n nu eps_hat (sigma_w^2
-+ mu_w^2 (1 - nu))``. ``bernoulli=True`` uses that exact form.
+Which variance: ``sigma_U^2`` is Campbell's variance, the fluctuation of one
+neuron's membrane over spike realisations with its weights held fixed,
+averaged over the weight distribution, ``E_w[Var(u | w)]`` (the temporal
+fluctuations that drive a neuron across threshold). The variance of ``u``
+across neurons is larger by the quenched part ``Var_w[E(u | w)] = n sigma_w^2
+nu^2 eps_bar^2`` (each neuron's own mean differs), which the rule ignores, as
+the published rule does.
 
-Solving for the weights:
+Bernoulli spikes (at most one spike per step, as in our model) have count
+variance ``nu (1 - nu)`` instead of ``nu``; then ``sigma_U^2 = n nu (1 - nu)
+(sigma_w^2 + mu_w^2) eps_hat`` (``sum_j nu_j (1 - nu_j)`` replaces ``n nu (1 -
+nu)`` for per-neuron rates). ``bernoulli=True`` uses that exact form.
+
+Solving for the weights (``V = n nu`` for Poisson, ``n nu (1 - nu)`` for
+Bernoulli spikes):
 
     mu_w      = mu_U / (n nu eps_bar)
-    sigma_w^2 = sigma_U^2 / (n nu eps_hat) - mu_w^2 (1 - b nu),  sigma_U = (theta - mu_U) / xi
+    sigma_w^2 = sigma_U^2 / (V eps_hat) - mu_w^2,   sigma_U = (theta - mu_U) / xi
 
-(``b = 1`` for Bernoulli spikes, 0 for Poisson). A negative ``sigma_w^2``
-(a large ``mu_U`` with few inputs) or ``sigma_U <= 0`` (``mu_U >= theta``) has
-no solution: a ``ValueError`` says which parameters to change.
+A negative ``sigma_w^2`` (a large ``|mu_U|`` with few inputs:
+``mu_U^2 V eps_hat > sigma_U^2 (n nu eps_bar)^2``) or ``sigma_U <= 0``
+(``mu_U >= theta``) has no solution: a ``ValueError`` says which parameters
+to change.
 
 The rate nu
 -----------
@@ -170,10 +181,12 @@ def fluctuation_layer_moments(
 ):
     """Weight mean and variance that give the free membrane ``mu_U`` and ``sigma_U``.
 
-    ``mu_w = mu_U / (N eps_bar)``, ``sigma_w^2 = sigma_U^2 / (N eps_hat) -
-    mu_w^2 (1 - b nu)`` with ``N = sum_j nu_j`` the summed presynaptic rate
-    (``n_in nu`` for one rate), ``sigma_U = (theta - mu_U) / xi`` and ``b = 1``
-    for Bernoulli spikes (see the module docstring for the derivation).
+    ``mu_w = mu_U / (N eps_bar)``, ``sigma_w^2 = sigma_U^2 / (V eps_hat) -
+    mu_w^2`` with ``N = sum_j nu_j`` the summed presynaptic rate (``n_in nu``
+    for one rate), ``V = N`` for Poisson and ``V = sum_j nu_j (1 - nu_j)`` for
+    Bernoulli spikes, and ``sigma_U = (theta - mu_U) / xi`` (see the module
+    docstring for the derivation). ``sigma_U^2`` is Campbell's variance over
+    spike realisations at fixed weights, averaged over the weights.
 
     Parameters
     ----------
@@ -212,6 +225,7 @@ def fluctuation_layer_moments(
     if rates.ndim == 0:
         nu = check_real("nu", float(rates), low=0.0, high=1.0, low_open=True)
         total = n_in * nu
+        spike_var = total * (1.0 - nu) if bernoulli else total
     else:
         if rates.shape != (n_in,) or not np.all(np.isfinite(rates)):
             raise ValueError(
@@ -226,17 +240,23 @@ def fluctuation_layer_moments(
                 "rates_in: the presynaptic layer is silent (all rates 0); the "
                 "fluctuation rule cannot put a membrane into any regime without input"
             )
-        nu = total / n_in
+        spike_var = float(np.sum(rates * (1.0 - rates))) if bernoulli else total
+    if spike_var <= 0.0:
+        raise ValueError(
+            "rates_in: with bernoulli=True every presynaptic neuron fires at rate 0 or 1 "
+            "(no spike-count variance); the membrane cannot fluctuate"
+        )
     sigma_u = (theta - mu_u) / xi
     mean = mu_u / (total * eps_bar)
-    var = sigma_u**2 / (total * eps_hat) - mean**2 * (1.0 - (nu if bernoulli else 0.0))
+    var = sigma_u**2 / (spike_var * eps_hat) - mean**2
     if var < 0.0:
         raise ValueError(
             f"init='fluctuation': the targets mu_u={mu_u!r}, xi={xi!r} (sigma_U="
             f"{sigma_u:.4g}) need a negative weight variance ({var:.4g}) with summed "
             f"presynaptic rate n_in*nu={total:.4g} and kernel sums eps_bar={eps_bar:.4g}, "
-            f"eps_hat={eps_hat:.4g}; a solution needs mu_u^2 eps_hat <= sigma_U^2 "
-            "n_in nu eps_bar^2: lower |mu_u|, lower xi or raise the presynaptic rate"
+            f"eps_hat={eps_hat:.4g}; a solution needs mu_u^2 V eps_hat <= sigma_U^2 "
+            "(n_in nu eps_bar)^2 (V = n_in nu for Poisson, n_in nu (1 - nu) for Bernoulli "
+            "spikes): lower |mu_u|, lower xi or raise the presynaptic rate"
         )
     return float(mean), float(var)
 

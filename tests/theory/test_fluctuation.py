@@ -1,0 +1,172 @@
+"""Fluctuation-driven rule: kernel sums, defining equation, errors, data-driven mode."""
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import snninit as si
+from snninit.theory import fluctuation as fl
+from snninit.theory.rules import survival, weight_mean, weight_variance
+
+from ._stats import z_bound
+
+# two-sided normal quantile for a false-failure rate of 1e-5 per comparison
+Z = 4.42
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.3, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("steps", [1, 2, 7, 20])
+def test_symbolic_kernel_sums_match_numeric(beta, steps):
+    d = fl.psp_kernel_sums_symbolic()
+    sub = {d["beta"]: sp.nsimplify(beta), d["T"]: steps}
+    bar, hat = fl.psp_kernel_sums(beta, steps)
+    assert float(d["eps_bar_T"].subs(sub)) == pytest.approx(bar, rel=1e-12)
+    assert float(d["eps_hat_T"].subs(sub)) == pytest.approx(hat, rel=1e-12)
+    if beta < 1:
+        sbar, shat = fl.psp_kernel_sums(beta, steps, "stationary")
+        assert float(d["eps_bar_inf"].subs(sub)) == pytest.approx(sbar, rel=1e-12)
+        assert float(d["eps_hat_inf"].subs(sub)) == pytest.approx(shat, rel=1e-12)
+
+
+@pytest.mark.parametrize("theta", [0.5, 1.0, 1.5])
+def test_one_step_unit_target_is_micheli_at_theta_one_sigma(theta):
+    # T = 1, mu_U = 0, xi = 1 -> sigma_U = theta; with nu = Q(theta) and theta = 1 this is eq. 10
+    nu = float(survival(theta))
+    mean, var = fl.fluctuation_layer_moments(nu, 1000, theta, 0.5, 1, 0.0, 1.0)
+    assert mean == 0.0
+    assert var == pytest.approx(theta**2 * weight_variance("micheli", 1000, theta), rel=1e-12)
+
+
+def _free_membranes(rng, n, nu, mean, var, beta, steps, neurons, reps, bernoulli):
+    """``u^{T-1}``, shape (neurons, reps): weights fixed per neuron, fresh spikes per rep.
+
+    ``u = sum_j w_j y_j`` with ``y_j = sum_k beta^(T-1-k) c_j^k`` (the free membrane).
+    """
+    kernel = beta ** np.arange(steps - 1, -1, -1)
+    w = mean + math.sqrt(var) * rng.standard_normal((neurons, n))
+    u = np.empty((neurons, reps))
+    for i in range(neurons):
+        shape = (reps, n, steps)
+        counts = rng.binomial(1, nu, shape) if bernoulli else rng.poisson(nu, shape)
+        u[i] = (counts @ kernel) @ w[i]
+    return u
+
+
+# 12 examples x 2 comparisons, all passing with probability 1 - 1e-6
+Z_PROP = z_bound(1e-6, 24)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    n=st.integers(20, 200),
+    nu=st.floats(0.05, 0.6),
+    beta=st.floats(0.0, 0.95),
+    steps=st.integers(1, 6),
+    mu_u=st.floats(-1.0, 0.5),
+    xi=st.floats(0.5, 3.0),
+    bernoulli=st.booleans(),
+)
+def test_rule_reproduces_target_membrane_statistics(n, nu, beta, steps, mu_u, xi, bernoulli):
+    """Defining equation: E[u] = mu_U and E_w[Var(u | w)] = sigma_U^2 (Campbell).
+
+    sigma_U^2 is the variance over spike realisations at fixed weights, averaged
+    over neurons; each neuron's sample variance over ``reps`` realisations is
+    unbiased for it, and the neurons are independent, so the SE of the average is
+    the spread of the per-neuron estimates over sqrt(neurons).
+    """
+    theta = 1.0
+    sigma_u = (theta - mu_u) / xi
+    try:
+        mean, var = fl.fluctuation_layer_moments(
+            nu, n, theta, beta, steps, mu_u, xi, bernoulli=bernoulli
+        )
+    except ValueError as exc:  # only the documented infeasible case may refuse
+        assert "negative weight variance" in str(exc)
+        bar, hat = fl.psp_kernel_sums(beta, steps)
+        v = n * nu * (1 - nu) if bernoulli else n * nu
+        assert mu_u**2 * v * hat > sigma_u**2 * (n * nu * bar) ** 2
+        return
+    rng = np.random.default_rng(1234)
+    neurons, reps = 200, 64
+    u = _free_membranes(rng, n, nu, mean, var, beta, steps, neurons, reps, bernoulli)
+    m_i = u.mean(axis=1)
+    v_i = u.var(axis=1, ddof=1)
+    assert abs(m_i.mean() - mu_u) < Z_PROP * m_i.std(ddof=1) / math.sqrt(neurons)
+    assert abs(v_i.mean() - sigma_u**2) < Z_PROP * v_i.std(ddof=1) / math.sqrt(neurons)
+
+
+def test_variance_across_neurons_adds_the_quenched_part():
+    # The example that a pooled (neurons x spikes) variance got "wrong": n=20, nu=0.5,
+    # T=1, mu_U=0, xi=1. The rule targets E_w[Var(u|w)] = 1; the pooled variance is
+    # larger by Var_w[E(u|w)] = n sigma_w^2 nu^2 eps_bar^2 = 0.5.
+    n, nu, theta = 20, 0.5, 1.0
+    mean, var = fl.fluctuation_layer_moments(nu, n, theta, 0.0, 1, 0.0, 1.0)
+    rng = np.random.default_rng(5)
+    u = _free_membranes(rng, n, nu, mean, var, 0.0, 1, 4000, 1, False).ravel()
+    expected = 1.0 + n * var * nu**2
+    assert expected == pytest.approx(1.5)
+    m4 = np.mean((u - u.mean()) ** 4)
+    se = math.sqrt((m4 - u.var() ** 2) / u.size)
+    assert abs(u.var() - expected) < z_bound(1e-6, 1) * se
+    assert abs(u.var() - 1.0) > z_bound(1e-6, 1) * se  # and the conditional target is not it
+
+
+def test_negative_variance_is_refused_with_clear_message():
+    with pytest.raises(ValueError, match="negative weight variance"):
+        fl.fluctuation_layer_moments(0.01, 1, 1.0, 0.5, 1, mu_u=0.5, xi=10.0)
+    with pytest.raises(ValueError, match="mu_u must be below theta"):
+        fl.fluctuation_layer_moments(0.1, 100, 1.0, 0.5, 1, mu_u=1.0)
+    with pytest.raises(ValueError, match="xi"):
+        fl.fluctuation_layer_moments(0.1, 100, 1.0, 0.5, 1, xi=0.0)
+    with pytest.raises(ValueError, match="nu"):
+        fl.fluctuation_layer_moments(1.5, 100, 1.0, 0.5, 1)
+    with pytest.raises(ValueError, match="silent"):
+        fl.fluctuation_layer_moments(np.zeros(10), 10, 1.0, 0.5, 1)
+    with pytest.raises(ValueError, match="horizon"):
+        fl.psp_kernel_sums(1.0, 5, "stationary")
+
+
+def test_registry_closed_form_with_given_rate_and_refusal_without():
+    v = weight_variance("fluctuation", [100, 1000], 1.0, beta=0.9, steps=20, nu=0.1, mu_u=0.2)
+    m = weight_mean("fluctuation", [100, 1000], 1.0, beta=0.9, steps=20, nu=0.1, mu_u=0.2)
+    bar, hat = fl.psp_kernel_sums(0.9, 20)
+    assert np.allclose(m, 0.2 / (np.array([100, 1000]) * 0.1 * bar))
+    assert np.allclose(v, 0.8**2 / (np.array([100, 1000]) * 0.1 * hat) - m**2)
+    with pytest.raises(ValueError, match="data-driven"):
+        weight_variance("fluctuation", 100, 1.0)
+
+
+def test_data_driven_first_layer_uses_encoding_rates():
+    cfg = si.NetworkConfig(width=200, layers=4, steps=5, beta=0.9, theta=1.0, init="fluctuation",
+                           init_params={"mu_u": 0.3, "xi": 2.0})
+    mean, var = si.theory.layer_weight_moments(cfg)
+    assert mean.shape == var.shape == (4,)
+    _, _, rates = fl.fluctuation_calibration(cfg)
+    for layer in range(4):  # each layer's moments follow from its measured input rate
+        m, v = fl.fluctuation_layer_moments(rates[layer], 200, 1.0, 0.9, 5, 0.3, 2.0)
+        assert mean[layer] == pytest.approx(m)
+        assert var[layer] == pytest.approx(v)
+    # same configuration, same numbers
+    assert np.array_equal(si.theory.layer_weight_moments(cfg)[1], var)
+
+
+def test_training_initialiser_is_data_driven():
+    from snninit.training import SNN
+    from snninit.training.data import synthetic_dataset
+
+    data = synthetic_dataset()
+    cfg = si.NetworkConfig(width=300, layers=2, steps=4, beta=0.9, theta=1.0, init="fluctuation")
+    model = SNN(cfg, n_inputs=data.x_train.shape[1], n_classes=4, dtype=np.float64)
+    x = data.x_train[:128]
+    model.initialize(np.random.default_rng(0), x=x)
+    rec = model.forward(x, record=True, upto=1)
+    rates = rec.spikes[1].mean(axis=(0, 1))
+    m, v = fl.fluctuation_layer_moments(rates, 300, 1.0, 0.9, 4)
+    w = model.weights[1]
+    # empirical weight moments of W_2 (300 x 300) within the standard error (rate 1e-5)
+    assert abs(w.mean() - m) < Z * math.sqrt(v / w.size)
+    assert abs(w.var() - v) < Z * v * math.sqrt(2.0 / w.size)
