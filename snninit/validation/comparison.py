@@ -34,6 +34,9 @@ COMPARED_VARIABLES = ("var_u", "mean_u", "rate", "spikes", "skew", "kurt", "p_ex
 
 #: Shape statistics: undefined (NaN) where a layer's membranes are all equal.
 _SHAPE_VARIABLES = ("skew", "kurt")
+#: Variables whose relative error means nothing (probabilities near 0, statistics
+#: centred on 0 for a Gaussian): summaries report their absolute error only.
+_NO_RELATIVE_ERROR = ("p_extinct", "skew", "kurt")
 
 #: Configuration fields that must agree between theory and simulation unless
 #: one of the datasets sweeps them as a dimension.
@@ -281,6 +284,15 @@ def compare(
     is NaN, is *not tested*: ``v_tested`` is False, ``z`` and ``rel_err`` are
     NaN and ``p`` is 1. Any other NaN is an error.
 
+    Degenerate samples are not tested either: when the standard error comes
+    from the sample (no ``v_sd`` in the theory), every repetition gave the
+    same value (sample SD 0, e.g. a layer silent in all networks), the
+    prediction carries no error of its own and differs from that value, the
+    t statistic is undefined rather than infinite (a prediction of 0.04
+    spikes per layer is compatible with 10 silent networks), so the cell is
+    untested. With the theory's own spread, or a prediction of exactly the
+    common value, such cells stay tested.
+
     A cell whose total standard error is exactly 0 (a deterministic
     quantity) gets ``z = 0`` and ``p = 1`` if ``|sim - theory| <= 1e-12 +
     1e-9 |theory|`` and ``z = +-inf``, ``p = 0`` otherwise. ``rel_err =
@@ -349,6 +361,7 @@ def compare(
             p0 = pred.clip(0.0, 1.0)
             sim_se = np.sqrt(p0 * (1.0 - p0) / reps)
             n_ok = xr.full_like(sim_mean, float(reps))
+            degenerate = xr.zeros_like(sim_mean, dtype=bool)
         else:
             values = simulation[v].astype(float)
             if v not in _SHAPE_VARIABLES and bool(values.isnull().any()):
@@ -360,15 +373,27 @@ def compare(
             sd = _theory_sd(theory, v)
             if sd is not None:
                 sim_se = sd / np.sqrt(n_ok.clip(min=1.0))
+                degenerate = xr.zeros_like(sim_mean, dtype=bool)
             else:
-                sim_se = values.std("rep", ddof=1, skipna=True) / np.sqrt(n_ok.clip(min=1.0))
+                sample_sd = values.std("rep", ddof=1, skipna=True)
+                sim_se = sample_sd / np.sqrt(n_ok.clip(min=1.0))
+                # every repetition gave the same value: the sample says nothing about the
+                # spread, so unless the prediction has an error of its own the t statistic
+                # is undefined (0/0 or x/0), not infinite
+                degenerate = sample_sd == 0
         if v not in _SHAPE_VARIABLES and bool(pred.isnull().any()):
             raise ValueError(f"theory variable {v!r} contains NaN")
         theory_se = theory[f"{v}_se"].astype(float) if f"{v}_se" in theory else xr.zeros_like(pred)
-        sim_mean, sim_se, pred, theory_se, n_ok = xr.broadcast(
-            sim_mean, sim_se, pred, theory_se, n_ok
+        sim_mean, sim_se, pred, theory_se, n_ok, degenerate = xr.broadcast(
+            sim_mean, sim_se, pred, theory_se, n_ok, degenerate
         )
-        tested = (n_ok >= 3) & pred.notnull() & theory_se.notnull()
+        equal = np.abs(sim_mean - pred) <= _ATOL + _RTOL * np.abs(pred)
+        tested = (
+            (n_ok >= 3)
+            & pred.notnull()
+            & theory_se.notnull()
+            & ~(degenerate & (theory_se == 0) & ~equal)
+        )
         # untested cells are carried with z = NaN, p = 1 and `<v>_tested` False
         sim_mean_t = sim_mean.where(tested, 0.0)
         pred_t = pred.where(tested, 0.0)
@@ -445,7 +470,8 @@ def _cells(cmp: xr.Dataset, variables: Sequence[str]) -> list[dict[str, Any]]:
 def worst_cells(cmp: xr.Dataset, k: int = 10, variables: Sequence[str] | None = None) -> list:
     """The ``k`` cells with the smallest p-values (largest |z| breaking ties)."""
     variables = _variables_of(cmp) if variables is None else list(variables)
-    rows = _cells(cmp, variables)
+    # untested cells (z undefined) are no evidence either way: never listed
+    rows = [r for r in _cells(cmp, variables) if not math.isnan(r["z"])]
     rows.sort(key=lambda r: (r["p"], -abs(r["z"])))
     return rows[:k]
 
@@ -585,6 +611,13 @@ def agreement_summary(
     essentially silent do not dominate; NaN for ``p_extinct``, whose
     relative error near 0 means nothing, and where every prediction is 0)
     and ``agrees`` (no rejected cell).
+
+    Untested cells (see :func:`compare`) enter none of these numbers, only
+    ``untested``; a variable with no tested cell has ``worst_z``,
+    ``max_rel_err`` and ``max_abs_err`` NaN, ``min_p`` 1 and ``agrees`` True
+    (nothing rejected it). ``worst_z`` is ``+-inf`` only for a tested cell of
+    zero standard error whose values differ (a certain disagreement). Relative
+    errors are also NaN for ``skew`` and ``kurt``, which are 0 for a Gaussian.
     """
     alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     variables = _variables_of(cmp)
@@ -625,20 +658,23 @@ def agreement_summary(
         pred, rel, absdiff = pred[tested], rel[tested], absdiff[tested]
         scale = pred.max() if pred.size else 0.0
         keep = pred > negligible * scale if scale > 0 else np.ones_like(pred, dtype=bool)
+        any_tested = bool(tested.any())
         summary[v] = {
             "cells": int(tested.sum()),
             "untested": int((~tested).sum()),
-            "worst_z": float(zflat[i]) if zflat.size else 0.0,
-            "worst_where": where,
-            "min_p": float(p.min()) if p.size else 1.0,
+            # NaN (and no location) when no cell of the variable could be tested
+            "worst_z": float(zflat[i]) if any_tested else float("nan"),
+            "worst_where": where if any_tested else {},
+            "min_p": float(p[tested].min()) if any_tested else 1.0,
             "rejected": int(rej.sum()),
-            # a probability's relative error is meaningless near 0: report |difference|
+            # a probability's or a centred statistic's relative error is meaningless
+            # near 0: report |difference| only
             "max_rel_err": (
                 float("nan")
-                if v == "p_extinct" or scale == 0
+                if v in _NO_RELATIVE_ERROR or scale == 0 or not any_tested
                 else (float(rel[keep].max()) if keep.any() else 0.0)
             ),
-            "max_abs_err": float(absdiff.max()) if absdiff.size else 0.0,
+            "max_abs_err": float(absdiff.max()) if any_tested else float("nan"),
             "agrees": bool(not rej.any()),
         }
     return summary

@@ -480,8 +480,10 @@ def make_figures(
 # comparisons and the report
 
 
-def _comparisons(results: Mapping[str, ExperimentResult]) -> list[tuple[str, str, xr.Dataset]]:
-    """(experiment, prediction, compare() result) for every pair we can test."""
+def _comparisons(
+    results: Mapping[str, ExperimentResult],
+) -> list[tuple[str, str, xr.Dataset | str]]:
+    """(experiment, prediction, compare() result or the error text) for every pair."""
     from .comparison import compare
 
     out = []
@@ -499,7 +501,11 @@ def _comparisons(results: Mapping[str, ExperimentResult]) -> list[tuple[str, str
             th = r.predictions.get(what)
             if th is None:
                 continue
-            out.append((name, what, compare(th, r.simulation, variables)))
+            try:
+                out.append((name, what, compare(th, r.simulation, variables)))
+            except ValueError as exc:
+                # one malformed prediction must not cost the report: it names the failure
+                out.append((name, what, f"{type(exc).__name__}: {exc}"))
     return out
 
 
@@ -606,6 +612,75 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join(out)
 
 
+def _fmt_num(x: float, spec: str) -> str:
+    return format(x, spec) if np.isfinite(x) else "—"
+
+
+def _fmt_z(z: float, spec: str = "+.2f") -> str:
+    """A z-score for the report: ±∞ spelled out, undefined as a dash."""
+    if math.isnan(z):
+        return "—"
+    if math.isinf(z):
+        return "+∞" if z > 0 else "−∞"
+    return format(z, spec)
+
+
+#: Columns of the report's summary table (one row per comparison).
+SUMMARY_HEADER = (
+    "experiment",
+    "prediction",
+    "cells",
+    "untested",
+    "worst z (where)",
+    "max rel err",
+    "verdict",
+)
+
+
+def summary_row(name: str, what: str, cmp: xr.Dataset, alpha: float = ALPHA) -> list[str]:
+    """One row of the report's summary for a :func:`compare` result (NaN-free text).
+
+    The worst variable is the one whose least probable tested cell has the
+    smallest p-value; variables without a tested cell count only as
+    ``untested``. The largest relative error is taken over the variables
+    where it is defined (finite).
+    """
+    from .comparison import agreement_summary
+
+    summ = agreement_summary(cmp, alpha=alpha)
+    total = sum(s["cells"] for s in summ.values())
+    untested = sum(s["untested"] for s in summ.values())
+    rejected = sum(s["rejected"] for s in summ.values())
+    tested_vars = [v for v in summ if summ[v]["cells"] > 0]
+    if tested_vars:
+        worst_v = min(tested_vars, key=lambda v: (summ[v]["min_p"], -abs(summ[v]["worst_z"])))
+        w = summ[worst_v]
+        worst = f"{_fmt_z(w['worst_z'])} ({worst_v}; {_fmt_where(w['worst_where'])})"
+    else:
+        worst = "—"
+    rel_vars = [v for v in summ if np.isfinite(summ[v]["max_rel_err"])]
+    if rel_vars:
+        rel_v = max(rel_vars, key=lambda v: summ[v]["max_rel_err"])
+        max_rel = f"{summ[rel_v]['max_rel_err']:.3g} ({rel_v})"
+    else:
+        max_rel = "—"
+    if total == 0:
+        verdict = "untested"
+    elif rejected == 0:
+        verdict = "consistent"
+    else:
+        verdict = f"**rejected** ({rejected} cells)"
+    return [
+        name,
+        _PREDICTION_NAMES.get(what, what),
+        str(total),
+        str(untested),
+        worst,
+        max_rel,
+        verdict,
+    ]
+
+
 _PREDICTION_NAMES = {
     "finite_size": "exact finite-n chain",
     "mean_field": "mean field (n→∞)",
@@ -616,7 +691,7 @@ _PREDICTION_NAMES = {
 def write_report(
     path: Path,
     results: Mapping[str, ExperimentResult],
-    comparisons: list[tuple[str, str, xr.Dataset]],
+    comparisons: list[tuple[str, str, xr.Dataset | str]],
     figures: Sequence[Path],
     *,
     quick: bool,
@@ -631,34 +706,26 @@ def write_report(
     summary_rows: list[list[str]] = []
     details: dict[str, list[str]] = {}
     for name, what, cmp in comparisons:
+        if isinstance(cmp, str):  # the comparison itself failed: say so, go on
+            summary_rows.append(
+                [name, _PREDICTION_NAMES.get(what, what), "0", "0", "—", "—", "not compared"]
+            )
+            details.setdefault(name, []).append(
+                f"Against the {_PREDICTION_NAMES.get(what, what)}: not compared ({cmp})."
+            )
+            continue
+        summary_rows.append(summary_row(name, what, cmp, alpha=alpha))
         summ = agreement_summary(cmp, alpha=alpha)
-        total = sum(s["cells"] for s in summ.values())
-        rejected = sum(s["rejected"] for s in summ.values())
-        worst_v = min(summ, key=lambda v: (summ[v]["min_p"], -abs(summ[v]["worst_z"])))
-        w = summ[worst_v]
-        rel_vars = [v for v in summ if np.isfinite(summ[v]["max_rel_err"])] or list(summ)
-        rel_v = max(rel_vars, key=lambda v: summ[v]["max_rel_err"])
-        max_rel = summ[rel_v]["max_rel_err"]
-        verdict = "consistent" if rejected == 0 else f"**rejected** ({rejected} cells)"
-        summary_rows.append(
-            [
-                name,
-                _PREDICTION_NAMES.get(what, what),
-                str(total),
-                f"{w['worst_z']:+.2f} ({worst_v}; {_fmt_where(w['worst_where'])})",
-                f"{max_rel:.3g} ({rel_v})",
-                verdict,
-            ]
-        )
         rows = [
             [
                 v,
                 str(s["cells"]),
-                f"{s['worst_z']:+.2f}",
-                _fmt_where(s["worst_where"]),
+                str(s["untested"]),
+                _fmt_z(s["worst_z"]),
+                _fmt_where(s["worst_where"]) or "—",
                 f"{s['min_p']:.2g}",
-                f"{s['max_rel_err']:.3g}" if np.isfinite(s["max_rel_err"]) else "—",
-                f"{s['max_abs_err']:.3g}",
+                _fmt_num(s["max_rel_err"], ".3g"),
+                _fmt_num(s["max_abs_err"], ".3g"),
                 str(s["rejected"]),
             ]
             for v, s in summ.items()
@@ -669,7 +736,7 @@ def write_report(
                 _fmt_where(r["where"]),
                 f"{r['sim']:.4g} ± {r['se']:.2g}",
                 f"{r['theory']:.4g}",
-                f"{r['z']:+.3g}",
+                _fmt_z(r["z"], ".3g"),
                 f"{r['p']:.2g}",
             ]
             for r in worst_cells(cmp, k=5)
@@ -680,6 +747,7 @@ def write_report(
                 [
                     "variable",
                     "cells",
+                    "untested",
                     "worst z",
                     "at",
                     "min p",
@@ -690,7 +758,11 @@ def write_report(
                 rows,
             )
             + "\n\nLeast probable cells under the prediction (simulation mean ± total SE):\n\n"
-            + _markdown_table(["variable", "cell", "simulation", "prediction", "z", "p"], worst)
+            + (
+                _markdown_table(["variable", "cell", "simulation", "prediction", "z", "p"], worst)
+                if worst
+                else "(no tested cell)"
+            )
         )
     insights = _insights(results)
     lines = [
@@ -707,14 +779,16 @@ def write_report(
         "(a weak statement when there are few repetitions: read it with the relative "
         "error); `rejected` counts the cells Holm rejects. "
         "The worst cell is the one with the smallest p-value. `max rel err` ignores cells "
-        "predicted below 1e-3 of the variable's maximum and extinction probabilities.",
+        "predicted below 1e-3 of the variable's maximum, extinction probabilities, skewness "
+        "and kurtosis (0 for a Gaussian: see their absolute errors). `untested` counts cells "
+        "without a defined test: shape statistics where fewer than 3 networks define them "
+        "(silent layers), and cells where every network gave the same value and the "
+        "prediction states no spread (sample SD 0: the t statistic is undefined). "
+        "A z of ±∞ is a tested cell of zero standard error whose values differ.",
         "",
         "## Summary",
         "",
-        _markdown_table(
-            ["experiment", "prediction", "cells", "worst z (where)", "max rel err", "verdict"],
-            summary_rows,
-        )
+        _markdown_table(SUMMARY_HEADER, summary_rows)
         if summary_rows
         else "(no comparison could be made)",
         "",
@@ -819,7 +893,10 @@ def reproduce(
     if not figures_only:
         comps = _comparisons(results)
         for name, what, cmp in comps:
-            save_dataset(cmp, data_dir / f"{name}_vs_{what}.nc")
+            if isinstance(cmp, str):
+                log(f"{name}: comparison with {what} failed: {cmp}")
+            else:
+                save_dataset(cmp, data_dir / f"{name}_vs_{what}.nc")
         report_path = out / "report.md"
         _, summary = write_report(
             report_path,

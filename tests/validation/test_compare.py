@@ -71,11 +71,21 @@ def test_zero_spread_cells():
     # identical repetitions equal to the prediction: perfect agreement
     assert cmp.var_u_z.values[0, 0] == 0 and cmp.var_u_p.values[0, 0] == 1
     assert cmp.var_u_z.values[2, 0] == 0
-    # identical repetitions away from a prediction with no spread: certain disagreement
-    assert cmp.var_u_z.values[1, 0] == -np.inf and cmp.var_u_p.values[1, 0] == 0
-    assert not np.isnan(cmp.var_u_rel_err.values).any()
+    # identical repetitions away from a prediction that says nothing about the spread:
+    # the sample SD is 0, the t statistic undefined, so the cell is untested, not infinite
+    assert cmp.var_u_tested.values[:, 0].tolist() == [True, False, True]
+    assert np.isnan(cmp.var_u_z.values[1, 0]) and cmp.var_u_p.values[1, 0] == 1
+    summary = agreement_summary(cmp)["var_u"]
+    assert summary["cells"] == 2 and summary["untested"] == 1
+    assert_agrees(th, _sim(x))
+    # the same data against a prediction that states its spread across networks is 0:
+    # certain disagreement
+    th0 = _theory(np.array([[0.0], [1e-3], [0.5]]), var_u_sd=np.zeros((3, 1)))
+    cmp0 = compare(th0, _sim(x))
+    assert cmp0.var_u_z.values[1, 0] == -np.inf and cmp0.var_u_p.values[1, 0] == 0
+    assert not np.isnan(cmp0.var_u_rel_err.values).any()
     with pytest.raises(AssertionError, match="layer=1"):
-        assert_agrees(th, _sim(x))
+        assert_agrees(th0, _sim(x))
 
 
 def test_extinction_is_an_exact_binomial_test():

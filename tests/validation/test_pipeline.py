@@ -135,3 +135,58 @@ def test_cli_reproduce_quick_end_to_end(tmp_path, capsys):
     assert len(list((tmp_path / "figures").glob("*.png"))) == 9
     out = capsys.readouterr().out
     assert "report:" in out
+
+
+def test_report_summary_is_nan_aware(tmp_path):
+    """Cells without a defined test are counted as untested, never shown as NaN/inf."""
+    import numpy as np
+    import xarray as xr
+
+    from snninit.validation import agreement_summary, compare
+
+    reps, layers = 10, 4
+    rng = np.random.default_rng(11)
+    var_u = rng.normal(1.0, 0.1, size=(reps, layers, 1))
+    var_u[:, 2:, 0] = 0.0  # layers 2-3 silent in every network
+    skew = np.full((reps, layers, 1), np.nan)  # undefined everywhere (e.g. all silent)
+    coords = {"layer": np.arange(layers), "time": [0]}
+    sim = xr.Dataset(
+        {"var_u": (("rep", "layer", "time"), var_u), "skew": (("rep", "layer", "time"), skew)},
+        coords=coords,
+    )
+    # a prediction that says nothing about the spread: layer 2 slightly active, layer 3 silent
+    th = xr.Dataset(
+        {
+            "var_u": (("layer", "time"), np.array([[1.0], [1.0], [3e-4], [0.0]])),
+            "skew": (("layer", "time"), np.zeros((layers, 1))),
+        },
+        coords=coords,
+    )
+    cmp = compare(th, sim)
+    summ = agreement_summary(cmp)
+    # layer 2: sample SD 0 and sim != theory -> untested; layer 3: equal -> tested (z = 0)
+    assert summ["var_u"]["cells"] == 3 and summ["var_u"]["untested"] == 1
+    assert np.isfinite(summ["var_u"]["worst_z"])
+    assert summ["skew"]["cells"] == 0 and summ["skew"]["untested"] == layers
+    assert np.isnan(summ["skew"]["worst_z"]) and summ["skew"]["agrees"]
+    row = pipeline.summary_row("toy", "finite_size", cmp)
+    assert row[2:4] == ["3", "5"] and row[-1] == "consistent"
+    # nothing testable at all: verdict 'untested', dashes instead of numbers
+    only_skew = pipeline.summary_row("toy", "dmft", compare(th, sim, variables=["skew"]))
+    assert only_skew[2:] == ["0", str(layers), "—", "—", "untested"]
+    # a tested cell of zero SE whose values differ is a certain disagreement, spelled ±∞
+    th0 = th.assign(var_u_sd=(("layer", "time"), np.zeros((layers, 1))))
+    certain = pipeline.summary_row("toy", "finite_size", compare(th0, sim, variables=["var_u"]))
+    assert certain[4].startswith("−∞") and certain[-1].startswith("**rejected**")
+    # the report: failed comparisons are named, no NaN or inf text anywhere
+    text, rows = pipeline.write_report(
+        tmp_path / "report.md",
+        {},
+        [("toy", "finite_size", cmp), ("toy", "dmft", "ValueError: theory has NaN")],
+        [],
+        quick=True,
+        seconds=1.0,
+    )
+    assert [r[-1] for r in rows] == ["consistent", "not compared"]
+    for bad in ("nan", "inf"):
+        assert bad not in text.lower().replace("information", ""), bad
