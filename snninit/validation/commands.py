@@ -14,7 +14,8 @@ def register(subparsers) -> None:
         help="run the paper's experiments, compare them with the theory, draw and report",
         description=(
             "Run the paper's protocols (Figs. 2, 3, 4, 7 and two beyond the paper), compute "
-            "the predictions, write netCDF datasets, PNG/PDF figures and report.md into OUT. "
+            "the predictions, run the initialisation rules head to head, write netCDF "
+            "datasets, PNG/PDF figures and report.md into OUT. "
             "Resumable: cells whose cached dataset matches the protocol are reused."
         ),
     )
@@ -35,7 +36,7 @@ def register(subparsers) -> None:
         action="append",
         default=None,
         metavar="NAME",
-        help="run only this experiment (repeatable): fig2, fig3, beyond, fig4",
+        help="run only this experiment (repeatable): fig2, fig3, beyond, fig4, rules",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_run_reproduce)

@@ -213,6 +213,8 @@ def plot_fig3(
             gridspec_kw={"height_ratios": [3, 2]},
             squeeze=False,
         )
+        for ax in axes[0, 1:]:
+            ax.sharey(axes[0, 0])  # one Var scale: the widths compare at a glance
         for j, n in enumerate(widths):
             ax, axp = axes[0, j], axes[1, j]
             s = sim.sel(n=n)
@@ -245,7 +247,7 @@ def plot_fig3(
                     axp.plot(pe["layer"], pe, color=color, lw=1.4)
             ax.set_title(f"n = {int(n)}")
             ax.set_ylabel(r"Var$[u_l]$")
-            axp.set_ylabel("P(layer l emits no spike)")
+            axp.set_ylabel(r"extinction $P(k_l = 0)$")
             axp.set_xlabel("layer l")
             axp.set_ylim(-0.03, 1.03)
             ax.set_xlim(layer.min(), layer.max())
@@ -328,7 +330,9 @@ def plot_fig4(sim: xr.Dataset, beta: float, theory: xr.Dataset | None = None):
             vmax_v = float(max(vv.max(), var.max()))
             vmax_s = float(max(ss.max(), spk.max()))
             _heat(axes[0, j], var, f"{name}: {tag}", r"Var$[u_l^t]$", fig, 0.0, vmax_v or None)
-            _heat(axes[1, j], spk, f"{name}: {tag}", "spikes", fig, 0.0, vmax_s or None)
+            _heat(
+                axes[1, j], spk, f"{name}: {tag}", r"spike count $k_l^t$", fig, 0.0, vmax_s or None
+            )
         reps = sim.sizes["rep"]
         fig.suptitle(
             f"Fig. 4 — β = {_fmt(beta)}, n = {n}, soft reset: mean over {reps} networks"
@@ -376,7 +380,7 @@ def plot_fig4_profiles(
                     axes[1, j].plot(t, th["rate"] * n, color=color, ls="--", lw=1.2)
             axes[0, j].set_title(INIT_LABELS.get(str(init), str(init)).split(" (")[0])
             axes[0, j].set_ylabel(r"Var$[u_l^t]$")
-            axes[1, j].set_ylabel("spikes")
+            axes[1, j].set_ylabel(r"spike count $k_l^t$")
             axes[1, j].set_xlabel("time step t")
         handles, _ = axes[0, 0].get_legend_handles_labels()
         if theory is not None:
@@ -466,7 +470,7 @@ def plot_stability(
         ax.text(0.03, 0.04, "stable (χ < 1)", transform=ax.transAxes, fontsize=7, color="C2")
         ax.set_xlabel(r"threshold $\theta$")
         ax.set_ylabel(r"slope $\chi$ at $v = 1$")
-        ax.set_title("Micheli init: stability of Var[u] = 1")
+        ax.set_title(r"Micheli init: stability of Var$[u_l] = 1$")
         ax.set_xlim(float(np.min(thetas)), float(np.max(thetas)))
         ax.set_ylim(0, max(1.6, float(np.nanmax(chi)) * 1.05))
         if fixed_points is not None:

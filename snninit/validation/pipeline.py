@@ -361,6 +361,91 @@ def run_experiment(
 
 
 # ---------------------------------------------------------------------------
+# the head to head of the initialisation rules (snninit.validation.rules_comparison)
+
+#: Name of the rules experiment (for ``--only``).
+RULES = "rules"
+
+
+def rules_settings(quick: bool = False) -> dict[str, Any]:
+    """Keyword arguments of :func:`~snninit.validation.compare_rules` for ``reproduce``.
+
+    Full: its defaults (n = 1000, L = 100, T in {1, 20}, beta in {0.5, 0.9},
+    theta in {0.5, 1}, 10 networks per cell, and the short MNIST run of every
+    rule). Quick: n = 200, L = 20, T in {1, 10}, 4 networks, no training (a
+    few seconds).
+    """
+    if quick:
+        return dict(width=200, layers=20, steps=(1, 10), reps=4, seed=7, train=False)
+    return dict(seed=7, train=True)
+
+
+@dataclasses.dataclass
+class RulesResult:
+    dataset: xr.Dataset | None
+    markdown: str
+    figure: Path | None
+    seconds: float
+    reused: bool
+    errors: list[str]
+    settings: dict[str, Any]
+
+
+def run_rules(
+    quick: bool,
+    data_dir: Path,
+    fig_dir: Path,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> RulesResult:
+    """Every registered rule on one grid (:func:`compare_rules`), cached as one file.
+
+    Writes ``data/rules/rules.{nc,csv,md,png}`` (:func:`write_rules_outputs`)
+    and copies the figure to ``figures/rules_head_to_head.png``. The dataset
+    is reused when its recorded protocol (settings and package version)
+    matches. If the training part fails (no MNIST data offline, no torch-free
+    trainer), the simulations are kept and the failure is reported.
+    """
+    import shutil
+
+    from .. import __version__
+    from .rules_comparison import compare_rules, rules_markdown, write_rules_outputs
+
+    t0 = time.perf_counter()
+    settings = rules_settings(quick)
+    tag = json.dumps({"settings": settings, "version": __version__}, sort_keys=True, default=str)
+    cache = data_dir / "cache" / RULES / "rules.nc"
+    errors: list[str] = []
+    ds = _cached(cache, tag)
+    reused = ds is not None
+    if ds is None:
+        try:
+            ds = compare_rules(**settings, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - reported, never fatal to the job
+            if not settings.get("train"):
+                errors.append(f"compare_rules failed ({type(exc).__name__}: {exc})")
+                log(f"{RULES}: {errors[-1]}")
+                return RulesResult(
+                    None, "", None, time.perf_counter() - t0, False, errors, settings
+                )
+            errors.append(f"training failed ({type(exc).__name__}: {exc}); simulations only")
+            log(f"{RULES}: {errors[-1]}")
+            settings = {**settings, "train": False}
+            ds = compare_rules(**settings, progress=progress)
+        ds = ds.copy()
+        ds.attrs["protocol"] = tag
+        save_dataset(ds, cache)
+    paths = write_rules_outputs(ds, data_dir / RULES)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    figure = fig_dir / "rules_head_to_head.png"
+    shutil.copyfile(paths["figure"], figure)
+    return RulesResult(
+        ds, rules_markdown(ds), figure, time.perf_counter() - t0, reused, errors, settings
+    )
+
+
+# ---------------------------------------------------------------------------
 # figures
 
 
@@ -697,6 +782,7 @@ def write_report(
     quick: bool,
     seconds: float,
     alpha: float = ALPHA,
+    rules: RulesResult | None = None,
 ) -> tuple[str, list[list[str]]]:
     """Write ``report.md``; return its text and the summary rows."""
     from .. import __version__
@@ -828,6 +914,24 @@ def write_report(
             if note:
                 lines.append(f"- Not in the paper: {note}")
         lines.append("")
+    if rules is not None:
+        st = rules.settings
+        lines += [
+            "## rules: the initialisation rules head to head",
+            "",
+            "Every registered rule (`snninit.theory.rule_names()`) simulated on one grid by "
+            "`snninit.validation.compare_rules` ("
+            + ", ".join(f"{k}={v}" for k, v in st.items())
+            + f"); {'reused from the cache' if rules.reused else 'computed'} in "
+            f"{rules.seconds:.1f} s. Files: `data/rules/rules.{{nc,csv,md,png}}`.",
+            "",
+        ]
+        for e in rules.errors:
+            lines += [f"- not available: {e}", ""]
+        if rules.markdown:
+            lines += [rules.markdown.rstrip(), ""]
+        if rules.figure is not None:
+            lines += [f"![rules head to head](figures/{rules.figure.name})", ""]
     if figures:
         lines += ["## Figures", ""]
         for p in figures:
@@ -861,33 +965,40 @@ def reproduce(
         Compute (or reuse) the data and write only the figures: no
         comparison and no report.
     only : sequence of str, optional
-        Run only these experiments (names of :func:`experiments`).
+        Run only these experiments (names of :func:`experiments`, and
+        ``rules`` for the head to head of the initialisation rules).
     progress : bool
         Show tqdm progress bars.
 
     Returns
     -------
     dict
-        ``results`` (per experiment), ``figures`` (paths), ``summary`` (the
-        report's rows) and ``report`` (path or None).
+        ``results`` (per experiment), ``rules`` (the head to head of the
+        rules, or None), ``figures`` (paths), ``summary`` (the report's rows)
+        and ``report`` (path or None).
     """
     t0 = time.perf_counter()
     out = Path(out)
     data_dir = out / "data"
     fig_dir = out / "figures"
     exps = experiments(quick=quick)
+    with_rules = True
     if only:
-        names = [e.name for e in exps]
+        names = [e.name for e in exps] + [RULES]
         for n in only:
             if n not in names:
                 raise ValueError(f"only must name experiments among {names}; got {n!r}")
         exps = [e for e in exps if e.name in only]
+        with_rules = RULES in only
     results: dict[str, ExperimentResult] = {}
     for exp in exps:
         results[exp.name] = run_experiment(exp, data_dir, progress=progress)
         for e in results[exp.name].errors:
             log(f"{exp.name}: {e}")
+    rules = run_rules(quick, data_dir, fig_dir, progress=progress, log=log) if with_rules else None
     figures = make_figures(results, fig_dir, log)
+    if rules is not None and rules.figure is not None:
+        figures.append(rules.figure)
     summary: list[list[str]] = []
     report_path = None
     if not figures_only:
@@ -905,5 +1016,12 @@ def reproduce(
             figures,
             quick=quick,
             seconds=time.perf_counter() - t0,
+            rules=rules,
         )
-    return {"results": results, "figures": figures, "summary": summary, "report": report_path}
+    return {
+        "results": results,
+        "rules": rules,
+        "figures": figures,
+        "summary": summary,
+        "report": report_path,
+    }

@@ -29,9 +29,14 @@ def _tiny(quick: bool = False):
     return out
 
 
+def _tiny_rules(quick: bool = False):
+    return dict(width=40, layers=4, steps=(1, 3), reps=2, seed=7, train=False)
+
+
 @pytest.fixture
 def tiny(monkeypatch):
     monkeypatch.setattr(pipeline, "experiments", _tiny)
+    monkeypatch.setattr(pipeline, "rules_settings", _tiny_rules)
 
 
 @pytest.mark.validation
@@ -50,7 +55,15 @@ def test_reproduce_writes_everything_and_resumes(tiny, tmp_path):
     ):
         assert f"{stem}.png" in names and f"{stem}.pdf" in names, stem
         assert (tmp_path / "figures" / f"{stem}.png").stat().st_size > 5000
+    assert (tmp_path / "figures" / "rules_head_to_head.png").stat().st_size > 5000
     report = (tmp_path / "report.md").read_text()
+    # the rules head to head: its own heading, one column per registered rule
+    assert "## rules: the initialisation rules head to head" in report
+    header = next(ln for ln in report.splitlines() if ln.startswith("| T | beta | theta |"))
+    for rule in si.theory.rule_names():
+        assert f" {rule} |" in header
+    assert (tmp_path / "data" / "rules" / "rules.nc").is_file()
+    assert not res["rules"].reused
     assert "## Summary" in report and "| fig2 | exact finite-n chain |" in report
     assert "Not in the paper" in report
     sim = load_dataset(tmp_path / "data" / "fig2_simulation.nc")
@@ -64,6 +77,7 @@ def test_reproduce_writes_everything_and_resumes(tiny, tmp_path):
     # rerun: every cell comes from the cache, numbers identical
     again = pipeline.reproduce(tmp_path, quick=True, progress=False, log=lambda s: None)
     assert all(r.computed == 0 for r in again["results"].values())
+    assert again["rules"].reused
     sim2 = load_dataset(tmp_path / "data" / "fig2_simulation.nc")
     assert sim2["var_u"].equals(sim["var_u"])
 
@@ -96,6 +110,7 @@ def test_experiment_cache_resumes_and_tracks_the_protocol(tmp_path):
 def test_figures_only_writes_figures_and_no_report(tiny, tmp_path):
     res = pipeline.reproduce(tmp_path, quick=True, only=["fig3"], progress=False, figures_only=True)
     assert res["report"] is None and not (tmp_path / "report.md").exists()
+    assert res["rules"] is None  # not asked for
     for ext in ("png", "pdf"):
         assert (tmp_path / "figures" / f"fig3_finite_size.{ext}").stat().st_size > 5000
         assert (tmp_path / "figures" / f"stability.{ext}").exists()
@@ -127,12 +142,13 @@ def test_cli_reproduce_quick_end_to_end(tmp_path, capsys):
     report = (tmp_path / "report.md").read_text()
     for name in ("fig2", "fig3", "beyond", "fig4"):
         assert f"| {name} |" in report
+    assert "## rules: the initialisation rules head to head" in report
     # the one-step experiments are exact: the chain must not be rejected (three
     # comparisons at family-wise rate 1e-3 each: false-failure rate <= 3e-3; seeds fixed)
     for line in report.splitlines():
         if "| exact finite-n chain |" in line:
             assert line.rstrip().endswith("| consistent |"), line
-    assert len(list((tmp_path / "figures").glob("*.png"))) == 9
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 10
     out = capsys.readouterr().out
     assert "report:" in out
 
