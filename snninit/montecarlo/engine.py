@@ -165,9 +165,26 @@ def simulate(
             f"method='gram' samples Gaussian weights only; got weights={cfg.weights!r}: "
             "use method='dense' for uniform weights"
         )
+    ds = simulate_range(cfg, 0, reps, seed, method, progress=progress)
+    ds = ds.assign_coords(
+        rep=np.arange(reps), layer=layer_coord(cfg.layers), time=time_coord(cfg.steps)
+    )
+    ds["rep"].attrs["long_name"] = "independent network (inputs and weights)"
+    return finish_dataset(ds, cfg, kind="simulation", seed=seed, method=method, reps=reps)
+
+
+def simulate_range(
+    cfg: NetworkConfig, start: int, stop: int, seed: int, method: str, progress=False
+) -> xr.Dataset:
+    """Repetitions ``start..stop-1`` of :func:`simulate`, without coords or attrs.
+
+    Repetition ``r`` draws from its own generator ``rep_generator(seed, r)``,
+    so any range equals the same slice of a full run. Arguments are assumed
+    validated by the caller (:func:`simulate`, the sweep runner).
+    """
     mean, var = _weight_moments(cfg)
-    L, T, n = cfg.layers, cfg.steps, cfg.width
-    shape = (reps, L + 1, T)
+    count, L, T, n = stop - start, cfg.layers, cfg.steps, cfg.width
+    shape = (count, L + 1, T)
     out = {name: np.zeros(shape) for name in ("mean_u", "var_u", "skew", "kurt")}
     spikes = np.zeros(shape, dtype=np.int64)
     args = (
@@ -185,32 +202,30 @@ def simulate(
         GRAM_REL_TOL,
     )
 
-    def one(rep: int) -> int:
+    def one(i: int) -> int:
         K.simulate_rep(
-            rep_generator(seed, rep),
+            rep_generator(seed, start + i),
             *args,
-            out["mean_u"][rep],
-            out["var_u"][rep],
-            out["skew"][rep],
-            out["kurt"][rep],
-            spikes[rep],
+            out["mean_u"][i],
+            out["var_u"][i],
+            out["skew"][i],
+            out["kurt"][i],
+            spikes[i],
         )
-        return rep
+        return i
 
-    _run_parallel(one, reps, progress, desc=f"simulate ({method})")
-    ds = xr.Dataset(
+    _run_parallel(one, count, progress, desc=f"simulate ({method})")
+    dims = ("rep", "layer", "time")
+    return xr.Dataset(
         {
-            "var_u": (("rep", "layer", "time"), out["var_u"]),
-            "mean_u": (("rep", "layer", "time"), out["mean_u"]),
-            "spikes": (("rep", "layer", "time"), spikes),
-            "rate": (("rep", "layer", "time"), spikes / float(n)),
-            "skew": (("rep", "layer", "time"), out["skew"]),
-            "kurt": (("rep", "layer", "time"), out["kurt"]),
-        },
-        coords={"rep": np.arange(reps), "layer": layer_coord(L), "time": time_coord(T)},
+            "var_u": (dims, out["var_u"]),
+            "mean_u": (dims, out["mean_u"]),
+            "spikes": (dims, spikes),
+            "rate": (dims, spikes / float(n)),
+            "skew": (dims, out["skew"]),
+            "kurt": (dims, out["kurt"]),
+        }
     )
-    ds["rep"].attrs["long_name"] = "independent network (inputs and weights)"
-    return finish_dataset(ds, cfg, kind="simulation", seed=seed, method=method, reps=reps)
 
 
 def _run_parallel(fn, count: int, progress, desc: str) -> None:

@@ -860,65 +860,15 @@ def simulate_chunk(
     (``rep_generator(seed, r)``), so repetitions ``a..b-1`` can be drawn
     without the ones before ``a``: the result equals
     ``simulate(cfg, reps=b, seed=seed, method=method).isel(rep=slice(a, b))``
-    (a test checks this), at the cost of ``b - a`` repetitions. This drives
-    the engine's per-repetition kernel directly; should the engine's
-    internals change, it falls back to that (slower) slice of ``simulate``.
+    (a test checks this), at the cost of ``b - a`` repetitions
+    (:func:`snninit.montecarlo.engine.simulate_range`).
     """
     from . import engine as E
 
     start, stop = int(reps[0]), int(reps[-1]) + 1
-    try:
-        kernel, moments, factor = E.K.simulate_rep, E._weight_moments, E._input_factor
-        codes, tol, gen, parallel = E._RESET_CODES, E.GRAM_REL_TOL, E.rep_generator, E._run_parallel
-        K = E.K
-    except AttributeError:  # pragma: no cover - engine refactored
-        return E.simulate(cfg, reps=stop, seed=seed, method=method).isel(rep=slice(start, stop))
     if method == "gram" and cfg.weights != "normal":
         E.simulate(cfg, reps=1, seed=seed, method=method)  # raises the engine's ValueError
-    mean, var = moments(cfg)
-    count, L, T, n = stop - start, cfg.layers, cfg.steps, cfg.width
-    shape = (count, L + 1, T)
-    out = {name: np.zeros(shape) for name in ("mean_u", "var_u", "skew", "kurt")}
-    spikes = np.zeros(shape, dtype=np.int64)
-    args = (
-        n,
-        T,
-        float(cfg.theta),
-        float(cfg.beta),
-        codes[cfg.reset],
-        bool(cfg.reset_decay),
-        factor(cfg),
-        mean,
-        var,
-        K.METHOD_GRAM if method == "gram" else K.METHOD_DENSE,
-        cfg.weights == "uniform",
-        tol,
-    )
-
-    def one(i: int) -> int:
-        kernel(
-            gen(seed, start + i),
-            *args,
-            out["mean_u"][i],
-            out["var_u"][i],
-            out["skew"][i],
-            out["kurt"][i],
-            spikes[i],
-        )
-        return i
-
-    parallel(one, count, False, desc="sweep task")
-    dims = ("rep", "layer", "time")
-    return xr.Dataset(
-        {
-            "var_u": (dims, out["var_u"]),
-            "mean_u": (dims, out["mean_u"]),
-            "spikes": (dims, spikes),
-            "rate": (dims, spikes / float(n)),
-            "skew": (dims, out["skew"]),
-            "kurt": (dims, out["kurt"]),
-        }
-    )
+    return E.simulate_range(cfg, start, stop, seed, method)
 
 
 def _qualname(fn: Callable) -> str:
