@@ -42,6 +42,13 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--method", default="gram", choices=("gram", "dense"))
     p.add_argument("--no-train", action="store_true", help="skip the short MNIST runs")
+    p.add_argument(
+        "--data-driven",
+        default="self",
+        choices=("self", "shared"),
+        help="data-driven rules: calibrate every network on itself (default) or use one "
+        "shared calibration network",
+    )
     p.add_argument("--out", default="snninit-rules", metavar="DIR")
     p.set_defaults(func=_run)
 
@@ -62,6 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         method=args.method,
         train=not args.no_train,
         progress=True,
+        data_driven=args.data_driven,
     )
     paths = write_rules_outputs(ds, args.out)
     print(rules_markdown(ds))

@@ -23,6 +23,13 @@ Measured per cell (``reps`` independent networks):
     training was not run or failed.
 A rule that refuses a cell (``ValueError``, e.g. no weights reach its
 target) gets NaN there and its message in ``attrs["errors"]``.
+
+Data-driven rules (``init="fluctuation"`` without a given ``nu``) are run as
+the method prescribes: every network measures its own layers' rates with a
+forward pass before setting the next layer's weights
+(:func:`snninit.theory.fluctuation.simulate_data_driven`, dense weights), not
+with moments from one shared calibration network (``data_driven="shared"``,
+which penalises the rule with the calibration network's finite-size noise).
 """
 
 from __future__ import annotations
@@ -47,10 +54,15 @@ __all__ = [
 ]
 
 #: The short MNIST run of each rule: network and training settings.
+#: The network is the one of docs/training.md (10 hidden layers, theta = 1, beta = 0.5,
+#: T = 3) at half its width, on the first 10,000 training images for 2 epochs: there
+#: one epoch separates a rule that keeps deep activity alive (Micheli, ~0.9) from one
+#: that does not (Kaiming, ~0.2). At beta = 0.9 every rule sits at chance after a short
+#: run (dead readout, docs/training.md), which would compare nothing.
 DEFAULT_TRAINING = {
-    "network": dict(width=256, layers=10, steps=10, theta=1.0, beta=0.9),
+    "network": dict(width=300, layers=10, steps=3, theta=1.0, beta=0.5),
     "train": dict(
-        epochs=1, batch=128, lr=1e-3, train_subset=10000, test_subset=2000, rate_batch=256
+        epochs=2, batch=128, lr=1e-3, train_subset=10000, test_subset=2000, rate_batch=256
     ),
 }
 
@@ -69,6 +81,7 @@ def compare_rules(
     train: bool = True,
     training: dict | None = None,
     progress: bool = False,
+    data_driven: str = "self",
 ) -> xr.Dataset:
     """Run every rule on the grid and (optionally) a short MNIST training each.
 
@@ -86,6 +99,11 @@ def compare_rules(
         Also train each rule (settings ``training``, default :data:`DEFAULT_TRAINING`).
     progress : bool
         Print one line per cell.
+    data_driven : {"self", "shared"}
+        How a data-driven rule (``needs_data`` and no given ``nu``) is simulated:
+        each network calibrated on its own forward pass, or
+        :func:`snninit.montecarlo.simulate` with the moments of one shared
+        calibration network.
 
     Returns
     -------
@@ -94,10 +112,13 @@ def compare_rules(
         (init, steps, beta, theta, layer), ``accuracy`` (init); attrs:
         ``errors`` (JSON list), settings.
     """
+    from .._checks import check_choice
     from ..config import NetworkConfig
     from ..montecarlo import simulate
     from ..theory import rule_names
+    from ..theory.fluctuation import simulate_data_driven
 
+    check_choice("data_driven", data_driven, ("self", "shared"))
     rules = list(rule_names() if rules is None else rules)
     known = rule_names()
     for r in rules:
@@ -121,7 +142,10 @@ def compare_rules(
                         cfg = NetworkConfig(
                             width=width, layers=layers, steps=T, theta=theta, beta=beta, init=rule
                         )
-                        ds = simulate(cfg, reps=reps, seed=seed, method=method)
+                        if _self_calibrated(cfg, data_driven):
+                            ds = simulate_data_driven(cfg, reps=reps, seed=seed)
+                        else:
+                            ds = simulate(cfg, reps=reps, seed=seed, method=method)
                     except ValueError as exc:
                         errors.append(
                             {
@@ -171,6 +195,7 @@ def compare_rules(
             "trained": int(bool(train)),
             "training": json.dumps(training),
             "errors": json.dumps(errors),
+            "data_driven": data_driven,
         },
     )
     ds["activity"].attrs["long_name"] = "rate of the last layer at the last time step"
@@ -179,6 +204,17 @@ def compare_rules(
     )
     ds["accuracy"].attrs["long_name"] = "MNIST test accuracy after the short run"
     return ds
+
+
+def _self_calibrated(cfg, data_driven: str) -> bool:
+    from ..theory.rules import get_rule
+
+    return (
+        data_driven == "self"
+        and cfg.init == "fluctuation"
+        and get_rule(cfg.init).needs_data
+        and cfg.init_params.get("nu") is None
+    )
 
 
 def _train_all(rules, training, seed, errors, progress):
@@ -239,7 +275,12 @@ def rules_markdown(ds: xr.Dataset) -> str:
     lines = [
         f"Activity at the last layer (L={ds.attrs['layers']}) and last time step, width "
         f"{ds.attrs['width']}, {ds.attrs['reps']} networks per cell; in brackets the "
-        "fraction of networks whose last layer is silent then.",
+        "fraction of networks whose last layer is silent then."
+        + (
+            " Data-driven rules: every network calibrated on its own forward pass."
+            if ds.attrs.get("data_driven", "self") == "self"
+            else " Data-driven rules: moments of one shared calibration network."
+        ),
         "",
         head,
         "|" + "---|" * (3 + len(inits)),

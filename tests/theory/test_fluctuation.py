@@ -170,3 +170,33 @@ def test_training_initialiser_is_data_driven():
     # empirical weight moments of W_2 (300 x 300) within the standard error (rate 1e-5)
     assert abs(w.mean() - m) < Z * math.sqrt(v / w.size)
     assert abs(w.var() - v) < Z * v * math.sqrt(2.0 / w.size)
+
+
+@pytest.mark.parametrize(("theta", "xi"), [(1.0, 1.0), (0.5, 1.0), (1.0, 2.0)])
+def test_self_calibrated_networks_hold_rate_q_xi_in_every_layer(theta, xi):
+    # T = 1, mu_U = 0: a network calibrated on itself draws Var[w_l] = sigma_U^2 / k_{l-1}
+    # from its own spike count k_{l-1}, so u_l | k_{l-1} ~ N(0, sigma_U^2) exactly and
+    # every layer's spike count is Bin(n, Q(xi)), independent of the layers below.
+    # Pooled over 20 layers x 4 networks (independent binomials): SE, rate 1e-6 over 3.
+    n, layers, reps = 200, 20, 4
+    cfg = si.NetworkConfig(width=n, layers=layers, steps=1, theta=theta, beta=0.5,
+                           init="fluctuation", init_params={"xi": xi})
+    ds = fl.simulate_data_driven(cfg, reps=reps, seed=3)
+    assert ds["rate"].dims == ("rep", "layer", "time")
+    assert ds.attrs["protocol"].startswith("data-driven")
+    k = ds["spikes"].isel(time=0).sel(layer=slice(1, layers)).values
+    q = float(survival(xi))
+    se = math.sqrt(q * (1 - q) / (n * k.size))
+    assert abs(k.mean() / n - q) < z_bound(1e-6, 3) * se
+    # each network's weight variance follows its own counts: sigma_U^2 / k_{l-1}
+    sigma_u2 = (theta / xi) ** 2
+    k_all = ds["spikes"].isel(time=0).values
+    assert np.allclose(ds["weight_var"].values, sigma_u2 / k_all[:, :-1])
+
+
+def test_simulate_data_driven_refuses_other_rules():
+    with pytest.raises(ValueError, match="init='fluctuation'"):
+        fl.simulate_data_driven(si.NetworkConfig(width=10, layers=2, init="micheli"))
+    cfg = si.NetworkConfig(width=10, layers=2, init="fluctuation")
+    with pytest.raises(ValueError, match="reps"):
+        fl.simulate_data_driven(cfg, reps=0)
