@@ -410,11 +410,24 @@ def run_rules(
     import shutil
 
     from .. import __version__
+    from . import rules_comparison
     from .rules_comparison import compare_rules, rules_markdown, write_rules_outputs
 
     t0 = time.perf_counter()
     settings = rules_settings(quick)
-    tag = json.dumps({"settings": settings, "version": __version__}, sort_keys=True, default=str)
+    from ..theory import rule_names
+
+    # the protocol also depends on the registered rules and on the default training
+    tag = json.dumps(
+        {
+            "settings": settings,
+            "rules": list(rule_names()),
+            "training": getattr(rules_comparison, "DEFAULT_TRAINING", None),
+            "version": __version__,
+        },
+        sort_keys=True,
+        default=str,
+    )
     cache = data_dir / "cache" / RULES / "rules.nc"
     errors: list[str] = []
     ds = _cached(cache, tag)
