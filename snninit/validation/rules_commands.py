@@ -43,6 +43,13 @@ def register(subparsers) -> None:
     p.add_argument("--method", default="gram", choices=("gram", "dense"))
     p.add_argument("--no-train", action="store_true", help="skip the short MNIST runs")
     p.add_argument(
+        "--dataset",
+        default="mnist",
+        choices=("mnist", "fashion-mnist", "synthetic"),
+        help="data of the short training runs (default: %(default)s)",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="epochs of the short runs")
+    p.add_argument(
         "--data-driven",
         default="self",
         choices=("self", "shared"),
@@ -54,9 +61,18 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .rules_comparison import compare_rules, rules_markdown, write_rules_outputs
+    from .rules_comparison import (
+        DEFAULT_TRAINING,
+        compare_rules,
+        rules_markdown,
+        write_rules_outputs,
+    )
 
     rules = None if args.rules is None else [r.strip() for r in args.rules.split(",") if r.strip()]
+    train_settings = {**DEFAULT_TRAINING["train"], "dataset": args.dataset}
+    if args.epochs is not None:
+        train_settings["epochs"] = args.epochs
+    training = {"network": dict(DEFAULT_TRAINING["network"]), "train": train_settings}
     ds = compare_rules(
         rules,
         width=args.width,
@@ -68,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         method=args.method,
         train=not args.no_train,
+        training=training,
         progress=True,
         data_driven=args.data_driven,
     )
