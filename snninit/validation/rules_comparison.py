@@ -271,11 +271,12 @@ def _fmt(x, spec):
 def rules_markdown(ds: xr.Dataset) -> str:
     """Markdown: activity / extinction per cell (one column per rule), then accuracies."""
     inits = [str(i) for i in ds["init"].values]
-    head = "| T | beta | theta | " + " | ".join(inits) + " |"
+    head = "| T | beta | theta | layer 0 | " + " | ".join(inits) + " |"
     lines = [
         f"Activity at the last layer (L={ds.attrs['layers']}) and last time step, width "
         f"{ds.attrs['width']}, {ds.attrs['reps']} networks per cell; in brackets the "
-        "fraction of networks whose last layer is silent then."
+        "fraction of networks whose last layer is silent then; `layer 0`: the encoding "
+        "layer's rate at that step (the activity a rule should carry to depth)."
         + (
             " Data-driven rules: every network calibrated on its own forward pass."
             if ds.attrs.get("data_driven", "self") == "self"
@@ -283,7 +284,7 @@ def rules_markdown(ds: xr.Dataset) -> str:
         ),
         "",
         head,
-        "|" + "---|" * (3 + len(inits)),
+        "|" + "---|" * (4 + len(inits)),
     ]
     for T in ds["steps"].values:
         for beta in ds["beta"].values:
@@ -293,8 +294,13 @@ def rules_markdown(ds: xr.Dataset) -> str:
                     c = ds.sel(init=init, steps=T, beta=beta, theta=theta)
                     a, e = float(c["activity"]), float(c["extinct"])
                     cells.append("failed" if not np.isfinite(a) else f"{a:.4f} ({e:.2f})")
+                r0 = ds["rate_layer"].sel(steps=T, beta=beta, theta=theta, layer=0).values
+                r0 = r0[np.isfinite(r0)]
+                enc = f"{float(np.mean(r0)):.4f}" if r0.size else "—"
                 lines.append(
-                    f"| {int(T)} | {float(beta):g} | {float(theta):g} | " + " | ".join(cells) + " |"
+                    f"| {int(T)} | {float(beta):g} | {float(theta):g} | {enc} | "
+                    + " | ".join(cells)
+                    + " |"
                 )
     if bool(ds.attrs.get("trained", 0)):
         tr = json.loads(ds.attrs["training"])

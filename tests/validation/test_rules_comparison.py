@@ -135,7 +135,7 @@ def test_cli_writes_its_files(tmp_path, capsys):
     for name in ("rules.csv", "rules.md", "rules.nc", "rules.png"):
         assert (out / name).exists()
     text = capsys.readouterr().out
-    assert "| T | beta | theta | micheli | diffusion |" in text
+    assert "| T | beta | theta | layer 0 | micheli | diffusion |" in text
     assert "wrote" in text
 
 
