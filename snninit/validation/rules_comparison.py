@@ -18,6 +18,9 @@ Measured per cell (``reps`` independent networks):
     last time step.
 ``rate_layer``
     Rate of every layer at the last time step (mean over networks), for the figure.
+``activity_mean``, ``rate_layer_mean``
+    The same averaged over the time steps (less noisy where deep layers fire
+    in volleys at random steps, e.g. beta = 0.5 with many steps).
 ``accuracy``
     Test accuracy after the short training run (dims ``init`` only), NaN if
     training was not run or failed.
@@ -108,8 +111,9 @@ def compare_rules(
     Returns
     -------
     xarray.Dataset
-        ``activity``, ``extinct`` (init, steps, beta, theta), ``rate_layer``
-        (init, steps, beta, theta, layer), ``accuracy`` (init); attrs:
+        ``activity``, ``extinct``, ``activity_mean`` (init, steps, beta,
+        theta), ``rate_layer``, ``rate_layer_mean`` (init, steps, beta, theta,
+        layer), ``accuracy`` (init); attrs:
         ``errors`` (JSON list), settings.
     """
     from .._checks import check_choice
@@ -132,6 +136,8 @@ def compare_rules(
     activity = np.full(shape, np.nan)
     extinct = np.full(shape, np.nan)
     rate_layer = np.full(shape + (layers + 1,), np.nan)
+    activity_mean = np.full(shape, np.nan)
+    rate_layer_mean = np.full(shape + (layers + 1,), np.nan)
     errors = []
     for i, rule in enumerate(rules):
         for j, T in enumerate(steps):
@@ -159,6 +165,9 @@ def compare_rules(
                         continue
                     last = ds["rate"].isel(time=-1)
                     rate_layer[i, j, k, m] = last.mean("rep").values
+                    avg = ds["rate"].mean("time")
+                    rate_layer_mean[i, j, k, m] = avg.mean("rep").values
+                    activity_mean[i, j, k, m] = float(avg.isel(layer=-1).mean())
                     activity[i, j, k, m] = float(last.isel(layer=-1).mean())
                     extinct[i, j, k, m] = float((ds["spikes"].isel(time=-1, layer=-1) == 0).mean())
                     if progress:
@@ -177,6 +186,8 @@ def compare_rules(
             "activity": (("init", "steps", "beta", "theta"), activity),
             "extinct": (("init", "steps", "beta", "theta"), extinct),
             "rate_layer": (("init", "steps", "beta", "theta", "layer"), rate_layer),
+            "activity_mean": (("init", "steps", "beta", "theta"), activity_mean),
+            "rate_layer_mean": (("init", "steps", "beta", "theta", "layer"), rate_layer_mean),
             "accuracy": (("init",), accuracy),
         },
         coords={
@@ -258,6 +269,9 @@ def rules_table(ds: xr.Dataset) -> list[dict]:
                             "theta": float(theta),
                             "activity": float(cell["activity"]),
                             "extinct": float(cell["extinct"]),
+                            "activity_mean": float(cell["activity_mean"])
+                            if "activity_mean" in cell
+                            else float("nan"),
                             "accuracy": float(ds["accuracy"].sel(init=init)),
                         }
                     )
@@ -319,32 +333,53 @@ def rules_markdown(ds: xr.Dataset) -> str:
     return "\n".join(lines) + "\n"
 
 
+_STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1))]
+
+
 def rules_figure(ds: xr.Dataset, path):
-    """Rate of every layer at the last step, one panel per (steps, beta, theta)."""
+    """Rate of every layer at the last step, one panel per (steps, beta, theta).
+
+    Solid/dashed/dotted styles and decreasing widths keep rules that coincide
+    (e.g. micheli, dmft and diffusion with one step) visible; the grey band
+    is the encoding layer's rate. Symmetric-log y axis, identical in every
+    panel (0 and 1e-3..1), so that silent layers show as 0.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps, betas, thetas = ds["steps"].values, ds["beta"].values, ds["theta"].values
+    inits = [str(i) for i in ds["init"].values]
     ncol = len(betas) * len(thetas)
     fig, axes = plt.subplots(
-        len(steps), ncol, figsize=(3.2 * ncol, 2.8 * len(steps)), sharex=True, squeeze=False
+        len(steps), ncol, figsize=(3.3 * ncol, 2.9 * len(steps) + 0.5), sharex=True,
+        sharey=True, squeeze=False,
     )
     for a, T in enumerate(steps):
         for b, (beta, theta) in enumerate([(x, y) for x in betas for y in thetas]):
             ax = axes[a, b]
-            for init in ds["init"].values:
+            r0 = ds["rate_layer"].sel(steps=T, beta=beta, theta=theta, layer=0).values
+            r0 = r0[np.isfinite(r0)]
+            if r0.size:
+                ax.axhline(float(np.mean(r0)), color="0.8", lw=4, zorder=0)
+            for q, init in enumerate(inits):
                 r = ds["rate_layer"].sel(init=init, steps=T, beta=beta, theta=theta).values
-                ax.plot(ds["layer"].values, r, label=str(init), lw=1.3)
-            ax.set_yscale("symlog", linthresh=1e-3)
+                ax.plot(
+                    ds["layer"].values, r, label=init, ls=_STYLES[q % len(_STYLES)],
+                    lw=2.2 - 0.3 * (q % 5), color=f"C{q}",
+                )
+            ax.set_yscale("symlog", linthresh=1e-3, linscale=0.5)
+            ax.set_ylim(-1e-4, 1.0)
+            ax.set_yticks([0, 1e-3, 1e-2, 1e-1, 1])
             ax.set_title(f"T={int(T)}, beta={beta:g}, theta={theta:g}", fontsize=9)
             if b == 0:
-                ax.set_ylabel("rate at last step")
+                ax.set_ylabel("rate at the last step")
             if a == len(steps) - 1:
                 ax.set_xlabel("layer")
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(inits), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

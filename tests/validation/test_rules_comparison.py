@@ -31,7 +31,9 @@ def tiny():
 
 
 def test_every_rule_runs_on_the_grid(tiny):
-    assert set(tiny.data_vars) == {"activity", "extinct", "rate_layer", "accuracy"}
+    assert set(tiny.data_vars) == {
+        "activity", "extinct", "rate_layer", "activity_mean", "rate_layer_mean", "accuracy"
+    }
     assert tiny["activity"].dims == ("init", "steps", "beta", "theta")
     assert tiny["rate_layer"].sizes["layer"] == 5
     assert list(tiny["init"].values) == RULES
@@ -51,6 +53,9 @@ def test_cells_are_the_simulations_they_claim(tiny):
     cell = tiny.sel(init="micheli", steps=3, beta=0.5, theta=1.0)
     assert float(cell["activity"]) == pytest.approx(float(last.isel(layer=-1).mean()))
     assert np.allclose(cell["rate_layer"].values, last.mean("rep").values)
+    avg = ds["rate"].mean("time")
+    assert np.allclose(cell["rate_layer_mean"].values, avg.mean("rep").values)
+    assert float(cell["activity_mean"]) == pytest.approx(float(avg.isel(layer=-1).mean()))
     silent = float((ds["spikes"].isel(time=-1, layer=-1) == 0).mean())
     assert float(cell["extinct"]) == pytest.approx(silent)
     fcfg = cfg.replace(init="fluctuation")
