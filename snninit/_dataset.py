@@ -10,6 +10,7 @@ as netCDF-safe scalars and one JSON string (``config``) that rebuilds the
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -154,3 +155,23 @@ def load_dataset(path: str | os.PathLike) -> xr.Dataset:
             f"{path} is not a readable netCDF dataset ({type(exc).__name__}: {exc}); "
             "re-create it with the command that wrote it"
         ) from None
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """``"<version>+<sha256 of the package's .py files>"`` (12 hex digits).
+
+    Cached results (reproduce cells, preset cells) are tagged with it, so a
+    changed implementation never reuses numbers computed by an older one even
+    when the version string was not bumped.
+    """
+    import hashlib
+
+    from . import __version__
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"

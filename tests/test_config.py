@@ -56,3 +56,15 @@ def test_bad_config_values_name_the_parameter_value_and_range(field, value, frag
 def test_unknown_field_in_dict_is_refused():
     with pytest.raises(ValueError, match="unknown NetworkConfig field"):
         si.NetworkConfig.from_dict({"width": 10, "depth": 3})
+
+
+def test_code_fingerprint_names_version_and_source_hash():
+    import re
+
+    from snninit import __version__
+    from snninit._dataset import code_fingerprint
+
+    fp = code_fingerprint()
+    assert re.fullmatch(re.escape(__version__) + r"\+[0-9a-f]{12}", fp)
+    code_fingerprint.cache_clear()
+    assert code_fingerprint() == fp  # a hash of the files, not of the moment

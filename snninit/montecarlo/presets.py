@@ -24,7 +24,8 @@ the coordinates), ``preset``, ``sweep`` (JSON) and ``method``.
 
 Long presets resume: with ``cache_dir``, every finished cell is written
 atomically to ``cache_dir/<preset>-cell<k>.nc`` and a later call with the
-same protocol (config, reps, seed, method, version: compared verbatim)
+same protocol (config, reps, seed, method, version and source hash:
+compared verbatim)
 reuses it instead of simulating it again.
 """
 
@@ -174,9 +175,10 @@ def run_preset(
 
 
 def _cell_tag(cfg: NetworkConfig, reps: int, seed: int, method: str) -> str:
-    from .. import __version__
+    from .._dataset import code_fingerprint
 
-    info = dict(config=cfg.to_dict(), reps=reps, seed=seed, method=method, version=__version__)
+    info = dict(config=cfg.to_dict(), reps=reps, seed=seed, method=method,
+                version=code_fingerprint())
     return json.dumps(info, sort_keys=True)
 
 

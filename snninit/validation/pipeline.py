@@ -9,7 +9,8 @@ and a summary ``OUT/report.md``.
 
 Resumable: every simulated or predicted cell (one configuration) is cached
 as its own netCDF file tagged with the exact protocol (configuration,
-repetitions, seed, method, package version); a rerun reuses cells whose tag
+repetitions, seed, method, package version and a hash of its source,
+:func:`snninit._dataset.code_fingerprint`); a rerun reuses cells whose tag
 matches and recomputes the others, so an interrupted run continues where it
 stopped and a changed protocol never reuses stale numbers.
 """
@@ -99,14 +100,14 @@ class Experiment:
 
     def tag(self, what: str, cell: Mapping[str, Any], index: int) -> str:
         """The exact protocol of one cached cell (compared verbatim on resume)."""
-        from .. import __version__
+        from .._dataset import code_fingerprint
 
         info: dict[str, Any] = {"what": what, "config": self.config(cell).to_dict()}
         if what == "simulation":
             info.update(reps=self.reps, seed=self.cell_seed(index), method=self.method)
         if what == "dmft":
             info.update(paths=self.dmft_paths, seed=self.cell_seed(index))
-        info["version"] = __version__
+        info["version"] = code_fingerprint()
         return json.dumps(info, sort_keys=True)
 
 
@@ -403,13 +404,13 @@ def run_rules(
 
     Writes ``data/rules/rules.{nc,csv,md,png}`` (:func:`write_rules_outputs`)
     and copies the figure to ``figures/rules_head_to_head.png``. The dataset
-    is reused when its recorded protocol (settings and package version)
+    is reused when its recorded protocol (settings, package version and source hash)
     matches. If the training part fails (no MNIST data offline, no torch-free
     trainer), the simulations are kept and the failure is reported.
     """
     import shutil
 
-    from .. import __version__
+    from .._dataset import code_fingerprint
     from . import rules_comparison
     from .rules_comparison import compare_rules, rules_markdown, write_rules_outputs
 
@@ -423,7 +424,7 @@ def run_rules(
             "settings": settings,
             "rules": list(rule_names()),
             "training": getattr(rules_comparison, "DEFAULT_TRAINING", None),
-            "version": __version__,
+            "version": code_fingerprint(),
         },
         sort_keys=True,
         default=str,
