@@ -105,6 +105,7 @@ from .rules import InitRule, register_rule, survival
 
 __all__ = [
     "lif_rate",
+    "lif_rate_quenched",
     "shot_noise_rate",
     "siegert_rate",
     "membrane_distribution",
@@ -280,6 +281,31 @@ def lif_rate(
         return float(survival((theta - mean) / math.sqrt(var)))
     edges, centres, P = _chain(theta, beta, reset, steps, "gaussian", mean, var, cells=cells)
     return _solve(edges, centres, P, theta, steps)[0]
+
+
+def lif_rate_quenched(
+    mean_sd, var, theta=1.0, beta=0.5, steps=None, *, reset="subtract", nodes=40, cells=_GRID,
+):
+    """Population rate when each neuron's input has its own frozen mean.
+
+    Neuron ``i`` receives ``I_i^t = m_i + xi_i^t`` with ``m_i ~ N(0,
+    mean_sd^2)`` fixed over time and ``xi_i^t ~ N(0, var)`` i.i.d.: the
+    situation of fixed weights ``w`` and presynaptic spike trains that are
+    random over time, ``m_i = sum_j w_ij nu_j``, ``var = sum_j w_ij^2 nu_j (1 -
+    nu_j)``. The rate is ``E_m[lif_rate(m, var)]`` (Gauss-Hermite, ``nodes``
+    points). With ``mean_sd = 0`` it is :func:`lif_rate`; because the rate is
+    convex in ``m`` below threshold, a frozen part raises the population rate
+    above that of i.i.d. input with the same total variance ``mean_sd^2 + var``.
+    """
+    mean_sd = check_real("mean_sd", mean_sd, low=0.0)
+    nodes = check_int("nodes", nodes, low=1, high=200)
+    if mean_sd == 0.0:
+        return lif_rate(0.0, var, theta, beta, steps, reset=reset, cells=cells)
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / w.sum()
+    rates = [lif_rate(mean_sd * xk, var, theta, beta, steps, reset=reset, cells=cells)
+             for xk in x]
+    return float(np.dot(w, rates))
 
 
 def shot_noise_rate(
