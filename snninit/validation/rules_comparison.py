@@ -316,6 +316,29 @@ def rules_markdown(ds: xr.Dataset) -> str:
                     + " | ".join(cells)
                     + " |"
                 )
+    multi = [T for T in ds["steps"].values if int(T) > 1]
+    if "activity_mean" in ds and multi:
+        lines += [
+            "",
+            "Time-averaged rate of the last layer (the same networks; with many steps the "
+            "last step alone can hide a layer that fires only late or in volleys):",
+            "",
+            "| T | beta | theta | layer 0 | " + " | ".join(inits) + " |",
+            "|" + "---|" * (4 + len(inits)),
+        ]
+        for T in multi:
+            for beta in ds["beta"].values:
+                for theta in ds["theta"].values:
+                    c = ds.sel(steps=T, beta=beta, theta=theta)
+                    r0 = c["rate_layer_mean"].sel(layer=0).values
+                    r0 = r0[np.isfinite(r0)]
+                    enc = f"{float(np.mean(r0)):.4f}" if r0.size else "—"
+                    cells = [_fmt(float(c["activity_mean"].sel(init=i)), ".4f") for i in inits]
+                    lines.append(
+                        f"| {int(T)} | {float(beta):g} | {float(theta):g} | {enc} | "
+                        + " | ".join(cells)
+                        + " |"
+                    )
     if bool(ds.attrs.get("trained", 0)):
         tr = json.loads(ds.attrs["training"])
         lines += [
@@ -339,6 +362,8 @@ _STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1))]
 def rules_figure(ds: xr.Dataset, path):
     """Rate of every layer at the last step, one panel per (steps, beta, theta).
 
+    With more than one step a further row shows the time-averaged rate.
+
     Solid/dashed/dotted styles and decreasing widths keep rules that coincide
     (e.g. micheli, dmft and diffusion with one step) visible; the grey band
     is the encoding layer's rate. Symmetric-log y axis, identical in every
@@ -352,19 +377,23 @@ def rules_figure(ds: xr.Dataset, path):
     steps, betas, thetas = ds["steps"].values, ds["beta"].values, ds["theta"].values
     inits = [str(i) for i in ds["init"].values]
     ncol = len(betas) * len(thetas)
+    # one row per T at the last step, plus one time-averaged row per T > 1
+    rows = [(T, "rate_layer") for T in steps]
+    if "rate_layer_mean" in ds:
+        rows += [(T, "rate_layer_mean") for T in steps if int(T) > 1]
     fig, axes = plt.subplots(
-        len(steps), ncol, figsize=(3.3 * ncol, 2.9 * len(steps) + 0.5), sharex=True,
+        len(rows), ncol, figsize=(3.3 * ncol, 2.9 * len(rows) + 0.5), sharex=True,
         sharey=True, squeeze=False,
     )
-    for a, T in enumerate(steps):
+    for a, (T, var) in enumerate(rows):
         for b, (beta, theta) in enumerate([(x, y) for x in betas for y in thetas]):
             ax = axes[a, b]
-            r0 = ds["rate_layer"].sel(steps=T, beta=beta, theta=theta, layer=0).values
+            r0 = ds[var].sel(steps=T, beta=beta, theta=theta, layer=0).values
             r0 = r0[np.isfinite(r0)]
             if r0.size:
                 ax.axhline(float(np.mean(r0)), color="0.8", lw=4, zorder=0)
             for q, init in enumerate(inits):
-                r = ds["rate_layer"].sel(init=init, steps=T, beta=beta, theta=theta).values
+                r = ds[var].sel(init=init, steps=T, beta=beta, theta=theta).values
                 ax.plot(
                     ds["layer"].values, r, label=init, ls=_STYLES[q % len(_STYLES)],
                     lw=2.2 - 0.3 * (q % 5), color=f"C{q}",
@@ -374,8 +403,8 @@ def rules_figure(ds: xr.Dataset, path):
             ax.set_yticks([0, 1e-3, 1e-2, 1e-1, 1])
             ax.set_title(f"T={int(T)}, beta={beta:g}, theta={theta:g}", fontsize=9)
             if b == 0:
-                ax.set_ylabel("rate at the last step")
-            if a == len(steps) - 1:
+                ax.set_ylabel("rate, last step" if var == "rate_layer" else "rate, time average")
+            if a == len(rows) - 1:
                 ax.set_xlabel("layer")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(inits), fontsize=9, frameon=False)
