@@ -702,7 +702,52 @@ def _insights(results: Mapping[str, ExperimentResult]) -> dict[str, list[str]]:
         notes["fig4"] = [
             "Dynamic mean field (n → ∞) with leak and reset, Micheli init — " + "; ".join(lines)
         ]
+        sim = r.simulation
+        if sim is not None:
+            notes["fig4"].append(_unstable_note(sim, th, r.experiment.dmft_paths))
     return notes
+
+
+def _unstable_note(sim: xr.Dataset, th: xr.Dataset, paths: int) -> str:
+    """Where cell-wise prediction stops: the temporally unstable (volley) regime."""
+    from ..theory import unstable_layer
+
+    width = int(sim.attrs.get("width", 0)) or None
+    parts = []
+    for beta in sim["beta"].values:
+        for init in sim["init"].values:
+            cell = {"beta": beta, "init": init}
+            one = sim.sel(cell)
+            if float(one["rate"].isel(layer=-1).mean()) == 0.0:
+                continue  # the activity dies out with depth: a front, not volleys
+            found = []
+            pred = th.sel(cell)
+            pred.attrs = {"paths": paths, **pred.attrs}
+            for ds in (one, pred):
+                try:
+                    found.append(unstable_layer(ds, width=width))
+                except (ValueError, KeyError):  # e.g. a stacked prediction without paths
+                    found.append(None)
+            ls, lt = found
+            if ls is None and lt is None:
+                continue
+            parts.append(
+                f"β={float(beta):g} {init}: from layer {ls if ls is not None else '—'} "
+                f"(simulation), {lt if lt is not None else '—'} (predicted for this width)"
+            )
+    if not parts:
+        return (
+            "No temporally unstable regime: the networks' rates agree from network to network "
+            "in every (layer, time) cell, so cell-wise comparison is meaningful throughout."
+        )
+    return (
+        "Temporally unstable regime (deep layers fire in isolated volleys whose timing differs "
+        "between networks; `snninit.theory.unstable_layer`): "
+        + "; ".join(parts)
+        + ". Beyond that layer single cells scatter as much as their mean and rejections of "
+        "cell-wise agreement are expected; compare time-averaged quantities there "
+        "(docs/dmft.md)."
+    )
 
 
 def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
