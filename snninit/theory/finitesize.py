@@ -27,7 +27,7 @@ import math
 import numba
 import numpy as np
 import xarray as xr
-from scipy import stats
+from scipy import special
 
 from .._checks import check_int, check_real
 from .._dataset import finish_dataset, layer_coord, time_coord
@@ -64,6 +64,15 @@ def _fire_probabilities(n, s2, theta, mu):
     return q
 
 
+def _log_binomial_pmf(n: int, log_q, log_r):
+    """``log Bin(j; n, q)`` for ``j = 0..n`` (last axis), from ``log q`` and ``log(1 - q)``."""
+    j = np.arange(n + 1, dtype=float)
+    log_c = special.gammaln(n + 1.0) - special.gammaln(j + 1.0) - special.gammaln(n - j + 1.0)
+    # 0 * log(0) = 0: q or 1 - q may underflow to exactly 0
+    with np.errstate(invalid="ignore"):
+        return log_c + np.where(j > 0, j * log_q, 0.0) + np.where(j < n, (n - j) * log_r, 0.0)
+
+
 def transition_matrix(n, s2, theta, mu=0.0) -> np.ndarray:
     """Dense transition matrix ``P[k, j] = P(k_l = j | k_{l-1} = k)`` of the chain.
 
@@ -82,12 +91,21 @@ def transition_matrix(n, s2, theta, mu=0.0) -> np.ndarray:
     -------
     ndarray, shape (n + 1, n + 1)
         Row ``k`` is the ``Bin(n, q(k))`` pmf, ``q(k) = Q((theta - k mu) /
-        sqrt(k s2))``; row 0 is the point mass at 0. Computed by
-        :func:`scipy.stats.binom.pmf` (log-space, no underflow trouble).
+        sqrt(k s2))``; row 0 is the point mass at 0. Computed in log space,
+        ``log C(n, j) + j log q + (n - j) log(1 - q)``, with ``log q`` and
+        ``log(1 - q)`` from :func:`scipy.special.log_ndtr` (no cancellation
+        when ``q`` is close to 0 or 1). ``scipy.stats.binom.pmf`` is not used:
+        its Boost backend raises ``OverflowError`` for some arguments (e.g.
+        ``n = 276``, ``q = Q(2.25 sqrt(276 / k))``), found by hypothesis.
     """
     n, s2, theta, mu = _check_chain_args(n, s2, theta, mu)
-    q = _fire_probabilities(n, s2, theta, mu)
-    return stats.binom.pmf(np.arange(n + 1)[None, :], n, q[:, None])
+    k = np.arange(1, n + 1, dtype=float)
+    z = (theta - k * mu) / np.sqrt(k * s2)
+    log_p = _log_binomial_pmf(n, special.log_ndtr(-z)[:, None], special.log_ndtr(z)[:, None])
+    out = np.zeros((n + 1, n + 1))
+    out[0, 0] = 1.0
+    out[1:] = np.exp(log_p)
+    return out
 
 
 @numba.njit(cache=True)
@@ -214,8 +232,12 @@ def _chain(cfg: NetworkConfig, keep: bool):
         raise ValueError(f"init {cfg.init!r} gives a zero weight variance: the chain needs s2 > 0")
     n, theta = cfg.width, cfg.theta
     c = input_scale_factor(cfg)
-    q0 = survival(theta / c) if c > 0 else 0.0
-    p0 = stats.binom.pmf(np.arange(n + 1), n, q0)
+    if c > 0:
+        z0 = theta / c
+        p0 = np.exp(_log_binomial_pmf(n, special.log_ndtr(-z0), special.log_ndtr(z0)))
+    else:  # no input drive: the encoding layer never fires
+        p0 = np.zeros(n + 1)
+        p0[0] = 1.0
     p0 /= p0.sum()
     moments, dist = _propagate(
         p0,
