@@ -132,6 +132,12 @@ def compare_rules(
     layers = check_int("layers", layers, low=1)
     reps = check_int("reps", reps, low=1)
     steps, betas, thetas = list(steps), [float(b) for b in betas], [float(t) for t in thetas]
+    # the grid itself must be valid (a bad beta, theta or steps is the caller's error, not a
+    # rule refusing a cell): NetworkConfig names the parameter and its allowed range
+    for T in steps:
+        for beta in betas:
+            for theta in thetas:
+                NetworkConfig(width=width, layers=layers, steps=T, theta=theta, beta=beta)
     shape = (len(rules), len(steps), len(betas), len(thetas))
     activity = np.full(shape, np.nan)
     extinct = np.full(shape, np.nan)

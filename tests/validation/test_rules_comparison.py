@@ -102,6 +102,13 @@ def test_bad_arguments_are_refused():
         compare_rules(["micheli"], width=0, train=False)
     with pytest.raises(ValueError, match="data_driven"):
         compare_rules(["micheli"], width=10, layers=1, data_driven="both", train=False)
+    # a bad grid is the caller's error, not a cell that a rule refuses (no silent NaN table)
+    with pytest.raises(ValueError, match="beta must be"):
+        compare_rules(["micheli"], width=10, layers=1, betas=[0.5, 1.5], train=False)
+    with pytest.raises(ValueError, match="theta must be"):
+        compare_rules(["micheli"], width=10, layers=1, thetas=[float("nan")], train=False)
+    with pytest.raises(ValueError, match="steps must be"):
+        compare_rules(["micheli"], width=10, layers=1, steps=[0], train=False)
 
 
 def test_training_on_synthetic_data_gives_an_accuracy_per_rule():
