@@ -75,11 +75,21 @@ when computing ``mu_U`` and ``sigma_U`` (the free membrane). In our
 constant-input networks spikes are neither independent over time (regular
 firing) nor of one rate, so the rule's targets are only approximately met
 there; one layer with independent spikes meets them exactly (tested).
+
+Dale's-law variant
+------------------
+:func:`dale_layer_moments` solves the same two targets for a layer whose
+inputs are split into excitatory neurons (weights ``+Exp``) and inhibitory
+neurons (weights ``-Exp``): two exponential scales instead of a mean and a
+variance (derivation in its docstring); :func:`dale_weights` samples such a
+matrix and :func:`simulate_dale_data_driven` runs deep stacks of it,
+calibrated layer by layer on their own rates.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -93,6 +103,12 @@ __all__ = [
     "fluctuation_layer_moments",
     "fluctuation_calibration",
     "simulate_data_driven",
+    "DaleScales",
+    "dale_split",
+    "dale_layer_moments",
+    "dale_scales_symbolic",
+    "dale_weights",
+    "simulate_dale_data_driven",
 ]
 
 #: Seed of the calibration network used by the data-driven mode in theory/simulation.
@@ -495,3 +511,389 @@ try:  # the numpy trainer initialises data-driven rules through this hook
     register_data_initializer("fluctuation", _training_initializer)
 except ImportError:  # pragma: no cover - training package absent
     pass
+
+
+# --------------------------------------------------------------------------------------
+# Dale's-law variant: excitatory and inhibitory populations, exponential weights
+# --------------------------------------------------------------------------------------
+
+
+class DaleScales(NamedTuple):
+    """Result of :func:`dale_layer_moments`.
+
+    Attributes
+    ----------
+    scale_e, scale_i : float
+        Scales ``a_E``, ``a_I`` (> 0) of the exponential weight magnitudes:
+        excitatory weights ``w ~ Exp(a_E)`` (``w >= 0``), inhibitory weights
+        ``w = -|w|``, ``|w| ~ Exp(a_I)``.
+    balance : float
+        Mean inhibitory over mean excitatory drive, ``b = M_I a_I / (M_E a_E)
+        = 1 - mu_U / (M_E a_E)``: 1 for ``mu_U = 0`` (balanced), < 1 for
+        ``mu_U > 0``, > 1 for ``mu_U < 0``.
+    """
+
+    scale_e: float
+    scale_i: float
+    balance: float
+
+
+def dale_split(n_in, inhibitory_fraction=0.2):
+    """Split a fan-in into ``(n_e, n_i)`` excitatory and inhibitory neurons.
+
+    ``n_i = round(inhibitory_fraction * n_in)``, ``n_e = n_in - n_i``; both must
+    be at least 1 (the Dale's-law solution needs both populations). The
+    default 0.2 is the cortical 4 : 1 ratio.
+    """
+    n_in = check_int("n_in", n_in, low=2)
+    f = check_real("inhibitory_fraction", inhibitory_fraction, low=0.0, high=1.0,
+                   low_open=True, high_open=True)
+    n_i = int(round(f * n_in))
+    n_e = n_in - n_i
+    if n_i < 1 or n_e < 1:
+        raise ValueError(
+            f"inhibitory_fraction={f!r} with n_in={n_in} leaves n_e={n_e}, n_i={n_i}; "
+            "both populations need at least one neuron: choose inhibitory_fraction in "
+            f"[{0.5 / n_in:.4g}, {1 - 0.5 / n_in:.4g})"
+        )
+    return n_e, n_i
+
+
+def _population_rates(name, rates, n, bernoulli):
+    """``(sum_j nu_j, V)`` of one presynaptic population (see :func:`dale_layer_moments`)."""
+    arr = np.asarray(rates, dtype=float)
+    if arr.ndim == 0:
+        nu = check_real(name, float(arr), low=0.0, high=1.0, low_open=True)
+        total = n * nu
+        var = total * (1.0 - nu) if bernoulli else total
+    else:
+        if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"{name} must be a number or a finite array of length {n} (one rate per "
+                f"neuron of that population); got shape {arr.shape}"
+            )
+        if np.any(arr < 0) or np.any(arr > 1):
+            raise ValueError(f"{name} must lie in [0, 1] (spikes per step)")
+        total = float(arr.sum())
+        if total <= 0.0:
+            raise ValueError(
+                f"{name}: the population is silent (all rates 0); the Dale's-law rule needs "
+                "input from both the excitatory and the inhibitory population"
+            )
+        var = float(np.sum(arr * (1.0 - arr))) if bernoulli else total
+    if var <= 0.0:
+        raise ValueError(
+            f"{name}: with bernoulli=True every neuron of the population fires at rate 0 or 1 "
+            "(no spike-count variance); rates must lie strictly inside (0, 1) for some neurons"
+        )
+    return total, var
+
+
+def _dale_solve(mu, sigma, p, q, s, r):
+    """Closed form of :func:`dale_layer_moments`.
+
+    ``p = M_E``, ``q = M_I``, ``s = S_E``, ``r = S_I``.
+    """
+    a = s * q * q + r * p * p
+    d = sigma * sigma * a - r * s * mu * mu
+    root = np.sqrt(max(d, 0.0))
+    return (r * p * mu + q * root) / a, (-s * q * mu + p * root) / a
+
+
+def dale_layer_moments(
+    nu_e,
+    nu_i,
+    n_e,
+    n_i,
+    theta,
+    beta,
+    steps,
+    mu_u=0.0,
+    xi=1.0,
+    *,
+    horizon="finite",
+    bernoulli=False,
+):
+    r"""Exponential E and I weight scales that give the free membrane ``mu_U`` and ``sigma_U``.
+
+    Dale's law: each presynaptic neuron is either excitatory (all its outgoing
+    weights ``>= 0``) or inhibitory (all ``<= 0``). Here the ``n_e`` excitatory
+    inputs carry weights ``w ~ Exp(a_E)`` (mean ``a_E``, second moment
+    ``2 a_E^2``) and the ``n_i`` inhibitory inputs ``w = -|w|``, ``|w| ~
+    Exp(a_I)``; all weights independent. The two scales replace the normal
+    rule's mean and variance and are fixed by the same two targets, ``mu_U``
+    and ``theta - mu_U = xi sigma_U``.
+
+    Derivation. With the kernel sums ``eps_bar``, ``eps_hat`` of
+    :func:`psp_kernel_sums` and presynaptic spike counts independent over
+    neurons and steps, Campbell's theorem (module docstring) applied to each
+    population and summed gives, for the free membrane at the last step,
+
+        mu_U      = eps_bar (a_E sum_{j in E} nu_j - a_I sum_{j in I} nu_j)
+                  = M_E a_E - M_I a_I
+        sigma_U^2 = eps_hat (2 a_E^2 V_E + 2 a_I^2 V_I) = S_E a_E^2 + S_I a_I^2
+
+    with ``M_X = eps_bar sum_{j in X} nu_j``, ``S_X = 2 eps_hat V_X``, ``V_X =
+    sum_{j in X} nu_j`` (Poisson) or ``sum_{j in X} nu_j (1 - nu_j)``
+    (Bernoulli); for one rate per population ``sum nu_j = n_X nu_X``. As in
+    the normal rule, ``sigma_U^2`` is the variance over spike realisations at
+    fixed weights, averaged over the weights, ``E_w[Var(u | w)]``
+    (``E_w[w^2] = 2 a^2`` for an exponential magnitude).
+
+    In the ``(a_E, a_I)`` plane the first equation is a line of positive slope,
+    the second an ellipse, so there is at most one solution with both scales
+    positive. Eliminating ``a_E = (mu_U + M_I a_I) / M_E`` leaves a quadratic
+    in ``a_I``; its positive root (sympy: :func:`dale_scales_symbolic`) is
+
+        A   = S_E M_I^2 + S_I M_E^2
+        D   = sigma_U^2 A - S_E S_I mu_U^2
+        a_E = (S_I M_E mu_U + M_I sqrt(D)) / A
+        a_I = (M_E sqrt(D) - S_E M_I mu_U) / A
+
+    Both are positive exactly when
+
+        -sigma_U M_I / sqrt(S_I) < mu_U < sigma_U M_E / sqrt(S_E)
+
+    (then ``D > 0``): a positive target mean must be reachable with no
+    inhibition, a negative one with no excitation. With ``sigma_U = (theta -
+    mu_U) / xi`` and ``k_X = xi sqrt(S_X) / M_X`` this is ``mu_U < theta /
+    (1 + k_E)`` and, if ``k_I > 1``, ``mu_U > -theta / (k_I - 1)``. The
+    balanced case ``mu_U = 0`` (the published exponential initialiser's
+    setting) is always feasible: ``a_I / a_E = M_E / M_I`` (mean excitation
+    and inhibition cancel) and ``a_E^2 = sigma_U^2 M_I^2 / A``.
+
+    Given ``mu_U`` and ``sigma_U`` there is no free parameter left: the E/I
+    *balance* ``b = M_I a_I / (M_E a_E)`` (mean inhibitory over mean
+    excitatory drive) follows, ``b = 1 - mu_U / (M_E a_E)``, and is returned.
+    The fraction of inhibitory inputs is the caller's choice (``n_i``;
+    :func:`dale_split` with the default 20 %).
+
+    Assumptions: presynaptic spike counts independent over neurons and steps
+    (Poisson, or Bernoulli with ``bernoulli=True``), weights independent of
+    each other and of the spikes, threshold and reset ignored (the free
+    membrane), one kernel ``beta^k`` for both populations (our neuron has no
+    separate E and I synaptic time constants).
+
+    Parameters
+    ----------
+    nu_e, nu_i : float or array_like
+        Presynaptic rates (spikes per step) of the excitatory and inhibitory
+        population: one number in (0, 1] each, or one rate per neuron (length
+        ``n_e`` resp. ``n_i``, in [0, 1], not all 0).
+    n_e, n_i : int
+        Number of excitatory and inhibitory inputs, each >= 1.
+    theta, beta, steps
+        Threshold, leak, number of time steps (as in
+        :func:`fluctuation_layer_moments`).
+    mu_u : float
+        Target mean of the free membrane, < theta, inside the feasible
+        interval above.
+    xi : float
+        Target distance of the threshold in standard deviations, > 0.
+    horizon : {"finite", "stationary"}
+        Kernel sums over ``steps`` steps or their ``T -> infinity`` limits.
+    bernoulli : bool
+        Bernoulli (``nu (1 - nu)``) instead of Poisson (``nu``) spike variance.
+
+    Returns
+    -------
+    DaleScales
+        ``scale_e``, ``scale_i`` (``a_E``, ``a_I``) and ``balance``.
+
+    Raises
+    ------
+    ValueError
+        Out-of-range input, a silent population, or a ``mu_u`` outside the
+        feasible interval (the message gives the interval).
+    """
+    n_e = check_int("n_e", n_e, low=1)
+    n_i = check_int("n_i", n_i, low=1)
+    theta, mu_u, xi = _check_targets(theta, mu_u, xi)
+    eps_bar, eps_hat = psp_kernel_sums(beta, steps, horizon)
+    if not isinstance(bernoulli, bool):
+        raise ValueError(f"bernoulli must be True or False; got {bernoulli!r}")
+    tot_e, var_e = _population_rates("nu_e", nu_e, n_e, bernoulli)
+    tot_i, var_i = _population_rates("nu_i", nu_i, n_i, bernoulli)
+    m_e, m_i = eps_bar * tot_e, eps_bar * tot_i
+    s_e, s_i = 2.0 * eps_hat * var_e, 2.0 * eps_hat * var_i
+    sigma_u = (theta - mu_u) / xi
+    k_e, k_i = xi * np.sqrt(s_e) / m_e, xi * np.sqrt(s_i) / m_i
+    hi = theta / (1.0 + k_e)
+    lo = -theta / (k_i - 1.0) if k_i > 1.0 else -np.inf
+    if not lo < mu_u < hi:
+        raise ValueError(
+            f"Dale's-law fluctuation rule: mu_u={mu_u!r} cannot be reached with positive "
+            f"exponential scales for theta={theta!r}, xi={xi!r} and these rates "
+            f"(M_E={m_e:.4g}, M_I={m_i:.4g}, S_E={s_e:.4g}, S_I={s_i:.4g}); mu_u must lie in "
+            f"({lo:.6g}, {hi:.6g}) (-sigma_U M_I/sqrt(S_I) < mu_u < sigma_U M_E/sqrt(S_E)): "
+            "move mu_u towards 0, lower xi or raise the presynaptic rates"
+        )
+    a_e, a_i = _dale_solve(mu_u, sigma_u, m_e, m_i, s_e, s_i)
+    if not (a_e > 0.0 and a_i > 0.0):  # pragma: no cover - excluded by the interval above
+        raise ValueError(f"mu_u={mu_u!r} at the edge of the feasible interval ({lo}, {hi})")
+    return DaleScales(float(a_e), float(a_i), float(m_i * a_i / (m_e * a_e)))
+
+
+def dale_scales_symbolic():
+    """Solve the Dale's-law targets for ``(a_E, a_I)`` with sympy.
+
+    Returns
+    -------
+    dict
+        ``a_e``, ``a_i``: the solution of ``M_E a_E - M_I a_I = mu`` and
+        ``S_E a_E^2 + S_I a_I^2 = sigma^2`` with ``a_I > 0`` (see
+        :func:`dale_layer_moments`), as sympy expressions in the positive
+        symbols ``M_E, M_I, S_E, S_I, sigma`` and the real symbol ``mu``
+        (returned under those names too).
+    """
+    import sympy as sp
+
+    m_e, m_i, s_e, s_i, sigma = sp.symbols("M_E M_I S_E S_I sigma", positive=True)
+    mu = sp.Symbol("mu", real=True)
+    a_e, a_i = sp.symbols("a_E a_I")
+    sols = sp.solve([m_e * a_e - m_i * a_i - mu, s_e * a_e**2 + s_i * a_i**2 - sigma**2],
+                    [a_e, a_i], dict=True)
+    # the branch with the + sqrt(D) root: a_I is the larger root of the quadratic
+    probe = {m_e: 1, m_i: 1, s_e: 1, s_i: 1, sigma: 1, mu: 0}
+    best = max(sols, key=lambda d: float(d[a_i].subs(probe)))
+    return {
+        "a_e": sp.simplify(best[a_e]), "a_i": sp.simplify(best[a_i]),
+        "M_E": m_e, "M_I": m_i, "S_E": s_e, "S_I": s_i, "sigma": sigma, "mu": mu,
+    }
+
+
+def dale_weights(rng, n_out, n_e, n_i, scale_e, scale_i):
+    """Sample a sign-constrained (Dale's-law) weight matrix.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n_out : int
+        Number of postsynaptic neurons (rows), >= 1.
+    n_e, n_i : int
+        Excitatory and inhibitory presynaptic neurons (>= 0 each, together
+        >= 1): columns ``0 .. n_e - 1`` are excitatory, ``n_e .. n_e + n_i -
+        1`` inhibitory.
+    scale_e, scale_i : float
+        Exponential scales ``a_E``, ``a_I`` > 0 (e.g. from
+        :func:`dale_layer_moments`).
+
+    Returns
+    -------
+    ndarray, shape (n_out, n_e + n_i)
+        ``W[:, :n_e] ~ Exp(a_E)`` (``>= 0``), ``W[:, n_e:] = -Exp(a_I)``
+        (``<= 0``), all entries independent.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    n_out = check_int("n_out", n_out, low=1)
+    n_e = check_int("n_e", n_e, low=0)
+    n_i = check_int("n_i", n_i, low=0)
+    if n_e + n_i < 1:
+        raise ValueError("n_e + n_i must be >= 1 (at least one presynaptic neuron); got 0")
+    scale_e = check_real("scale_e", scale_e, low=0.0, low_open=True)
+    scale_i = check_real("scale_i", scale_i, low=0.0, low_open=True)
+    w = np.empty((n_out, n_e + n_i))
+    w[:, :n_e] = rng.exponential(scale_e, size=(n_out, n_e))
+    w[:, n_e:] = -rng.exponential(scale_i, size=(n_out, n_i))
+    return w
+
+
+def _dale_network(cfg: NetworkConfig, rng, n_e: int, n_i: int):
+    """One Dale's-law stack calibrated on itself; see :func:`simulate_dale_data_driven`."""
+    from ..montecarlo import kernels as K
+
+    p = _params(cfg.init_params)
+    n, T, L = cfg.width, cfg.steps, cfg.layers
+    reset = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO, "none": K.RESET_NONE}[cfg.reset]
+    c = 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
+    u = np.empty((T, n))
+    s = np.zeros((T, n), dtype=np.uint8)
+    u[:, :] = c * rng.standard_normal(n)[None, :]
+    K.lif_layer(u, s, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+    counts = np.zeros((L + 1, T), dtype=np.int64)
+    scales = np.full((L, 2), np.nan)
+    for layer in range(L):
+        counts[layer] = s.sum(axis=1)
+        r = s.mean(axis=0, dtype=np.float64)
+        try:
+            a_e, a_i, _ = dale_layer_moments(
+                r[:n_e], r[n_e:], n_e, n_i, cfg.theta, cfg.beta, T, p["mu_u"], p["xi"],
+                horizon=p["horizon"], bernoulli=p["bernoulli"],
+            )
+        except ValueError as exc:
+            if "silent" in str(exc) or "no spike-count variance" in str(exc):
+                return counts, scales  # a population without usable input ends the stack
+            raise
+        scales[layer] = a_e, a_i
+        w = dale_weights(rng, n, n_e, n_i, a_e, a_i)
+        s_next = np.zeros((T, n), dtype=np.uint8)
+        u = s.astype(np.float64) @ w.T
+        K.lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+        s = s_next
+    counts[L] = s.sum(axis=1)
+    return counts, scales
+
+
+def simulate_dale_data_driven(cfg: NetworkConfig, reps: int = 4, seed: int = 0,
+                              inhibitory_fraction: float = 0.2):
+    """Simulate Dale's-law stacks that each set their weights from their own forward pass.
+
+    Every layer of width ``n`` is split by :func:`dale_split` into ``n_e``
+    excitatory neurons (indices ``0 .. n_e - 1``) and ``n_i`` inhibitory ones.
+    Network ``r`` (generator ``SeedSequence(seed, spawn_key=(r,))``) draws its
+    input ``I ~ N(0, 1)^width``, runs the encoding layer, and for ``l = 1..L``
+    measures the per-neuron rates of layer ``l - 1`` (spikes averaged over the
+    steps), solves :func:`dale_layer_moments` for ``a_E``, ``a_I`` and draws
+    ``W_l`` with :func:`dale_weights`. A layer whose excitatory or inhibitory
+    population is silent ends the network (later layers silent, scales NaN).
+
+    Parameters
+    ----------
+    cfg : NetworkConfig
+        ``init="fluctuation"``; ``init_params`` ``mu_u``, ``xi``, ``horizon``,
+        ``bernoulli`` as for the rule (``nu`` is ignored: rates are measured).
+        ``cfg.weights`` is ignored (weights are exponential).
+    reps, seed : int
+    inhibitory_fraction : float
+        Fraction of inhibitory neurons per layer, in (0, 1).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``spikes``, ``rate`` (rep, layer 0..L, time) and ``scale_e``,
+        ``scale_i`` (rep, wlayer 1..L); attrs: configuration, seed, ``n_e``,
+        ``n_i``, ``protocol``.
+    """
+    import xarray as xr
+
+    if not isinstance(cfg, NetworkConfig) or cfg.init != "fluctuation":
+        raise ValueError("cfg must be a snninit.NetworkConfig with init='fluctuation'")
+    reps = check_int("reps", reps, low=1)
+    seed = check_int("seed", seed, low=0)
+    n_e, n_i = dale_split(cfg.width, inhibitory_fraction)
+    L, T = cfg.layers, cfg.steps
+    counts = np.empty((reps, L + 1, T), dtype=np.int64)
+    scales = np.empty((reps, L, 2))
+    for r in range(reps):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r,))))
+        counts[r], scales[r] = _dale_network(cfg, rng, n_e, n_i)
+    return xr.Dataset(
+        {
+            "spikes": (("rep", "layer", "time"), counts),
+            "rate": (("rep", "layer", "time"), counts / cfg.width),
+            "scale_e": (("rep", "wlayer"), scales[:, :, 0]),
+            "scale_i": (("rep", "wlayer"), scales[:, :, 1]),
+        },
+        coords={
+            "rep": np.arange(reps), "layer": np.arange(L + 1), "time": np.arange(T),
+            "wlayer": np.arange(1, L + 1),
+        },
+        attrs={
+            "width": cfg.width, "layers": L, "steps": T, "theta": cfg.theta, "beta": cfg.beta,
+            "reset": cfg.reset, "init": cfg.init, "init_params": repr(dict(cfg.init_params)),
+            "seed": seed, "reps": reps, "n_e": n_e, "n_i": n_i,
+            "inhibitory_fraction": float(inhibitory_fraction),
+            "protocol": "Dale's law, exponential weights, data-driven, each network on itself",
+        },
+    )
