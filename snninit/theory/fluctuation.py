@@ -184,6 +184,38 @@ def _check_targets(theta, mu_u, xi):
     return theta, mu_u, xi
 
 
+def _summed_rates(rates, n, bernoulli, *, name, scalar_name, silent):
+    """``(sum_j nu_j, V)`` of ``n`` presynaptic neurons, ``V`` the summed spike-count variance.
+
+    ``rates`` is one rate for all (checked as ``scalar_name``) or one per
+    neuron (checked as ``name``); ``V = sum nu`` (Poisson) or ``sum nu (1 - nu)``
+    (Bernoulli). ``silent`` completes the message for an all-zero input.
+    """
+    arr = np.asarray(rates, dtype=float)
+    if arr.ndim == 0:
+        nu = check_real(scalar_name, float(arr), low=0.0, high=1.0, low_open=True)
+        total = n * nu
+        var = total * (1.0 - nu) if bernoulli else total
+    else:
+        if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"{name} must be a number or a finite array of length {n} (one rate per "
+                f"presynaptic neuron); got shape {arr.shape}"
+            )
+        if np.any(arr < 0) or np.any(arr > 1):
+            raise ValueError(f"{name} must lie in [0, 1] (spikes per step)")
+        total = float(arr.sum())
+        if total <= 0.0:
+            raise ValueError(f"{name}: the presynaptic layer is silent (all rates 0); {silent}")
+        var = float(np.sum(arr * (1.0 - arr))) if bernoulli else total
+    if var <= 0.0:
+        raise ValueError(
+            f"{name}: with bernoulli=True every presynaptic neuron fires at rate 0 or 1 "
+            "(no spike-count variance); rates must lie strictly inside (0, 1) for some neurons"
+        )
+    return total, var
+
+
 def fluctuation_layer_moments(
     rates_in,
     n_in,
@@ -238,31 +270,14 @@ def fluctuation_layer_moments(
     eps_bar, eps_hat = psp_kernel_sums(beta, steps, horizon)
     if not isinstance(bernoulli, bool):
         raise ValueError(f"bernoulli must be True or False; got {bernoulli!r}")
-    rates = np.asarray(rates_in, dtype=float)
-    if rates.ndim == 0:
-        nu = check_real("nu", float(rates), low=0.0, high=1.0, low_open=True)
-        total = n_in * nu
-        spike_var = total * (1.0 - nu) if bernoulli else total
-    else:
-        if rates.shape != (n_in,) or not np.all(np.isfinite(rates)):
-            raise ValueError(
-                f"rates_in must be a number or a finite array of length n_in={n_in}; "
-                f"got shape {rates.shape}"
-            )
-        if np.any(rates < 0) or np.any(rates > 1):
-            raise ValueError("rates_in must lie in [0, 1] (spikes per step)")
-        total = float(rates.sum())
-        if total <= 0.0:
-            raise ValueError(
-                "rates_in: the presynaptic layer is silent (all rates 0); the "
-                "fluctuation rule cannot put a membrane into any regime without input"
-            )
-        spike_var = float(np.sum(rates * (1.0 - rates))) if bernoulli else total
-    if spike_var <= 0.0:
-        raise ValueError(
-            "rates_in: with bernoulli=True every presynaptic neuron fires at rate 0 or 1 "
-            "(no spike-count variance); the membrane cannot fluctuate"
-        )
+    total, spike_var = _summed_rates(
+        rates_in,
+        n_in,
+        bernoulli,
+        name="rates_in",
+        scalar_name="nu",
+        silent="the fluctuation rule cannot put a membrane into any regime without input",
+    )
     sigma_u = (theta - mu_u) / xi
     mean = mu_u / (total * eps_bar)
     var = sigma_u**2 / (spike_var * eps_hat) - mean**2
@@ -559,36 +574,6 @@ def dale_split(n_in, inhibitory_fraction=0.2):
     return n_e, n_i
 
 
-def _population_rates(name, rates, n, bernoulli):
-    """``(sum_j nu_j, V)`` of one presynaptic population (see :func:`dale_layer_moments`)."""
-    arr = np.asarray(rates, dtype=float)
-    if arr.ndim == 0:
-        nu = check_real(name, float(arr), low=0.0, high=1.0, low_open=True)
-        total = n * nu
-        var = total * (1.0 - nu) if bernoulli else total
-    else:
-        if arr.shape != (n,) or not np.all(np.isfinite(arr)):
-            raise ValueError(
-                f"{name} must be a number or a finite array of length {n} (one rate per "
-                f"neuron of that population); got shape {arr.shape}"
-            )
-        if np.any(arr < 0) or np.any(arr > 1):
-            raise ValueError(f"{name} must lie in [0, 1] (spikes per step)")
-        total = float(arr.sum())
-        if total <= 0.0:
-            raise ValueError(
-                f"{name}: the population is silent (all rates 0); the Dale's-law rule needs "
-                "input from both the excitatory and the inhibitory population"
-            )
-        var = float(np.sum(arr * (1.0 - arr))) if bernoulli else total
-    if var <= 0.0:
-        raise ValueError(
-            f"{name}: with bernoulli=True every neuron of the population fires at rate 0 or 1 "
-            "(no spike-count variance); rates must lie strictly inside (0, 1) for some neurons"
-        )
-    return total, var
-
-
 def _dale_solve(mu, sigma, p, q, s, r):
     """Closed form of :func:`dale_layer_moments`.
 
@@ -712,8 +697,11 @@ def dale_layer_moments(
     eps_bar, eps_hat = psp_kernel_sums(beta, steps, horizon)
     if not isinstance(bernoulli, bool):
         raise ValueError(f"bernoulli must be True or False; got {bernoulli!r}")
-    tot_e, var_e = _population_rates("nu_e", nu_e, n_e, bernoulli)
-    tot_i, var_i = _population_rates("nu_i", nu_i, n_i, bernoulli)
+    silent = "the Dale's-law rule needs input from both populations"
+    tot_e, var_e = _summed_rates(nu_e, n_e, bernoulli, name="nu_e", scalar_name="nu_e",
+                                 silent=silent)
+    tot_i, var_i = _summed_rates(nu_i, n_i, bernoulli, name="nu_i", scalar_name="nu_i",
+                                 silent=silent)
     m_e, m_i = eps_bar * tot_e, eps_bar * tot_i
     s_e, s_i = 2.0 * eps_hat * var_e, 2.0 * eps_hat * var_i
     sigma_u = (theta - mu_u) / xi
