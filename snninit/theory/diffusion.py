@@ -111,11 +111,11 @@ import functools
 import math
 
 import numpy as np
-from scipy import integrate, optimize, special, stats
+from scipy import integrate, special, stats
 
 from .._checks import check_choice, check_int, check_real
 from ..config import NetworkConfig
-from .rules import InitRule, register_rule, survival
+from .rules import InitRule, register_rule, survival, widen_and_solve
 
 __all__ = [
     "lif_rate",
@@ -535,24 +535,14 @@ def _frozen_layer_variances(cfg: NetworkConfig, p: dict) -> np.ndarray:
             return float(np.mean(_frozen_rates(math.exp(log_s2), n, nu, q, cfg, nodes))) - target
 
         guess = math.log(1.0 / (n * nu))
-        lo, hi = guess - 1.0, guess + 1.0
-        f_lo, f_hi = excess(lo), excess(hi)
-        for _ in range(40):
-            if f_lo < 0 < f_hi:
-                break
-            if f_lo >= 0:
-                lo -= 1.5
-                f_lo = excess(lo)
-            if f_hi <= 0:
-                hi += 1.5
-                f_hi = excess(hi)
-        else:
+        root = widen_and_solve(excess, guess - 1.0, guess + 1.0, step=1.5, tries=40, rtol=1e-8)
+        if root is None:
             raise ValueError(
                 f"init='diffusion' (frozen=True): no weight variance gives layer {layer + 1} "
                 f"the rate {target:.4g} (theta={cfg.theta}, beta={cfg.beta}, "
                 f"steps={cfg.steps})"
             )
-        s2 = math.exp(optimize.brentq(excess, lo, hi, xtol=1e-6, rtol=1e-8))
+        s2 = math.exp(root)
         out[layer] = s2
         r = _frozen_rates(s2, n, nu, q, cfg, nodes)
         q_next = float(np.mean(r * r))
@@ -584,23 +574,13 @@ def _solve_variance(n, nu, target, cfg, noise, layer):
         return _layer_rate(math.exp(log_s2), n, nu, cfg, noise) - target
 
     guess = math.log(1.0 / (n * nu))
-    lo, hi = guess - 1.0, guess + 1.0
-    f_lo, f_hi = excess(lo), excess(hi)
-    for _ in range(40):
-        if f_lo < 0 < f_hi:
-            break
-        if f_lo >= 0:
-            lo -= 1.5
-            f_lo = excess(lo)
-        if f_hi <= 0:
-            hi += 1.5
-            f_hi = excess(hi)
-    else:
+    root = widen_and_solve(excess, guess - 1.0, guess + 1.0, step=1.5, tries=40, rtol=1e-8)
+    if root is None:
         raise ValueError(
             f"init='diffusion': no weight variance gives layer {layer} the rate {target:.4g} "
             f"(theta={cfg.theta}, beta={cfg.beta}, steps={cfg.steps}, reset={cfg.reset!r})"
         )
-    return math.exp(optimize.brentq(excess, lo, hi, xtol=1e-6, rtol=1e-8))
+    return math.exp(root)
 
 
 @functools.lru_cache(maxsize=64)

@@ -25,12 +25,11 @@ import functools
 import math
 
 import numpy as np
-from scipy import optimize
 from threadpoolctl import threadpool_limits
 
 from ..config import NetworkConfig
 from .dmft import RESET_CODES, _encoding_layer, _firing_probability, _layer_kernel, _path_normals
-from .rules import InitRule, register_rule, survival
+from .rules import InitRule, register_rule, survival, widen_and_solve
 
 __all__ = ["dmft_layer_variances"]
 
@@ -99,17 +98,9 @@ def _solve(excess, x0, layer, target, cfg):
         if not abs(x - x0) < 20.0:
             break
         f = excess(x)
-    lo, hi = x0 - 0.1, x0 + 0.1
-    f_lo, f_hi = excess(lo), excess(hi)
-    for _ in range(60):  # widen the bracket until the rate crosses the target
-        if f_lo < 0.0 < f_hi:
-            return optimize.brentq(excess, lo, hi, xtol=1e-6, rtol=1e-12)
-        if f_lo >= 0.0:
-            lo -= 0.5
-            f_lo = excess(lo)
-        if f_hi <= 0.0:
-            hi += 0.5
-            f_hi = excess(hi)
+    root = widen_and_solve(excess, x0 - 0.1, x0 + 0.1, step=0.5, tries=60, rtol=1e-12)
+    if root is not None:
+        return root
     raise ValueError(
         f"init='dmft': no weight variance gives hidden layer {layer} the target "
         f"time-averaged rate {target:.4g} (theta={cfg.theta}, beta={cfg.beta}, "

@@ -35,6 +35,29 @@ __all__ = [
 ]
 
 
+def widen_and_solve(excess, lo, hi, *, step, tries, rtol):
+    """Root of an increasing ``excess(x)`` (e.g. rate - target over log Var[w]), or None.
+
+    Widens ``[lo, hi]`` by ``step`` on the side that does not yet straddle the
+    target, at most ``tries`` times, then solves with Brent's method
+    (``xtol=1e-6``). Per-layer rules (``dmft``, ``diffusion``) share it and
+    raise their own error when it returns None.
+    """
+    from scipy import optimize
+
+    f_lo, f_hi = excess(lo), excess(hi)
+    for _ in range(tries):
+        if f_lo < 0.0 < f_hi:
+            return optimize.brentq(excess, lo, hi, xtol=1e-6, rtol=rtol)
+        if f_lo >= 0.0:
+            lo -= step
+            f_lo = excess(lo)
+        if f_hi <= 0.0:
+            hi += step
+            f_hi = excess(hi)
+    return None
+
+
 def survival(x):
     """Standard normal tail ``Q(x) = P(Z > x) = erfc(x / sqrt 2) / 2``.
 
