@@ -479,18 +479,10 @@ def encoding_rate(theta, beta, steps, reset="subtract", input_scale="1", reset_d
     Deterministic quadrature: ``I`` at the midpoints of ``points`` equal-probability
     cells, each run through the LIF kernel for ``steps`` steps.
     """
-    from ..montecarlo import kernels as K
-
     if steps == 1:  # exact: the first step fires iff c I > theta
         c1 = 1.0 if input_scale == "1" else 1.0 - beta
         return float(survival(theta / c1)) if c1 > 0 else 0.0
-    codes = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO, "none": K.RESET_NONE}
-    c = 1.0 if input_scale == "1" else 1.0 - beta
-    x = stats.norm.ppf((np.arange(points) + 0.5) / points)
-    u = np.repeat((c * x)[None, :], steps, axis=0)
-    s = np.zeros(u.shape, dtype=np.uint8)
-    K.lif_layer(u, s, float(beta), float(theta), codes[reset], bool(reset_decay))
-    return float(s.mean())
+    return encoding_rate_moments(theta, beta, steps, reset, input_scale, reset_decay, points)[0]
 
 
 @functools.lru_cache(maxsize=256)
