@@ -157,6 +157,23 @@ def load_dataset(path: str | os.PathLike) -> xr.Dataset:
         ) from None
 
 
+def load_cached(path: str | os.PathLike, protocol: str) -> xr.Dataset | None:
+    """The dataset cached at ``path`` if its ``attrs["protocol"]`` is ``protocol``, else None.
+
+    A missing, unreadable or foreign file gives None: the caller recomputes
+    the cell (files are written with :func:`save_dataset`, atomically, so a
+    killed run leaves no half-written cell behind).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        ds = load_dataset(path)
+    except (ValueError, FileNotFoundError):
+        return None
+    return ds if ds.attrs.get("protocol") == protocol else None
+
+
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """``"<version>+<sha256 of the package's .py files>"`` (12 hex digits).

@@ -42,7 +42,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_choice, check_int
-from .._dataset import finish_dataset, load_dataset, save_dataset
+from .._dataset import finish_dataset, load_cached, save_dataset
 from ..config import NetworkConfig
 from .engine import METHODS, simulate
 
@@ -157,7 +157,7 @@ def run_preset(
             if cache_dir is not None:
                 path = Path(cache_dir) / f"{name}-cell{k}.nc"
                 tag = _cell_tag(cfg, reps, cell_seed, method)
-                ds = _cached(path, tag)
+                ds = load_cached(path, tag)
                 if ds is not None:
                     results.append(ds)
                     if tick is not None:
@@ -180,16 +180,6 @@ def _cell_tag(cfg: NetworkConfig, reps: int, seed: int, method: str) -> str:
     info = dict(config=cfg.to_dict(), reps=reps, seed=seed, method=method,
                 version=code_fingerprint())
     return json.dumps(info, sort_keys=True)
-
-
-def _cached(path: Path, tag: str) -> xr.Dataset | None:
-    if not path.is_file():
-        return None
-    try:
-        ds = load_dataset(path)
-    except (ValueError, FileNotFoundError):
-        return None  # a damaged cell file is recomputed, never trusted
-    return ds if ds.attrs.get("protocol") == tag else None
 
 
 def _stack(preset, cells, results, reps, seed, method) -> xr.Dataset:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._dataset import load_dataset, save_dataset
+from .._dataset import load_cached, save_dataset
 from ..config import NetworkConfig
 
 __all__ = ["Experiment", "experiments", "reproduce", "PAPER_THETAS"]
@@ -184,18 +184,6 @@ def _cache_path(root: Path, exp: Experiment, what: str, cell: Mapping[str, Any])
     return root / "cache" / exp.name / f"{what}__{key}.nc"
 
 
-def _cached(path: Path, tag: str) -> xr.Dataset | None:
-    if not path.is_file():
-        return None
-    try:
-        ds = load_dataset(path)
-    except (ValueError, FileNotFoundError):
-        return None  # a damaged cache file is recomputed, never trusted
-    if ds.attrs.get("protocol") != tag:
-        return None
-    return ds
-
-
 def _simulate(cfg: NetworkConfig, exp: Experiment, seed: int) -> xr.Dataset:
     from ..montecarlo import simulate
 
@@ -304,7 +292,7 @@ def run_experiment(
                     continue
                 path = _cache_path(root, exp, what, cell)
                 tag = exp.tag(what, cell, i)
-                ds = _cached(path, tag)
+                ds = load_cached(path, tag)
                 if ds is None:
                     cfg = exp.config(cell)
                     try:
@@ -431,7 +419,7 @@ def run_rules(
     )
     cache = data_dir / "cache" / RULES / "rules.nc"
     errors: list[str] = []
-    ds = _cached(cache, tag)
+    ds = load_cached(cache, tag)
     reused = ds is not None
     if ds is None:
         try:
