@@ -418,12 +418,13 @@ def run_rules(
         default=str,
     )
     cache = data_dir / "cache" / RULES / "rules.nc"
+    cells = data_dir / "cache" / RULES / "cells"  # per-cell resume of a killed comparison
     errors: list[str] = []
     ds = load_cached(cache, tag)
     reused = ds is not None
     if ds is None:
         try:
-            ds = compare_rules(**settings, progress=progress)
+            ds = compare_rules(**settings, progress=progress, cache_dir=cells)
         except Exception as exc:  # noqa: BLE001 - reported, never fatal to the job
             if not settings.get("train"):
                 errors.append(f"compare_rules failed ({type(exc).__name__}: {exc})")
@@ -434,7 +435,7 @@ def run_rules(
             errors.append(f"training failed ({type(exc).__name__}: {exc}); simulations only")
             log(f"{RULES}: {errors[-1]}")
             settings = {**settings, "train": False}
-            ds = compare_rules(**settings, progress=progress)
+            ds = compare_rules(**settings, progress=progress, cache_dir=cells)
         ds = ds.copy()
         ds.attrs["protocol"] = tag
         save_dataset(ds, cache)

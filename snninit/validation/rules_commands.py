@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -29,7 +30,8 @@ def register(subparsers) -> None:
         description=(
             "Run every registered rule (or --rules) on the grid steps x beta x theta, "
             "simulating --reps networks of --width x --layers per cell, then a short "
-            "MNIST run each; write rules.csv, rules.md, rules.nc and rules.png into OUT."
+            "MNIST run each; write rules.csv, rules.md, rules.nc and rules.png into OUT. "
+            "Finished cells are cached in OUT/cache: a killed run resumes where it stopped."
         ),
     )
     p.add_argument("--rules", default=None, help="comma-separated rule names (default: all)")
@@ -57,6 +59,11 @@ def register(subparsers) -> None:
         "shared calibration network",
     )
     p.add_argument("--out", default="snninit-rules", metavar="DIR")
+    p.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="recompute every cell (default: reuse the finished cells cached in OUT/cache)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -87,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
         training=training,
         progress=True,
         data_driven=args.data_driven,
+        cache_dir=None if args.no_resume else Path(args.out) / "cache",
     )
     paths = write_rules_outputs(ds, args.out)
     print(rules_markdown(ds))

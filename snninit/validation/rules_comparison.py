@@ -38,6 +38,7 @@ which penalises the rule with the calibration network's finite-size noise).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -46,6 +47,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_int
+from .._dataset import code_fingerprint, load_cached, save_dataset
 
 __all__ = [
     "compare_rules",
@@ -85,6 +87,7 @@ def compare_rules(
     training: dict | None = None,
     progress: bool = False,
     data_driven: str = "self",
+    cache_dir=None,
 ) -> xr.Dataset:
     """Run every rule on the grid and (optionally) a short MNIST training each.
 
@@ -107,6 +110,11 @@ def compare_rules(
         each network calibrated on its own forward pass, or
         :func:`snninit.montecarlo.simulate` with the moments of one shared
         calibration network.
+    cache_dir : path, optional
+        Resume: every finished cell (and every training run) is written there
+        atomically, tagged with its exact protocol (configuration, reps, seed,
+        method, mode, source hash); a rerun reuses matching cells, so a killed
+        comparison continues where it stopped and gives the same numbers.
 
     Returns
     -------
@@ -118,9 +126,7 @@ def compare_rules(
     """
     from .._checks import check_choice
     from ..config import NetworkConfig
-    from ..montecarlo import simulate
     from ..theory import rule_names
-    from ..theory.fluctuation import simulate_data_driven
 
     check_choice("data_driven", data_driven, ("self", "shared"))
     rules = list(rule_names() if rules is None else rules)
@@ -154,10 +160,7 @@ def compare_rules(
                         cfg = NetworkConfig(
                             width=width, layers=layers, steps=T, theta=theta, beta=beta, init=rule
                         )
-                        if _self_calibrated(cfg, data_driven):
-                            ds = simulate_data_driven(cfg, reps=reps, seed=seed)
-                        else:
-                            ds = simulate(cfg, reps=reps, seed=seed, method=method)
+                        cell = _cell(cfg, reps, seed, method, data_driven, cache_dir)
                     except ValueError as exc:
                         errors.append(
                             {
@@ -169,13 +172,11 @@ def compare_rules(
                             }
                         )
                         continue
-                    last = ds["rate"].isel(time=-1)
-                    rate_layer[i, j, k, m] = last.mean("rep").values
-                    avg = ds["rate"].mean("time")
-                    rate_layer_mean[i, j, k, m] = avg.mean("rep").values
-                    activity_mean[i, j, k, m] = float(avg.isel(layer=-1).mean())
-                    activity[i, j, k, m] = float(last.isel(layer=-1).mean())
-                    extinct[i, j, k, m] = float((ds["spikes"].isel(time=-1, layer=-1) == 0).mean())
+                    rate_layer[i, j, k, m] = cell["rate_last"].values
+                    rate_layer_mean[i, j, k, m] = cell["rate_mean"].values
+                    activity_mean[i, j, k, m] = float(cell["rate_mean"].isel(layer=-1))
+                    activity[i, j, k, m] = float(cell["rate_last"].isel(layer=-1))
+                    extinct[i, j, k, m] = float(cell["extinct"])
                     if progress:
                         print(
                             f"{rule:<12} T={T:<3} beta={beta} theta={theta}: activity "
@@ -186,7 +187,7 @@ def compare_rules(
     accuracy = np.full(len(rules), np.nan)
     training = {**DEFAULT_TRAINING, **(training or {})}
     if train:
-        accuracy = _train_all(rules, training, seed, errors, progress)
+        accuracy = _train_all(rules, training, seed, errors, progress, cache_dir)
     ds = xr.Dataset(
         {
             "activity": (("init", "steps", "beta", "theta"), activity),
@@ -234,23 +235,71 @@ def _self_calibrated(cfg, data_driven: str) -> bool:
     )
 
 
-def _train_all(rules, training, seed, errors, progress):
+def _cell(cfg, reps, seed, method, data_driven, cache_dir) -> xr.Dataset:
+    """One grid cell: per-layer rate at the last step and over time, and extinction."""
+    from ..montecarlo import simulate
+    from ..theory.fluctuation import simulate_data_driven
+
+    tag = json.dumps(
+        {"config": cfg.to_dict(), "reps": reps, "seed": seed, "method": method,
+         "data_driven": data_driven, "version": code_fingerprint()},
+        sort_keys=True,
+    )
+    path = None
+    if cache_dir is not None:
+        name = hashlib.sha256(tag.encode()).hexdigest()[:16]
+        path = Path(cache_dir) / f"cell-{cfg.init}-{name}.nc"
+        cached = load_cached(path, tag)
+        if cached is not None:
+            return cached
+    if _self_calibrated(cfg, data_driven):
+        ds = simulate_data_driven(cfg, reps=reps, seed=seed)
+    else:
+        ds = simulate(cfg, reps=reps, seed=seed, method=method)
+    cell = xr.Dataset(
+        {
+            "rate_last": ds["rate"].isel(time=-1).mean("rep"),
+            "rate_mean": ds["rate"].mean("time").mean("rep"),
+            "extinct": (ds["spikes"].isel(time=-1, layer=-1) == 0).mean("rep"),
+        },
+        attrs={"protocol": tag},
+    )
+    if path is not None:
+        save_dataset(cell, path)
+    return cell
+
+
+def _train_all(rules, training, seed, errors, progress, cache_dir=None):
     from ..config import NetworkConfig
     from ..training import TrainConfig, train
     from ..training.data import load_dataset_arrays
 
     tcfg = TrainConfig(seed=seed, **training["train"])
-    data = load_dataset_arrays(tcfg.dataset)
+    data = None
     out = np.full(len(rules), np.nan)
     for i, rule in enumerate(rules):
         t0 = time.perf_counter()
+        tag = json.dumps({"rule": rule, "training": training, "seed": seed,
+                          "version": code_fingerprint()}, sort_keys=True, default=str)
+        path = None
+        if cache_dir is not None:
+            name = hashlib.sha256(tag.encode()).hexdigest()[:16]
+            path = Path(cache_dir) / f"train-{rule}-{name}.nc"
+            cached = load_cached(path, tag)
+            if cached is not None:
+                out[i] = float(cached["test_acc"])
+                continue
         try:
+            if data is None:
+                data = load_dataset_arrays(tcfg.dataset)
             cfg = NetworkConfig(init=rule, **training["network"])
             metrics = train(cfg, tcfg, None, progress=False, data=data)
         except ValueError as exc:
             errors.append({"init": rule, "training": True, "error": str(exc)})
             continue
         out[i] = float(metrics["test_acc"].isel(epoch=-1))
+        if path is not None:
+            save_dataset(xr.Dataset({"test_acc": out[i]}, attrs={"protocol": tag}), path)
         if progress:
             print(
                 f"{rule:<12} MNIST accuracy {out[i]:.4f} ({time.perf_counter() - t0:.0f}s)",

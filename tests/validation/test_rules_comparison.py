@@ -156,3 +156,35 @@ def test_cli_reports_bad_input(tmp_path, capsys):
                "--out", str(tmp_path)])
     assert rc == 2
     assert "comma-separated" in capsys.readouterr().err
+
+
+def test_a_killed_comparison_resumes_from_its_cells(tmp_path, monkeypatch):
+    from snninit.validation import rules_comparison as rc
+
+    grid = dict(width=40, layers=4, steps=(1, 3), betas=(0.5,), thetas=(1.0,), reps=3, seed=5,
+                train=False)
+    reference = compare_rules(["micheli", "dmft"], **grid)
+    calls = []
+    real_simulate = si.montecarlo.simulate
+
+    def failing_after_two(cfg, **kw):
+        calls.append(cfg)
+        if len(calls) > 2:
+            raise KeyboardInterrupt  # the kill, half-way through the grid
+        return real_simulate(cfg, **kw)
+
+    monkeypatch.setattr(si.montecarlo, "simulate", failing_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        compare_rules(["micheli", "dmft"], **grid, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("cell-*.nc"))) == 2
+    calls.clear()
+    monkeypatch.setattr(si.montecarlo, "simulate", lambda cfg, **kw: (calls.append(cfg),
+                                                                      real_simulate(cfg, **kw))[1])
+    resumed = compare_rules(["micheli", "dmft"], **grid, cache_dir=tmp_path)
+    assert len(calls) == 2  # only the two unfinished cells were simulated again
+    for var in ("activity", "extinct", "rate_layer", "rate_layer_mean"):
+        np.testing.assert_array_equal(resumed[var].values, reference[var].values)
+    # the protocol tag names the source hash: changed code never reuses these cells
+    cell = xr.open_dataset(next(tmp_path.glob("cell-*.nc")), engine="h5netcdf")
+    assert json.loads(cell.attrs["protocol"])["version"] == rc.code_fingerprint()
+    cell.close()
