@@ -208,6 +208,29 @@ def _spread_from_distribution(theory: xr.Dataset) -> xr.Dataset:
     return out
 
 
+def _counting_se(pred: xr.DataArray, v: str, simulation: xr.Dataset, n_ok) -> xr.DataArray:
+    """Binomial floor of the SE of the mean of ``spikes`` / ``rate`` over ``n_ok`` networks."""
+    width = _width(simulation)
+    k = (pred * width if v == "rate" else pred).clip(min=0.0)
+    sd = np.sqrt(k * (1.0 - (k / width).clip(max=1.0)))
+    if v == "rate":
+        sd = sd / width
+    return sd / np.sqrt(n_ok.clip(min=1.0))
+
+
+def _width(simulation: xr.Dataset):
+    """Neurons per layer: a swept ``n``/``width`` coordinate, else the config's width."""
+    for name in ("n", "width"):
+        if name in simulation.coords:
+            return simulation[name].astype(float)
+    if "width" not in simulation.attrs:
+        raise ValueError(
+            "simulation has no width (attrs['width'] or an 'n'/'width' coordinate): "
+            "compare needs it to test identical repetitions of spikes or rate"
+        )
+    return float(simulation.attrs["width"])
+
+
 def _theory_sd(theory: xr.Dataset, v: str) -> xr.DataArray | None:
     """The predicted spread across networks of ``v``, if the theory gives it.
 
@@ -291,7 +314,11 @@ def compare(
     t statistic is undefined rather than infinite (a prediction of 0.04
     spikes per layer is compatible with 10 silent networks), so the cell is
     untested. With the theory's own spread, or a prediction of exactly the
-    common value, such cells stay tested.
+    common value, such cells stay tested. Spike counts and rates are always
+    tested: a count cannot spread less than its counting noise, so identical
+    repetitions get the binomial floor ``SE = sqrt(k (1 - k/n) / R)`` (``k``
+    the predicted spikes, ``n`` the width): ten silent networks agree with a
+    prediction of 0.04 spikes (z = -0.6) and reject one of 160 (z = -40).
 
     A cell whose total standard error is exactly 0 (a deterministic
     quantity) gets ``z = 0`` and ``p = 1`` if ``|sim - theory| <= 1e-12 +
@@ -380,7 +407,16 @@ def compare(
                 # every repetition gave the same value: the sample says nothing about the
                 # spread, so unless the prediction has an error of its own the t statistic
                 # is undefined (0/0 or x/0), not infinite
-                degenerate = sample_sd == 0
+                # (up to rounding: the SD of equal floats can come out as 1e-18)
+                degenerate = sample_sd <= _ATOL + _RTOL * np.abs(sim_mean)
+                if v in ("spikes", "rate"):
+                    # a spike count cannot spread less than its counting noise: under the
+                    # prediction, Var[k] >= E[k] (1 - E[k]/n) (binomial), so identical
+                    # repetitions are still tested, against that floor (all networks dead
+                    # where the theory says the layer is active is a disagreement)
+                    floor = _counting_se(pred.astype(float), v, simulation, n_ok)
+                    sim_se = xr.where(degenerate, floor, sim_se)
+                    degenerate = degenerate & (floor == 0)
         if v not in _SHAPE_VARIABLES and bool(pred.isnull().any()):
             raise ValueError(f"theory variable {v!r} contains NaN")
         theory_se = theory[f"{v}_se"].astype(float) if f"{v}_se" in theory else xr.zeros_like(pred)

@@ -917,7 +917,8 @@ def write_report(
         "and kurtosis (0 for a Gaussian: see their absolute errors). `untested` counts cells "
         "without a defined test: shape statistics where fewer than 3 networks define them "
         "(silent layers), and cells where every network gave the same value and the "
-        "prediction states no spread (sample SD 0: the t statistic is undefined). "
+        "prediction states no spread (sample SD 0: the t statistic is undefined; spike "
+        "counts and rates are tested even then, against their binomial counting noise). "
         "A z of ±∞ is a tested cell of zero standard error whose values differ.",
         "",
         "## Summary",

@@ -88,6 +88,35 @@ def test_zero_spread_cells():
         assert_agrees(th0, _sim(x))
 
 
+def test_identical_spike_counts_are_tested_against_their_counting_noise():
+    reps, n = 10, 1000
+    rate = np.zeros((reps, 3, 1))
+    rate[:, 0, 0] = 0.16  # layer 0 identical in every network and equal to the prediction
+    sim = xr.Dataset(
+        {"rate": (("rep", "layer", "time"), rate), "spikes": (("rep", "layer", "time"), rate * n)},
+        coords={"layer": np.arange(3), "time": [0]},
+        attrs={"width": n},
+    )
+    # layer 1: every network dead where the theory says the layer is active (160 spikes);
+    # layer 2: dead where the theory predicts 0.04 spikes per network, well within counting noise
+    pred = np.array([[0.16], [0.16], [0.04 / n]])
+    th = xr.Dataset(
+        {"rate": (("layer", "time"), pred), "spikes": (("layer", "time"), pred * n)},
+        coords={"layer": np.arange(3), "time": [0]},
+    )
+    cmp = compare(th, sim, variables=["rate", "spikes"])
+    for v in ("rate", "spikes"):
+        assert cmp[f"{v}_tested"].values[:, 0].tolist() == [True, True, True]
+        # the floor: SE = sqrt(k (1 - k/n) / reps), k the predicted spike count
+        k = pred[:, 0] * n
+        se = np.sqrt(k * (1 - k / n) / reps) / (n if v == "rate" else 1)
+        np.testing.assert_allclose(cmp[f"{v}_sim_se"].values[:, 0], se)
+        assert cmp[f"{v}_z"].values[1, 0] < -40  # dead vs alive: certain disagreement
+        assert abs(cmp[f"{v}_z"].values[2, 0]) < 1  # 0 vs 0.04 spikes: agreement
+    with pytest.raises(AssertionError, match="layer=1"):
+        assert_agrees(th, sim, variables=["rate"])
+
+
 def test_extinction_is_an_exact_binomial_test():
     reps = 20
     spikes = np.ones((reps, 4, 1))
