@@ -426,19 +426,17 @@ def run_rules(
         try:
             ds = compare_rules(**settings, progress=progress, cache_dir=cells)
         except Exception as exc:  # noqa: BLE001 - reported, never fatal to the job
-            if not settings.get("train"):
-                errors.append(f"compare_rules failed ({type(exc).__name__}: {exc})")
-                log(f"{RULES}: {errors[-1]}")
-                return RulesResult(
-                    None, "", None, time.perf_counter() - t0, False, errors, settings
-                )
-            errors.append(f"training failed ({type(exc).__name__}: {exc}); simulations only")
+            errors.append(f"compare_rules failed ({type(exc).__name__}: {exc})")
             log(f"{RULES}: {errors[-1]}")
-            settings = {**settings, "train": False}
-            ds = compare_rules(**settings, progress=progress, cache_dir=cells)
-        ds = ds.copy()
-        ds.attrs["protocol"] = tag
-        save_dataset(ds, cache)
+            return RulesResult(None, "", None, time.perf_counter() - t0, False, errors, settings)
+        failed_training = [e for e in json.loads(ds.attrs.get("errors", "[]")) if e.get("training")]
+        for e in failed_training:
+            errors.append(f"training {e['init']}: {e['error']}")
+            log(f"{RULES}: {errors[-1]}")
+        if not failed_training:  # a failed short run (e.g. no MNIST yet) is retried next time
+            ds = ds.copy()
+            ds.attrs["protocol"] = tag
+            save_dataset(ds, cache)
     paths = write_rules_outputs(ds, data_dir / RULES)
     fig_dir.mkdir(parents=True, exist_ok=True)
     figure = fig_dir / "rules_head_to_head.png"

@@ -276,6 +276,7 @@ def _train_all(rules, training, seed, errors, progress, cache_dir=None):
 
     tcfg = TrainConfig(seed=seed, **training["train"])
     data = None
+    data_error = None
     out = np.full(len(rules), np.nan)
     for i, rule in enumerate(rules):
         t0 = time.perf_counter()
@@ -289,9 +290,15 @@ def _train_all(rules, training, seed, errors, progress, cache_dir=None):
             if cached is not None:
                 out[i] = float(cached["test_acc"])
                 continue
-        try:
-            if data is None:
+        if data is None and data_error is None:
+            try:  # once for all rules: a missing or corrupt cache fails the same way for each
                 data = load_dataset_arrays(tcfg.dataset)
+            except (FileNotFoundError, ValueError) as exc:
+                data_error = str(exc)
+        if data_error is not None:
+            errors.append({"init": rule, "training": True, "error": data_error})
+            continue
+        try:
             cfg = NetworkConfig(init=rule, **training["network"])
             metrics = train(cfg, tcfg, None, progress=False, data=data)
         except ValueError as exc:

@@ -125,6 +125,21 @@ def test_training_on_synthetic_data_gives_an_accuracy_per_rule():
     assert "MNIST test accuracy" in rules_markdown(ds)
 
 
+def test_missing_training_data_is_reported_once_per_rule_not_raised(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNNINIT_DATA", str(tmp_path / "empty-cache"))
+    training = {
+        "network": dict(width=32, layers=2, steps=2, theta=1.0, beta=0.5),
+        "train": dict(epochs=1, batch=64, lr=1e-3, dataset="mnist", rate_batch=64),
+    }
+    ds = compare_rules(["micheli", "kaiming"], width=20, layers=2, steps=(1,), betas=(0.5,),
+                       thetas=(1.0,), reps=1, train=True, training=training)
+    assert np.isnan(ds["accuracy"].values).all()
+    assert np.isfinite(ds["activity"].values).all()  # the simulations are kept
+    errors = [e for e in json.loads(ds.attrs["errors"]) if e.get("training")]
+    assert [e["init"] for e in errors] == ["micheli", "kaiming"]
+    assert all("snninit data mnist" in e["error"] for e in errors)  # says how to fix it
+
+
 def test_write_outputs(tiny, tmp_path):
     paths = write_rules_outputs(tiny, tmp_path / "out")
     assert set(paths) == {"csv", "markdown", "netcdf", "figure"}
