@@ -89,6 +89,7 @@ calibrated layer by layer on their own rates.
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -563,7 +564,7 @@ def dale_split(n_in, inhibitory_fraction=0.2):
     n_in = check_int("n_in", n_in, low=2)
     f = check_real("inhibitory_fraction", inhibitory_fraction, low=0.0, high=1.0,
                    low_open=True, high_open=True)
-    n_i = int(round(f * n_in))
+    n_i = int(math.floor(f * n_in + 0.5))  # half up, as the allowed range below says
     n_e = n_in - n_i
     if n_i < 1 or n_e < 1:
         raise ValueError(
@@ -804,15 +805,12 @@ def _dale_network(cfg: NetworkConfig, rng, n_e: int, n_i: int):
     for layer in range(L):
         counts[layer] = s.sum(axis=1)
         r = s.mean(axis=0, dtype=np.float64)
-        try:
-            a_e, a_i, _ = dale_layer_moments(
-                r[:n_e], r[n_e:], n_e, n_i, cfg.theta, cfg.beta, T, p["mu_u"], p["xi"],
-                horizon=p["horizon"], bernoulli=p["bernoulli"],
-            )
-        except ValueError as exc:
-            if "silent" in str(exc) or "no spike-count variance" in str(exc):
-                return counts, scales  # a population without usable input ends the stack
-            raise
+        if not r[:n_e].any() or not r[n_e:].any():
+            return counts, scales  # a silent population ends the stack (later layers 0)
+        a_e, a_i, _ = dale_layer_moments(
+            r[:n_e], r[n_e:], n_e, n_i, cfg.theta, cfg.beta, T, p["mu_u"], p["xi"],
+            horizon=p["horizon"], bernoulli=p["bernoulli"],
+        )
         scales[layer] = a_e, a_i
         w = dale_weights(rng, n, n_e, n_i, a_e, a_i)
         s_next = np.zeros((T, n), dtype=np.uint8)

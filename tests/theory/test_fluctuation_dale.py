@@ -226,3 +226,17 @@ def test_deep_dale_stack_keeps_its_activity():
     assert last.mean() + t * se_last < float(stats.norm.sf(1.0))
     diff = r[:, 10] - r[:, 5]
     assert abs(diff.mean()) < t * diff.std(ddof=1) / math.sqrt(reps)
+
+
+def test_unusable_spike_variance_is_an_error_not_a_silent_extinction():
+    # one step: every measured rate is 0 or 1, so Bernoulli spikes carry no variance
+    cfg = si.NetworkConfig(width=100, layers=3, steps=1, beta=0.9, theta=1.0,
+                           init="fluctuation", init_params={"bernoulli": True})
+    with pytest.raises(ValueError, match="no spike-count variance"):
+        fl.simulate_dale_data_driven(cfg, reps=1)
+
+
+def test_dale_split_rounds_half_up_as_its_error_message_states():
+    assert fl.dale_split(10, 0.05) == (9, 1)  # 0.5 inhibitory neurons round up to 1
+    with pytest.raises(ValueError, match="inhibitory_fraction"):
+        fl.dale_split(10, 0.04)
