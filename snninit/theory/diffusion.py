@@ -212,8 +212,9 @@ def _chain(theta, beta, reset, steps, noise, m, v, n=0, nu=0.0, mu_w=0.0, s2=0.0
         lo = min(0.0, centre) - 7.0 * spread - pushed
     lo = max(lo, -1e6 * (theta + in_sd))
     hi = max(theta, centre) + abs(in_mean) + 7.0 * in_sd
-    # resolve one step's input: at least _CELLS_PER_SD cells per input sd (capped)
-    cells = int(min(max(cells, math.ceil(_CELLS_PER_SD * (hi - lo) / in_sd)), _MAX_CELLS))
+    # resolve one step's input: at least _CELLS_PER_SD cells per input sd (the automatic
+    # refinement is capped; a finer grid asked for by the caller is kept)
+    cells = int(max(cells, min(math.ceil(_CELLS_PER_SD * (hi - lo) / in_sd), _MAX_CELLS)))
     edges, centres = _grid(lo, hi, theta, cells)
     P = _gauss_kernel(edges, _g(centres, beta, theta, reset), means, variances, weights)
     start = _gauss_kernel(edges, np.zeros(1), means, variances, weights)[0]
@@ -613,6 +614,12 @@ def _check(cfg: NetworkConfig) -> None:
     if p["frozen"] and p["noise"] != "gaussian":
         raise ValueError("init_params['frozen']=True needs noise='gaussian'")
     check_int("init_params['nodes']", p["nodes"], low=2, high=200)
+    if cfg.reset_decay:
+        # the rate model resets by theta; reset_decay (beta * theta) is not modelled
+        raise ValueError(
+            "init='diffusion' models the reset u -> u - theta; reset_decay=True is not "
+            "supported (use reset_decay=False, or init='dmft', which models it)"
+        )
 
 
 def _per_layer(cfg: NetworkConfig):

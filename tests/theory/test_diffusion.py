@@ -448,3 +448,10 @@ def test_quenched_rate_reduces_to_iid_and_exceeds_it_below_threshold():
     exact = stats.norm.sf(1.0 / math.sqrt(0.16 + 0.5))
     assert d.lif_rate_quenched(0.4, 0.5, 1.0, 0.5, 1) == pytest.approx(exact, rel=5e-3)
     assert d.lif_rate_quenched(0.4, 0.5, 1.0, 0.5, 1, nodes=200) == pytest.approx(exact, rel=2e-3)
+
+
+def test_reset_decay_is_refused_by_the_rate_model():
+    cfg = si.NetworkConfig(width=100, layers=2, steps=5, beta=0.5, init="diffusion",
+                           reset_decay=True)
+    with pytest.raises(ValueError, match="reset_decay"):
+        si.theory.layer_weight_moments(cfg)
