@@ -176,19 +176,34 @@ def load_cached(path: str | os.PathLike, protocol: str) -> xr.Dataset | None:
 
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """``"<version>+<sha256 of the package's .py files>"`` (12 hex digits).
+    """``"<version>+<sha256 of the package's computing code>"`` (12 hex digits).
 
-    Cached results (reproduce cells, preset cells) are tagged with it, so a
-    changed implementation never reuses numbers computed by an older one even
-    when the version string was not bumped.
+    Cached results (reproduce cells, preset cells, compare-rules cells) are
+    tagged with it, so a changed implementation never reuses numbers computed
+    by an older one even when the version string was not bumped. Code that
+    cannot change a cached number is left out, so that editing a figure or a
+    command-line help text does not throw away hours of simulation: the
+    command-line modules (``cli.py``, ``_cliutil.py``, ``*commands.py``),
+    ``validation/figures.py`` and the torch front-end.
     """
-    import hashlib
-
     from . import __version__
 
-    root = Path(__file__).resolve().parent
+    return f"{__version__}+{source_hash(Path(__file__).resolve().parent)}"
+
+
+def source_hash(root: Path) -> str:
+    """12 hex digits of the sha256 of the computing ``.py`` files below ``root``."""
+    import hashlib
+
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode())
+        rel = path.relative_to(root)
+        if (
+            rel.name in ("cli.py", "_cliutil.py", "figures.py")
+            or rel.name.endswith("commands.py")
+            or rel.parts[0] == "torch"
+        ):
+            continue
+        h.update(str(rel).encode())
         h.update(path.read_bytes())
-    return f"{__version__}+{h.hexdigest()[:12]}"
+    return h.hexdigest()[:12]

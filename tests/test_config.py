@@ -68,3 +68,23 @@ def test_code_fingerprint_names_version_and_source_hash():
     assert re.fullmatch(re.escape(__version__) + r"\+[0-9a-f]{12}", fp)
     code_fingerprint.cache_clear()
     assert code_fingerprint() == fp  # a hash of the files, not of the moment
+
+
+def test_source_hash_follows_the_computing_code_only(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import snninit
+    from snninit._dataset import source_hash
+
+    root = tmp_path / "snninit"
+    shutil.copytree(Path(snninit.__file__).parent, root,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    before = source_hash(root)
+    for name in ("validation/figures.py", "validation/commands.py", "cli.py"):
+        with open(root / name, "a") as f:
+            f.write("\n# a label or a help text changed\n")
+    assert source_hash(root) == before  # cached numbers stay valid
+    with open(root / "montecarlo" / "engine.py", "a") as f:
+        f.write("\n# the simulator changed\n")
+    assert source_hash(root) != before  # cached numbers are recomputed
