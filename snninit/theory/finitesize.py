@@ -54,16 +54,6 @@ def _check_chain_args(n, s2, theta, mu):
     return n, s2, theta, mu
 
 
-def _fire_probabilities(n, s2, theta, mu):
-    """``q(k)`` for ``k = 0..n`` (``q(0) = 0``: no input, no spike)."""
-    k = np.arange(n + 1, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (theta - k * mu) / np.sqrt(k * s2)
-    q = survival(np.where(k > 0, z, 0.0))
-    q[0] = 0.0
-    return q
-
-
 def _log_binomial_pmf(n: int, log_q, log_r):
     """``log Bin(j; n, q)`` for ``j = 0..n`` (last axis), from ``log q`` and ``log(1 - q)``."""
     j = np.arange(n + 1, dtype=float)

@@ -333,6 +333,22 @@ def _check(cfg: NetworkConfig) -> None:
     psp_kernel_sums(cfg.beta, cfg.steps, p["horizon"])
 
 
+def _encoding_spikes(cfg: NetworkConfig, rng: np.random.Generator):
+    """The encoding layer of one network: ``(reset code, spikes (steps, width))``.
+
+    Constant input ``c I``, ``I ~ N(0, 1)^n`` drawn from ``rng``, run through
+    the engine's LIF kernel (same conventions as :func:`snninit.montecarlo.simulate`).
+    """
+    from ..montecarlo import engine as E
+
+    reset = E._RESET_CODES[cfg.reset]
+    u = np.empty((cfg.steps, cfg.width))
+    s = np.zeros((cfg.steps, cfg.width), dtype=np.uint8)
+    u[:, :] = E._input_factor(cfg) * rng.standard_normal(cfg.width)[None, :]
+    E.K.lif_layer(u, s, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+    return reset, s
+
+
 def _data_driven_network(cfg: NetworkConfig, rng: np.random.Generator, record: bool):
     """One network initialised layer by layer from its own forward pass.
 
@@ -343,12 +359,7 @@ def _data_driven_network(cfg: NetworkConfig, rng: np.random.Generator, record: b
 
     p = _params(cfg.init_params)
     n, T, L = cfg.width, cfg.steps, cfg.layers
-    reset = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO, "none": K.RESET_NONE}[cfg.reset]
-    c = 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
-    u = np.empty((T, n))
-    s = np.zeros((T, n), dtype=np.uint8)
-    u[:, :] = c * rng.standard_normal(n)[None, :]
-    K.lif_layer(u, s, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+    reset, s = _encoding_spikes(cfg, rng)
     means, vars_, rates = np.empty(L), np.empty(L), np.empty(L)
     counts = np.zeros((L + 1, T), dtype=np.int64) if record else None
     for layer in range(L):
@@ -448,8 +459,10 @@ def simulate_data_driven(cfg: NetworkConfig, reps: int = 10, seed: int = 0):
     L, T = cfg.layers, cfg.steps
     counts = np.empty((reps, L + 1, T), dtype=np.int64)
     wvar = np.empty((reps, L))
+    from ..montecarlo import engine as E
+
     for r in range(reps):
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r,))))
+        rng = E.rep_generator(seed, r)
         _, v, _, c = _data_driven_network(cfg, rng, record=True)
         counts[r], wvar[r] = c, v
     ds = xr.Dataset(
@@ -794,12 +807,7 @@ def _dale_network(cfg: NetworkConfig, rng, n_e: int, n_i: int):
 
     p = _params(cfg.init_params)
     n, T, L = cfg.width, cfg.steps, cfg.layers
-    reset = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO, "none": K.RESET_NONE}[cfg.reset]
-    c = 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
-    u = np.empty((T, n))
-    s = np.zeros((T, n), dtype=np.uint8)
-    u[:, :] = c * rng.standard_normal(n)[None, :]
-    K.lif_layer(u, s, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+    reset, s = _encoding_spikes(cfg, rng)
     counts = np.zeros((L + 1, T), dtype=np.int64)
     scales = np.full((L, 2), np.nan)
     for layer in range(L):
@@ -861,8 +869,10 @@ def simulate_dale_data_driven(cfg: NetworkConfig, reps: int = 4, seed: int = 0,
     L, T = cfg.layers, cfg.steps
     counts = np.empty((reps, L + 1, T), dtype=np.int64)
     scales = np.empty((reps, L, 2))
+    from ..montecarlo import engine as E
+
     for r in range(reps):
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(r,))))
+        rng = E.rep_generator(seed, r)
         counts[r], scales[r] = _dale_network(cfg, rng, n_e, n_i)
     return xr.Dataset(
         {

@@ -47,6 +47,11 @@ def widen_and_solve(excess, lo, hi, *, step, tries, rtol):
 
     f_lo, f_hi = excess(lo), excess(hi)
     for _ in range(tries):
+        if f_lo != f_lo or f_hi != f_hi:  # NaN: a broken rate model, not "no solution"
+            raise ValueError(
+                f"the rate model returned NaN while solving for the weight variance "
+                f"(log Var[w] in [{lo:.3g}, {hi:.3g}]); check theta, beta and steps"
+            )
         if f_lo < 0.0 < f_hi:
             return optimize.brentq(excess, lo, hi, xtol=1e-6, rtol=rtol)
         if f_lo >= 0.0:
