@@ -95,6 +95,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import check_choice, check_int, check_real
+from .._dataset import finish_dataset
 from ..config import NetworkConfig
 from .rules import InitRule, register_rule
 
@@ -448,7 +449,8 @@ def simulate_data_driven(cfg: NetworkConfig, reps: int = 10, seed: int = 0):
     xarray.Dataset
         ``spikes``, ``rate`` (rep, layer 0..L, time) as in
         :func:`snninit.montecarlo.simulate`, and ``weight_var`` (rep, layer
-        1..L as ``wlayer``); attrs: configuration, seed, ``protocol``.
+        1..L as ``wlayer``); attrs: the configuration (``config_from_attrs``
+        rebuilds it), seed, ``calibration``.
     """
     import xarray as xr
 
@@ -477,13 +479,9 @@ def simulate_data_driven(cfg: NetworkConfig, reps: int = 10, seed: int = 0):
             "time": np.arange(T),
             "wlayer": np.arange(1, L + 1),
         },
-        attrs={
-            "width": cfg.width, "layers": L, "steps": T, "theta": cfg.theta, "beta": cfg.beta,
-            "reset": cfg.reset, "init": cfg.init, "init_params": repr(dict(cfg.init_params)),
-            "seed": seed, "reps": reps, "protocol": "data-driven, each network on itself",
-        },
     )
-    return ds
+    return finish_dataset(ds, cfg, kind="simulation", seed=seed, reps=reps,
+                          calibration="data-driven, each network on itself")
 
 
 def _per_layer(cfg: NetworkConfig):
@@ -857,7 +855,7 @@ def simulate_dale_data_driven(cfg: NetworkConfig, reps: int = 4, seed: int = 0,
     xarray.Dataset
         ``spikes``, ``rate`` (rep, layer 0..L, time) and ``scale_e``,
         ``scale_i`` (rep, wlayer 1..L); attrs: configuration, seed, ``n_e``,
-        ``n_i``, ``protocol``.
+        ``n_i``, ``calibration``.
     """
     import xarray as xr
 
@@ -874,7 +872,7 @@ def simulate_dale_data_driven(cfg: NetworkConfig, reps: int = 4, seed: int = 0,
     for r in range(reps):
         rng = E.rep_generator(seed, r)
         counts[r], scales[r] = _dale_network(cfg, rng, n_e, n_i)
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
             "spikes": (("rep", "layer", "time"), counts),
             "rate": (("rep", "layer", "time"), counts / cfg.width),
@@ -885,11 +883,9 @@ def simulate_dale_data_driven(cfg: NetworkConfig, reps: int = 4, seed: int = 0,
             "rep": np.arange(reps), "layer": np.arange(L + 1), "time": np.arange(T),
             "wlayer": np.arange(1, L + 1),
         },
-        attrs={
-            "width": cfg.width, "layers": L, "steps": T, "theta": cfg.theta, "beta": cfg.beta,
-            "reset": cfg.reset, "init": cfg.init, "init_params": repr(dict(cfg.init_params)),
-            "seed": seed, "reps": reps, "n_e": n_e, "n_i": n_i,
-            "inhibitory_fraction": float(inhibitory_fraction),
-            "protocol": "Dale's law, exponential weights, data-driven, each network on itself",
-        },
+    )
+    return finish_dataset(
+        ds, cfg, kind="simulation", seed=seed, reps=reps, n_e=n_e, n_i=n_i,
+        inhibitory_fraction=float(inhibitory_fraction),
+        calibration="Dale's law, exponential weights, data-driven, each network on itself",
     )

@@ -183,7 +183,8 @@ def test_self_calibrated_networks_hold_rate_q_xi_in_every_layer(theta, xi):
                            init="fluctuation", init_params={"xi": xi})
     ds = fl.simulate_data_driven(cfg, reps=reps, seed=3)
     assert ds["rate"].dims == ("rep", "layer", "time")
-    assert ds.attrs["protocol"].startswith("data-driven")
+    assert ds.attrs["calibration"].startswith("data-driven")
+    assert si._dataset.config_from_attrs(ds.attrs) == cfg  # the dataset explains itself
     k = ds["spikes"].isel(time=0).sel(layer=slice(1, layers)).values
     q = float(survival(xi))
     se = math.sqrt(q * (1 - q) / (n * k.size))
