@@ -245,13 +245,10 @@ def _cell(cfg, reps, seed, method, data_driven, cache_dir) -> xr.Dataset:
          "data_driven": data_driven, "version": code_fingerprint()},
         sort_keys=True,
     )
-    path = None
-    if cache_dir is not None:
-        name = hashlib.sha256(tag.encode()).hexdigest()[:16]
-        path = Path(cache_dir) / f"cell-{cfg.init}-{name}.nc"
-        cached = load_cached(path, tag)
-        if cached is not None:
-            return cached
+    path = _cache_path(cache_dir, f"cell-{cfg.init}", tag)
+    cached = load_cached(path, tag) if path is not None else None
+    if cached is not None:
+        return cached
     if _self_calibrated(cfg, data_driven):
         ds = simulate_data_driven(cfg, reps=reps, seed=seed)
     else:
@@ -269,6 +266,13 @@ def _cell(cfg, reps, seed, method, data_driven, cache_dir) -> xr.Dataset:
     return cell
 
 
+def _cache_path(cache_dir, prefix: str, tag: str) -> Path | None:
+    """Where the result tagged ``tag`` is cached (None: no cache)."""
+    if cache_dir is None:
+        return None
+    return Path(cache_dir) / f"{prefix}-{hashlib.sha256(tag.encode()).hexdigest()[:16]}.nc"
+
+
 def _train_all(rules, training, seed, errors, progress, cache_dir=None):
     from ..config import NetworkConfig
     from ..training import TrainConfig, train
@@ -282,14 +286,11 @@ def _train_all(rules, training, seed, errors, progress, cache_dir=None):
         t0 = time.perf_counter()
         tag = json.dumps({"rule": rule, "training": training, "seed": seed,
                           "version": code_fingerprint()}, sort_keys=True, default=str)
-        path = None
-        if cache_dir is not None:
-            name = hashlib.sha256(tag.encode()).hexdigest()[:16]
-            path = Path(cache_dir) / f"train-{rule}-{name}.nc"
-            cached = load_cached(path, tag)
-            if cached is not None:
-                out[i] = float(cached["test_acc"])
-                continue
+        path = _cache_path(cache_dir, f"train-{rule}", tag)
+        cached = load_cached(path, tag) if path is not None else None
+        if cached is not None:
+            out[i] = float(cached["test_acc"])
+            continue
         if data is None and data_error is None:
             try:  # once for all rules: a missing or corrupt cache fails the same way for each
                 data = load_dataset_arrays(tcfg.dataset)
