@@ -12,7 +12,7 @@ import snninit as si
 from snninit.theory import fluctuation as fl
 from snninit.theory.rules import survival, weight_mean, weight_variance
 
-from ._stats import z_bound
+from ._stats import free_membranes, z_bound
 
 # two-sided normal quantile for a false-failure rate of 1e-5 per comparison
 Z = 4.42
@@ -39,21 +39,6 @@ def test_one_step_unit_target_is_micheli_at_theta_one_sigma(theta):
     mean, var = fl.fluctuation_layer_moments(nu, 1000, theta, 0.5, 1, 0.0, 1.0)
     assert mean == 0.0
     assert var == pytest.approx(theta**2 * weight_variance("micheli", 1000, theta), rel=1e-12)
-
-
-def _free_membranes(rng, n, nu, mean, var, beta, steps, neurons, reps, bernoulli):
-    """``u^{T-1}``, shape (neurons, reps): weights fixed per neuron, fresh spikes per rep.
-
-    ``u = sum_j w_j y_j`` with ``y_j = sum_k beta^(T-1-k) c_j^k`` (the free membrane).
-    """
-    kernel = beta ** np.arange(steps - 1, -1, -1)
-    w = mean + math.sqrt(var) * rng.standard_normal((neurons, n))
-    u = np.empty((neurons, reps))
-    for i in range(neurons):
-        shape = (reps, n, steps)
-        counts = rng.binomial(1, nu, shape) if bernoulli else rng.poisson(nu, shape)
-        u[i] = (counts @ kernel) @ w[i]
-    return u
 
 
 # 12 examples x 2 comparisons, all passing with probability 1 - 1e-6
@@ -92,7 +77,8 @@ def test_rule_reproduces_target_membrane_statistics(n, nu, beta, steps, mu_u, xi
         return
     rng = np.random.default_rng(1234)
     neurons, reps = 200, 64
-    u = _free_membranes(rng, n, nu, mean, var, beta, steps, neurons, reps, bernoulli)
+    w = mean + math.sqrt(var) * rng.standard_normal((neurons, n))
+    u = free_membranes(rng, w, nu, beta, steps, reps, bernoulli)
     m_i = u.mean(axis=1)
     v_i = u.var(axis=1, ddof=1)
     assert abs(m_i.mean() - mu_u) < Z_PROP * m_i.std(ddof=1) / math.sqrt(neurons)
@@ -106,7 +92,8 @@ def test_variance_across_neurons_adds_the_quenched_part():
     n, nu, theta = 20, 0.5, 1.0
     mean, var = fl.fluctuation_layer_moments(nu, n, theta, 0.0, 1, 0.0, 1.0)
     rng = np.random.default_rng(5)
-    u = _free_membranes(rng, n, nu, mean, var, 0.0, 1, 4000, 1, False).ravel()
+    w = mean + math.sqrt(var) * rng.standard_normal((4000, n))
+    u = free_membranes(rng, w, nu, 0.0, 1, 1, False).ravel()
     expected = 1.0 + n * var * nu**2
     assert expected == pytest.approx(1.5)
     m4 = np.mean((u - u.mean()) ** 4)

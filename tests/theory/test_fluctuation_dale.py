@@ -12,7 +12,7 @@ from scipy import stats
 import snninit as si
 from snninit.theory import fluctuation as fl
 
-from ._stats import z_bound
+from ._stats import free_membranes, z_bound
 
 
 def _population_sums(nu, n, bernoulli, bar, hat):
@@ -67,19 +67,6 @@ def test_per_neuron_rates_equal_to_one_rate_give_the_same_scales():
     assert fl.dale_layer_moments(0.2, 0.3, 40, 10, 1.0, 0.8, 5, -0.2, 1.5).balance > 1
 
 
-def _free_membranes(rng, w, nu_e, nu_i, n_e, beta, steps, reps, bernoulli):
-    """``u^{T-1}`` (neurons, reps): each row of ``w`` fixed, fresh spikes per repetition."""
-    kernel = beta ** np.arange(steps - 1, -1, -1)
-    neurons, n = w.shape
-    nu = np.r_[np.full(n_e, nu_e), np.full(n - n_e, nu_i)][None, :, None]
-    u = np.empty((neurons, reps))
-    for i in range(neurons):
-        shape = (reps, n, steps)
-        counts = rng.binomial(1, nu, shape) if bernoulli else rng.poisson(nu, shape)
-        u[i] = (counts @ kernel) @ w[i]
-    return u
-
-
 # 12 examples x 2 comparisons, all passing with probability 1 - 1e-6
 Z_PROP = z_bound(1e-6, 24)
 
@@ -123,7 +110,8 @@ def test_rule_reproduces_target_membrane_statistics(
     rng = np.random.default_rng(2024)
     neurons, reps = 200, 64
     w = fl.dale_weights(rng, neurons, n_e, n_i, a_e, a_i)
-    u = _free_membranes(rng, w, nu_e, nu_i, n_e, beta, steps, reps, bernoulli)
+    nu = np.r_[np.full(n_e, nu_e), np.full(w.shape[1] - n_e, nu_i)]
+    u = free_membranes(rng, w, nu, beta, steps, reps, bernoulli)
     m_i_, v_i = u.mean(axis=1), u.var(axis=1, ddof=1)
     assert abs(m_i_.mean() - mu_u) < Z_PROP * m_i_.std(ddof=1) / math.sqrt(neurons)
     assert abs(v_i.mean() - sigma_u**2) < Z_PROP * v_i.std(ddof=1) / math.sqrt(neurons)
