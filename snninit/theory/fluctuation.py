@@ -389,7 +389,8 @@ def _data_driven_network(cfg: NetworkConfig, rng: np.random.Generator, record: b
         else:
             w = m + np.sqrt(v) * rng.standard_normal((n, n))
         s_next = np.zeros((T, n), dtype=np.uint8)
-        u = s.astype(np.float64) @ w.T  # drive (T, n) = W s^t
+        u = np.empty((T, n))
+        K.matrix_drive(w, s, u)  # drive (T, n) = W s^t, summed in a fixed order (no BLAS)
         K.lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
         s = s_next
     if record:
@@ -820,7 +821,8 @@ def _dale_network(cfg: NetworkConfig, rng, n_e: int, n_i: int):
         scales[layer] = a_e, a_i
         w = dale_weights(rng, n, n_e, n_i, a_e, a_i)
         s_next = np.zeros((T, n), dtype=np.uint8)
-        u = s.astype(np.float64) @ w.T
+        u = np.empty((T, n))
+        K.matrix_drive(w, s, u)  # fixed summation order: the same spikes on any machine
         K.lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
         s = s_next
     counts[L] = s.sum(axis=1)

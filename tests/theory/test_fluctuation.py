@@ -188,3 +188,16 @@ def test_simulate_data_driven_refuses_other_rules():
     cfg = si.NetworkConfig(width=10, layers=2, init="fluctuation")
     with pytest.raises(ValueError, match="reps"):
         fl.simulate_data_driven(cfg, reps=0)
+
+
+def test_data_driven_stacks_do_not_depend_on_the_blas_thread_count():
+    from threadpoolctl import threadpool_limits
+
+    cfg = si.NetworkConfig(width=150, layers=6, steps=4, beta=0.9, theta=1.0, init="fluctuation")
+    runs = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            runs.append((fl.simulate_data_driven(cfg, reps=2, seed=4),
+                         fl.simulate_dale_data_driven(cfg, reps=2, seed=4)))
+    for a, b in zip(runs[0], runs[1]):
+        assert a.identical(b)  # same seed, same spikes and weights, bit for bit
