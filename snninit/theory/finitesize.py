@@ -29,11 +29,11 @@ import numpy as np
 import xarray as xr
 from scipy import special
 
-from .._checks import check_int, check_real
+from .._checks import check_choice, check_int, check_real
 from .._dataset import finish_dataset, layer_coord, time_coord
 from ..config import NetworkConfig
 from .meanfield import _one_step_only, input_scale_factor
-from .rules import layer_weight_moments, survival
+from .rules import layer_weight_moments
 
 __all__ = ["transition_matrix", "finite_size", "finite_size_expansion", "spike_distribution"]
 
@@ -172,11 +172,13 @@ def _add_binomial_row(out, weight, n, q, r, tol, buf, up, down):
 def _propagate(p0, n, theta, s2, mu, tol, keep):
     """Propagate the spike-count distribution ``p0`` through ``len(s2)`` layers.
 
-    Returns ``moments[l] = (P(k=0), E[k], E[k^2])`` for layers ``0..L`` and,
-    if ``keep``, the distributions ``dist[l, k]`` (else an empty array).
+    Returns ``moments[l] = (P(k=0), E[k], E[k^2], P(k>0))`` for layers
+    ``0..L`` (``P(k>0)`` summed over ``k >= 1``, not ``1 - P(k=0)``, so that it
+    keeps its relative accuracy as extinction becomes certain) and, if
+    ``keep``, the distributions ``dist[l, k]`` (else an empty array).
     """
     L = s2.shape[0]
-    moments = np.zeros((L + 1, 3))
+    moments = np.zeros((L + 1, 4))
     if keep:
         dist = np.zeros((L + 1, n + 1))
     else:
@@ -191,12 +193,15 @@ def _propagate(p0, n, theta, s2, mu, tol, keep):
     for layer in range(L + 1):
         m1 = 0.0
         m2 = 0.0
-        for k in range(n + 1):
+        alive = 0.0
+        for k in range(1, n + 1):
             m1 += k * p[k]
             m2 += k * k * p[k]
+            alive += p[k]
         moments[layer, 0] = p[0]
         moments[layer, 1] = m1
         moments[layer, 2] = m2
+        moments[layer, 3] = alive
         if keep:
             dist[layer, :] = p
         if layer == L:
@@ -258,6 +263,35 @@ def _var_u_moments(n, c, s2, e_k, e_k2):
     return mean, sd
 
 
+def _survivors(n, c, s2, e_k, e_k2, p_alive) -> dict[str, np.ndarray]:
+    """Survivors' moments for layers ``0..L`` (DESIGN 3d) from the chain's moments.
+
+    ``E[k | k > 0] = E[k] / P(k > 0)`` and ``E[k^2 | k > 0] = E[k^2] / P(k > 0)``
+    (the extinct networks add nothing to either sum). ``var_u`` of layer ``l``
+    is positive exactly when ``k_{l-1} > 0``, so its survivors are conditioned
+    on the layer below; the spike count on its own layer. NaN where the
+    conditioning probability is 0.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(p_alive > 0, 1.0 / p_alive, np.nan)
+    ek_a, ek2_a = e_k * inv, e_k2 * inv
+    var_mean, var_sd = _var_u_moments(n, c, s2, ek_a[:-1], ek2_a[:-1])
+    # layer 0 is driven by the input whenever c > 0, whatever the spikes
+    plain_mean, plain_sd = _var_u_moments(n, c, s2, e_k[:-1], e_k2[:-1])
+    var_mean[0], var_sd[0] = (plain_mean[0], plain_sd[0]) if c > 0 else (np.nan, np.nan)
+    bad = ~np.isfinite(np.concatenate([[1.0], inv[:-1]]))
+    var_mean[bad] = var_sd[bad] = np.nan
+    spikes_sd = np.sqrt(np.maximum(ek2_a - ek_a * ek_a, 0.0))
+    spikes_sd[~np.isfinite(inv)] = np.nan
+    return {
+        "var_u_given_alive": var_mean,
+        "var_u_sd_given_alive": var_sd,
+        "spikes_given_alive": ek_a,
+        "spikes_sd_given_alive": spikes_sd,
+        "rate_given_alive": ek_a / n,
+    }
+
+
 def _assumptions(cfg: NetworkConfig) -> str:
     if cfg.weights == "normal":
         return "exact for Gaussian weights (one time step, fresh weights per layer)"
@@ -271,6 +305,11 @@ def _describe_sd(ds: xr.Dataset) -> None:
     docs = {
         "spikes_sd": "standard deviation of the layer's spike count across networks",
         "mean_u_sd": "standard deviation of mean_u across networks",
+        "var_u_given_alive": "E of var_u over networks whose layer below emitted a spike",
+        "var_u_sd_given_alive": "SD of var_u over networks whose layer below emitted a spike",
+        "spikes_given_alive": "E of the spike count over networks whose layer emitted a spike",
+        "spikes_sd_given_alive": "SD of the spike count over networks whose layer emitted a spike",
+        "rate_given_alive": "E of the rate over networks whose layer emitted a spike",
     }
     for name, doc in docs.items():
         if name in ds:
@@ -302,7 +341,17 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
         - ``spikes``: expected output spike count, ``rate = spikes / n``;
         - ``p_extinct``: probability that the layer emits no spike;
         - ``spikes_sd``, ``mean_u_sd``: SDs across networks of the spike
-          count and of the mean membrane (``N(k mu, k s2 / n)`` given k).
+          count and of the mean membrane (``N(k mu, k s2 / n)`` given k);
+        - survivors (DESIGN 3d): ``var_u_given_alive`` and
+          ``var_u_sd_given_alive``, the mean and SD of ``var_u`` over the
+          networks whose layer is driven (layer ``l - 1`` emitted at least
+          one spike, i.e. ``var_u > 0``); ``spikes_given_alive``,
+          ``spikes_sd_given_alive`` and ``rate_given_alive`` over the
+          networks whose layer emits at least one spike. Each is conditioned
+          on the event that makes it nonzero, so that together with
+          ``p_extinct`` it describes a bimodal population exactly: the
+          extinct networks (a point mass at 0) and the survivors. NaN where
+          the conditioning event has probability 0 (no survivor can exist).
 
     Notes
     -----
@@ -313,8 +362,9 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
     """
     mu, s2, c, moments, dist = _chain(cfg, distribution)
     n, L = cfg.width, cfg.layers
-    p_zero, e_k, e_k2 = moments[:, 0], moments[:, 1], moments[:, 2]
+    p_zero, e_k, e_k2, p_alive = moments[:, 0], moments[:, 1], moments[:, 2], moments[:, 3]
     var_mean, var_sd = _var_u_moments(n, c, s2, e_k[:-1], e_k2[:-1])
+    alive = _survivors(n, c, s2, e_k, e_k2, p_alive)
     mean_u = np.concatenate([[0.0], mu * e_k[:-1]])
     var_k = np.maximum(e_k2 - e_k * e_k, 0.0)
     # mean over neurons given k: N(k mu, k s2 / n); layer 0: N(0, c^2 / n)
@@ -330,6 +380,7 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
         "spikes_sd": (dims, np.sqrt(var_k)[:, None]),
         "mean_u_sd": (dims, np.sqrt(mean_u_var)[:, None]),
     }
+    data.update({name: (dims, values[:, None]) for name, values in alive.items()})
     coords = {"layer": layer_coord(L), "time": time_coord(1)}
     if distribution:
         data["p_spikes"] = (("layer", "time", "count"), dist[:, None, :])
@@ -353,70 +404,181 @@ def spike_distribution(cfg: NetworkConfig) -> np.ndarray:
     return _chain(cfg, True)[4]
 
 
-def finite_size_expansion(cfg: NetworkConfig) -> xr.Dataset:
-    """The 1/n expansion of the chain: leading finite-n corrections to E and SD of var_u.
+#: Default largest relative first-order correction, ``max(|delta| / (n m), Sigma / (n m^2))``,
+#: at which :func:`finite_size_expansion` still calls a layer valid.
+EXPANSION_TOL = 0.1
 
-    With ``p_l = k_l / n``, ``m_l = E[p_l]``, ``S_l = Var[p_l]`` and
+
+def _expansion_coefficients(cfg: NetworkConfig, mbar: np.ndarray, mu, s2):
+    """First-order coefficients ``(delta_l, Sigma_l)``, layers ``0..L``, about the mean field.
+
+    ``delta_{l+1} = g'(mbar_l) delta_l + g''(mbar_l) Sigma_l / 2`` and
+    ``Sigma_{l+1} = g'(mbar_l)^2 Sigma_l + mbar_{l+1} (1 - mbar_{l+1})`` with
+    ``mbar_{l+1} = g(mbar_l)``, from ``delta_0 = 0``, ``Sigma_0 = mbar_0 (1 - mbar_0)``
+    (layer 0 is exactly ``Bin(n, mbar_0)``). NaN propagates from a layer whose
+    mean field is extinct (``g'`` is undefined at ``p = 0``).
+    """
+    from . import symbolic
+
+    n, theta = cfg.width, cfg.theta
+    with np.errstate(all="ignore"):
+        args = (mbar[:-1], theta, s2, n, mu)
+        d1 = np.broadcast_to(symbolic.numeric("g_d1")(*args), s2.shape).tolist()
+        d2 = np.broadcast_to(symbolic.numeric("g_d2")(*args), s2.shape).tolist()
+    source = (mbar[1:] * (1.0 - mbar[1:])).tolist()
+    delta = [0.0]
+    sigma = [float(mbar[0] * (1.0 - mbar[0]))]
+    for a, b, v in zip(d1, d2, source):  # plain floats: a linear recursion, L steps
+        delta.append(a * delta[-1] + 0.5 * b * sigma[-1])
+        sigma.append(a * a * sigma[-1] + v)
+    return np.array(delta), np.array(sigma)
+
+
+def _relative_correction(n: int, mbar, delta, sigma) -> np.ndarray:
+    """``max(|delta| / (n mbar), Sigma / (n mbar^2))`` per layer; inf where ``mbar = 0`` or NaN."""
+    with np.errstate(all="ignore"):  # mbar = 0, overflow past a breakdown
+        eps = np.maximum(np.abs(delta) / (n * mbar), sigma / (n * mbar * mbar))
+    return np.where(np.isfinite(eps) & (mbar > 0), eps, np.inf)
+
+
+def finite_size_expansion(
+    cfg: NetworkConfig, *, tol: float = EXPANSION_TOL, on_breakdown: str = "raise"
+) -> xr.Dataset:
+    """First-order 1/n expansion of the chain about the mean field: surviving networks.
+
+    With ``p_l = k_l / n`` (the layer's firing fraction) and
     ``g_l(p) = Q((theta - n mu_l p) / sqrt(n s2_l p))`` (derived and
-    differentiated symbolically in :mod:`snninit.theory.symbolic`):
+    differentiated symbolically in :mod:`snninit.theory.symbolic`), the
+    mean-field trajectory is ``mbar_0 = Q(theta / c)``,
+    ``mbar_{l+1} = g_l(mbar_l)`` (:func:`~snninit.theory.mean_field`'s
+    ``rate``, n -> infinity). Expanding ``E[p_{l+1}] = E[g_l(p_l)]`` and
+    ``Var[p_{l+1}] = E[g_l (1 - g_l)] / n + Var[g_l(p_l)]`` about it and
+    keeping exactly the terms of order 1/n,
 
-        m_0 = Q(theta / c),  S_0 = m_0 (1 - m_0) / n,
-        m_{l} = g(m_{l-1}) + g''(m_{l-1}) S_{l-1} / 2,
-        S_{l} = g'(m_{l-1})^2 S_{l-1} + g(m_{l-1}) (1 - g(m_{l-1})) / n.
+        E[p_l] = mbar_l + delta_l / n + O(n^-2),   Var[p_l] = Sigma_l / n + O(n^-2),
+        delta_{l+1} = g_l'(mbar_l) delta_l + g_l''(mbar_l) Sigma_l / 2,
+        Sigma_{l+1} = g_l'(mbar_l)^2 Sigma_l + mbar_{l+1} (1 - mbar_{l+1}),
 
-    ``E[k] = n m``, ``E[k^2] = n^2 (S + m^2)`` then give E and SD of
-    ``var_u`` through the same chi-square mixture as :func:`finite_size`.
-    Errors against the exact chain: O(1/n^2) for E[var_u] and for
-    Var[var_u] (so O(n^{-3/2}) for its SD), while extinction is negligible;
-    the expansion ignores extinction (it diverges once ``m`` nears 0).
+    from ``delta_0 = 0``, ``Sigma_0 = mbar_0 (1 - mbar_0)``. The recursion is
+    linear in ``(delta, Sigma)`` with coefficients on the n-independent mean
+    field, so it cannot oscillate: at a mean-field fixed point it converges
+    where ``|g'| < 1`` and grows like ``g'^l`` where the fixed point is
+    unstable (Micheli above theta*).
+    ``E[k] = n m``, ``E[k^2] = n^2 (S + m^2)`` with ``m = mbar + delta / n``,
+    ``S = Sigma / n`` give E and SD of ``var_u`` through the exact chi-square
+    mixture of :func:`finite_size`.
+
+    Extinction is not a power series in 1/n (its probability is
+    ``exp(-O(n))``), so the series is that of the *surviving* networks:
+    compare it with ``finite_size``'s ``var_u_given_alive``,
+    ``rate_given_alive``, ... (DESIGN 3d). Their difference is O(n^-2) plus
+    the non-perturbative weight of networks that are crossing into the
+    extinction basin.
+
+    Parameters
+    ----------
+    cfg : NetworkConfig
+        ``steps`` must be 1; per-layer weight moments from
+        :func:`~snninit.theory.layer_weight_moments`.
+    tol : float
+        Largest relative first-order correction at which a layer counts as
+        described (default ``EXPANSION_TOL = 0.1``), see Notes.
+    on_breakdown : {"raise", "mask"}
+        What to do if some layer exceeds ``tol``: raise a ``ValueError``
+        (default), or return the dataset with every variable NaN from the
+        first such layer on.
 
     Returns
     -------
     xarray.Dataset
-        ``var_u``, ``var_u_sd``, ``rate`` (= ``m``), ``spikes``,
-        ``spikes_sd`` (= ``n sqrt(S)``) over
-        ``(layer, time)``.
-    """
-    from . import symbolic
+        Over ``(layer, time)`` (time of length 1): ``var_u``, ``var_u_sd``,
+        ``rate`` (= ``m``), ``spikes`` (= ``n m``), ``spikes_sd``
+        (= ``sqrt(n Sigma)``), all of surviving networks, and ``correction``,
+        the criterion ``eps_l`` below (never masked). Attrs: ``valid_layers``
+        (layers ``0 .. valid_layers - 1`` are within ``tol``; ``layers + 1``
+        when all are) and ``expansion_tol``.
 
+    Raises
+    ------
+    ValueError
+        If ``cfg.steps != 1``; if ``tol`` or ``on_breakdown`` is invalid; with
+        ``on_breakdown="raise"``, if the expansion breaks down at some layer.
+
+    Notes
+    -----
+    Breakdown criterion: the first-order correction must be small against
+    the leading term for both moments the result is built from,
+
+        eps_l = max(|delta_l| / (n mbar_l), Sigma_l / (n mbar_l^2)) <= tol,
+
+    the relative corrections of ``E[p_l]`` and of ``E[p_l^2]`` (whose
+    correction ``(2 mbar delta + Sigma) / n`` is bounded by ``3 eps mbar^2``).
+    The neglected terms are O(n^-2), of relative order ``eps^2``;
+    ``Sigma / (n mbar^2) <= tol`` also puts the expansion's Gaussian ``N(m, S)`` at least
+    ``1 / sqrt(tol)`` standard deviations above ``p = 0``. ``eps`` is infinite
+    where the mean field is extinct (``mbar_l = 0``). Near theta* (``g' -> 1``)
+    ``eps ~ 1 / (n (1 - g')^2)`` and the extinction basin comes within
+    ``O(1 - g')`` of ``mbar``: there the survivors' error stays above
+    O(n^-2) up to larger widths than ``eps`` suggests (docs/theory.md has the
+    measured table, ``benchmarks/expansion_error_table.py``).
+    """
+    from .meanfield import mean_field
+
+    tol = check_real("tol", tol, low=0.0, low_open=True)
+    on_breakdown = check_choice("on_breakdown", on_breakdown, ("raise", "mask"))
     _one_step_only(cfg, "finite_size_expansion")
     mu, s2 = layer_weight_moments(cfg)
-    n, L, theta = cfg.width, cfg.layers, cfg.theta
+    n, L = cfg.width, cfg.layers
     c = input_scale_factor(cfg)
-    g, g1, g2 = (symbolic.numeric(name) for name in ("g", "g_d1", "g_d2"))
-    m = np.empty(L + 1)
-    S = np.empty(L + 1)
-    m[0] = survival(theta / c) if c > 0 else 0.0
-    S[0] = m[0] * (1.0 - m[0]) / n
-    with np.errstate(all="ignore"):
-        for layer in range(1, L + 1):
-            args = (m[layer - 1], theta, s2[layer - 1], n, mu[layer - 1])
-            gv, d1, d2 = float(g(*args)), float(g1(*args)), float(g2(*args))
-            m[layer] = gv + 0.5 * d2 * S[layer - 1]
-            S[layer] = d1 * d1 * S[layer - 1] + gv * (1.0 - gv) / n
-    valid = np.isfinite(m) & np.isfinite(S) & (m > 0) & (m <= 1) & (S >= 0)
-    if not np.all(valid):
-        bad = int(np.flatnonzero(~valid)[0])
-        raise ValueError(
-            f"the 1/n expansion breaks down at layer {bad} (the firing fraction leaves (0, 1]: "
-            "fluctuations are too large or extinction is not negligible); use "
-            "finite_size(cfg), the exact chain"
+    mbar = mean_field(cfg)["rate"].values[:, 0]
+    delta, sigma = _expansion_coefficients(cfg, mbar, mu, s2)
+    eps = _relative_correction(n, mbar, delta, sigma)
+    bad = np.flatnonzero(eps > tol)
+    valid = int(bad[0]) if bad.size else L + 1
+    if valid <= L and on_breakdown == "raise":
+        why = (
+            "the mean field is extinct there (firing fraction 0)"
+            if not np.isfinite(eps[valid])
+            else f"its first-order correction is {eps[valid]:.3g} of the leading term"
         )
-    e_k = n * m
-    e_k2 = n * n * (S + m * m)
-    var_mean, var_sd = _var_u_moments(n, c, s2, e_k[:-1], e_k2[:-1])
+        raise ValueError(
+            f"the 1/n expansion breaks down at layer {valid}: {why} "
+            f"(max(|delta|/(n m), Sigma/(n m^2)) > tol = {tol:g}); use finite_size(cfg), "
+            "the exact chain, or on_breakdown='mask'"
+        )
+    with np.errstate(all="ignore"):  # past a breakdown: masked below
+        m = mbar + delta / n
+        S = sigma / n
+        e_k = n * m
+        e_k2 = n * n * (S + m * m)
+        var_mean, var_sd = _var_u_moments(n, c, s2, e_k[:-1], e_k2[:-1])
+    data = {
+        "var_u": var_mean,
+        "var_u_sd": var_sd,
+        "rate": m,
+        "spikes": e_k,
+        "spikes_sd": np.sqrt(n * sigma),
+    }
     dims = ("layer", "time")
+    kept = np.arange(L + 1) < valid
     ds = xr.Dataset(
-        {
-            "var_u": (dims, var_mean[:, None]),
-            "var_u_sd": (dims, var_sd[:, None]),
-            "rate": (dims, m[:, None]),
-            "spikes": (dims, e_k[:, None]),
-            "spikes_sd": (dims, n * np.sqrt(S)[:, None]),
-        },
+        {name: (dims, np.where(kept, x, np.nan)[:, None]) for name, x in data.items()},
         coords={"layer": layer_coord(L), "time": time_coord(1)},
+    )
+    ds["correction"] = (dims, eps[:, None])
+    ds["correction"].attrs["long_name"] = (
+        "relative first-order correction max(|delta|/(n m), Sigma/(n m^2))"
     )
     _describe_sd(ds)
     return finish_dataset(
-        ds, cfg, kind="finite_size_expansion", method="1/n expansion of the chain (DESIGN 3b)"
+        ds,
+        cfg,
+        kind="finite_size_expansion",
+        method="first-order 1/n expansion about the mean field (DESIGN 3b, 3d)",
+        assumptions=(
+            f"{_assumptions(cfg)}; first order in 1/n about the mean field, of surviving "
+            "networks (extinction is not a power series in 1/n)"
+        ),
+        expansion_tol=tol,
+        valid_layers=valid,
     )
