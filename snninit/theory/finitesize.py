@@ -263,7 +263,7 @@ def _var_u_moments(n, c, s2, e_k, e_k2):
     return mean, sd
 
 
-def _survivors(n, c, s2, e_k, e_k2, p_alive) -> dict[str, np.ndarray]:
+def _survivors(n, c, s2, mu, e_k, e_k2, p_alive) -> dict[str, np.ndarray]:
     """Survivors' moments for layers ``0..L`` (DESIGN 3d) from the chain's moments.
 
     ``E[k | k > 0] = E[k] / P(k > 0)`` and ``E[k^2 | k > 0] = E[k^2] / P(k > 0)``
@@ -281,11 +281,18 @@ def _survivors(n, c, s2, e_k, e_k2, p_alive) -> dict[str, np.ndarray]:
     var_mean[0], var_sd[0] = (plain_mean[0], plain_sd[0]) if c > 0 else (np.nan, np.nan)
     bad = ~np.isfinite(np.concatenate([[1.0], inv[:-1]]))
     var_mean[bad] = var_sd[bad] = np.nan
-    spikes_sd = np.sqrt(np.maximum(ek2_a - ek_a * ek_a, 0.0))
+    var_k_a = np.maximum(ek2_a - ek_a * ek_a, 0.0)
+    spikes_sd = np.sqrt(var_k_a)
     spikes_sd[~np.isfinite(inv)] = np.nan
+    # mean membrane given k: N(k mu, k s2 / n); layer 0: N(0, c^2 / n)
+    mean_u = np.concatenate([[0.0], mu * ek_a[:-1]])
+    mean_u_sd = np.sqrt(np.concatenate([[c * c / n], mu * mu * var_k_a[:-1] + s2 * ek_a[:-1] / n]))
+    mean_u[bad] = mean_u_sd[bad] = np.nan
     return {
         "var_u_given_alive": var_mean,
         "var_u_sd_given_alive": var_sd,
+        "mean_u_given_alive": mean_u,
+        "mean_u_sd_given_alive": mean_u_sd,
         "spikes_given_alive": ek_a,
         "spikes_sd_given_alive": spikes_sd,
         "rate_given_alive": ek_a / n,
@@ -307,6 +314,8 @@ def _describe_sd(ds: xr.Dataset) -> None:
         "mean_u_sd": "standard deviation of mean_u across networks",
         "var_u_given_alive": "E of var_u over networks whose layer below emitted a spike",
         "var_u_sd_given_alive": "SD of var_u over networks whose layer below emitted a spike",
+        "mean_u_given_alive": "E of mean_u over networks whose layer below emitted a spike",
+        "mean_u_sd_given_alive": "SD of mean_u over networks whose layer below emitted a spike",
         "spikes_given_alive": "E of the spike count over networks whose layer emitted a spike",
         "spikes_sd_given_alive": "SD of the spike count over networks whose layer emitted a spike",
         "rate_given_alive": "E of the rate over networks whose layer emitted a spike",
@@ -345,7 +354,8 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
         - survivors (DESIGN 3d): ``var_u_given_alive`` and
           ``var_u_sd_given_alive``, the mean and SD of ``var_u`` over the
           networks whose layer is driven (layer ``l - 1`` emitted at least
-          one spike, i.e. ``var_u > 0``); ``spikes_given_alive``,
+          one spike, i.e. ``var_u > 0``), likewise ``mean_u_given_alive``
+          and ``mean_u_sd_given_alive``; ``spikes_given_alive``,
           ``spikes_sd_given_alive`` and ``rate_given_alive`` over the
           networks whose layer emits at least one spike. Each is conditioned
           on the event that makes it nonzero, so that together with
@@ -364,7 +374,7 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
     n, L = cfg.width, cfg.layers
     p_zero, e_k, e_k2, p_alive = moments[:, 0], moments[:, 1], moments[:, 2], moments[:, 3]
     var_mean, var_sd = _var_u_moments(n, c, s2, e_k[:-1], e_k2[:-1])
-    alive = _survivors(n, c, s2, e_k, e_k2, p_alive)
+    alive = _survivors(n, c, s2, mu, e_k, e_k2, p_alive)
     mean_u = np.concatenate([[0.0], mu * e_k[:-1]])
     var_k = np.maximum(e_k2 - e_k * e_k, 0.0)
     # mean over neurons given k: N(k mu, k s2 / n); layer 0: N(0, c^2 / n)

@@ -11,6 +11,11 @@ _EXPORTS: dict[str, str] = {
     "assert_agrees": "comparison",
     "agreement_summary": "comparison",
     "worst_cells": "comparison",
+    "family_pvalues": "comparison",
+    # the measured false-failure rate of the cell tests (issue 13)
+    "null_rejections": "nulltest",
+    "null_summary": "nulltest",
+    "format_null_summary": "nulltest",
     "reproduce": "pipeline",
     "experiments": "pipeline",
     # head to head of the initialisation rules (issue 7)

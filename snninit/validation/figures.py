@@ -7,7 +7,11 @@ computes the data and calls these functions.
 
 Conventions: simulations are drawn as their mean over repetitions with a
 band of +-1 standard deviation across repetitions (the paper's shading);
-predictions as lines. Symbols follow the paper: ``Var[u_l]``, layer ``l``,
+predictions as lines in the same colour, the exact chain with long dashes,
+the mean field dotted; every threshold has its own colour. Populations that
+are bimodal near extinction (Fig. 3, beyond ``theta*``) are drawn as the
+survivors' mean +- SD and the extinct fraction, each with its prediction,
+never as one band over both modes (DESIGN 3d). Symbols follow the paper: ``Var[u_l]``, layer ``l``,
 time step ``t``, threshold ``theta``, leak ``beta``, width ``n``.
 """
 
@@ -30,6 +34,7 @@ __all__ = [
     "plot_fig4_profiles",
     "plot_fig7",
     "plot_stability",
+    "survivors_stat",
 ]
 
 _RC = {
@@ -93,12 +98,57 @@ def _colors(n: int, cmap: str = "viridis") -> list:
     return [cm(x) for x in np.linspace(0.0, 0.88, max(n, 1))]
 
 
+#: Okabe-Ito colours (colour-blind safe, yellow left out: unreadable on white).
+_DISTINCT = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")
+
+#: Line styles: simulation mean (with its band), exact chain, mean field.
+_SIM_LS, _CHAIN_LS, _MF_LS = "-", (0, (5, 2)), (0, (1, 1.5))
+
+
+def _distinct_colors(n: int) -> list:
+    """``n`` colours that tell every curve apart (one per threshold)."""
+    if n <= len(_DISTINCT):
+        return list(_DISTINCT[:n])
+    return _colors(n, "turbo")
+
+
 def _stat(sim: xr.Dataset, var: str) -> tuple[xr.DataArray, xr.DataArray]:
     """Mean and standard deviation (ddof=1) over repetitions of ``var``."""
-    da = sim[var]
-    if "time" in da.dims and da.sizes["time"] == 1:
-        da = da.isel(time=0)
+    da = _squeeze_time(sim[var])
     return da.mean("rep"), da.std("rep", ddof=1)
+
+
+def _squeeze_time(da: xr.DataArray) -> xr.DataArray:
+    """Drop a ``time`` dim of length 1 (one time step)."""
+    if "time" in da.dims and da.sizes["time"] == 1:
+        return da.isel(time=0)
+    return da
+
+
+def survivors_stat(sim: xr.Dataset, var: str = "var_u") -> tuple[xr.DataArray, ...]:
+    """Mean, SD (ddof=1) and number of the repetitions with ``var > 0``, per cell.
+
+    The survivors of a bimodal population (DESIGN 3d): for ``var_u`` the
+    networks whose layer below emitted at least one spike, for ``spikes`` or
+    ``rate`` those whose layer did. NaN where no repetition survives (the
+    SD also where only one does).
+
+    Parameters
+    ----------
+    sim : Dataset
+        Simulation with ``var`` over ``rep`` (and ``time`` of length 1, dropped).
+    var : str
+        The variable.
+
+    Returns
+    -------
+    mean, sd, count : DataArray
+        Over the remaining dims of ``sim[var]``.
+    """
+    da = _squeeze_time(sim[var])
+    alive = da.where(da > 0)
+    count = (da > 0).sum("rep")
+    return alive.mean("rep", skipna=True), alive.std("rep", ddof=1, skipna=True), count
 
 
 def _one_step(da: xr.DataArray) -> xr.DataArray:
@@ -107,12 +157,16 @@ def _one_step(da: xr.DataArray) -> xr.DataArray:
     return da
 
 
-def _band(ax, x, mean, sd, color, label=None, lower=None):
+def _band(ax, x, mean, sd, color, label=None, lower=None, gid=None, alpha=0.22):
+    """Mean as a thin solid line with a +-SD band (opacity ``alpha``); returns the line."""
     mean = np.asarray(mean, dtype=float)
     sd = np.asarray(sd, dtype=float)
     lo = mean - sd if lower is None else np.maximum(mean - sd, lower)
-    ax.fill_between(x, lo, mean + sd, color=color, alpha=0.22, linewidth=0)
-    ax.plot(x, mean, color=color, alpha=0.9, linewidth=1.0, label=label)
+    ax.fill_between(x, lo, mean + sd, color=color, alpha=alpha, linewidth=0)
+    (line,) = ax.plot(x, mean, color=color, alpha=0.9, linewidth=1.0, ls=_SIM_LS, label=label)
+    if gid is not None:
+        line.set_gid(gid)
+    return line
 
 
 def _fmt(x) -> str:
@@ -127,22 +181,30 @@ def plot_fig2(
 ):
     """Fig. 2: ``Var[u_l]`` against depth, six thresholds, Micheli vs Kaiming.
 
+    Every threshold has its own colour; the simulation (mean, solid, with a
+    +-SD band), the exact chain (long dashes) and the mean field (dots) are
+    drawn in it (gids ``sim``, ``chain``, ``mean-field`` followed by
+    ``init=<init> theta=<theta>``).
+
     Parameters
     ----------
     sim : Dataset
         ``var_u`` over ``(init, theta, rep, layer[, time])``.
     theory : Dataset, optional
-        Exact finite-size prediction ``var_u`` over ``(init, theta, layer)``,
-        drawn as solid black-edged lines.
+        Exact finite-size prediction ``var_u`` over ``(init, theta, layer)``.
     mean_field : Dataset, optional
-        The ``n -> infinity`` map, drawn dashed.
+        The ``n -> infinity`` map.
     title : str
         Prefix of the figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = _mpl()
     inits = list(sim["init"].values)
     thetas = list(sim["theta"].values)
-    colors = _colors(len(thetas))
+    colors = _distinct_colors(len(thetas))
     with figure_style():
         fig, axes = plt.subplots(1, len(inits), figsize=(4.2 * len(inits), 3.4), sharey=True)
         axes = np.atleast_1d(axes)
@@ -150,31 +212,45 @@ def plot_fig2(
             s = sim.sel(init=init)
             layer = s["layer"].values
             for color, theta in zip(colors, thetas):
+                tag = f"init={init} theta={_fmt(theta)}"
                 mean, sd = _stat(s.sel(theta=theta), "var_u")
-                _band(ax, layer, mean, sd, color, label=f"θ = {_fmt(theta)}", lower=0.0)
+                _band(
+                    ax,
+                    layer,
+                    mean,
+                    sd,
+                    color,
+                    label=f"θ = {_fmt(theta)}",
+                    lower=0.0,
+                    gid=f"sim {tag}",
+                )
                 if theory is not None:
                     th = _one_step(theory["var_u"].sel(init=init, theta=theta))
-                    ax.plot(th["layer"], th, color="k", lw=0.8, ls="-", alpha=0.8)
+                    ax.plot(th["layer"], th, color=color, lw=1.4, ls=_CHAIN_LS, gid=f"chain {tag}")
                 if mean_field is not None:
                     mf = _one_step(mean_field["var_u"].sel(init=init, theta=theta))
-                    ax.plot(mf["layer"], mf, color=color, lw=1.0, ls=(0, (2, 2)))
+                    ax.plot(
+                        mf["layer"], mf, color=color, lw=1.2, ls=_MF_LS, gid=f"mean-field {tag}"
+                    )
             ax.set_title(INIT_LABELS.get(str(init), str(init)))
             ax.set_xlabel("layer l")
             ax.set_xlim(layer.min(), layer.max())
         axes[0].set_ylabel(r"Var$[u_l]$")
         handles, labels = axes[0].get_legend_handles_labels()
-        extra = []
+        extra = [plt.Line2D([], [], color="grey", lw=1.0, ls=_SIM_LS, label="simulation mean ± SD")]
         if theory is not None:
-            extra.append(plt.Line2D([], [], color="k", lw=0.8, label="exact finite-n theory"))
+            extra.append(
+                plt.Line2D([], [], color="grey", lw=1.4, ls=_CHAIN_LS, label="exact finite-n chain")
+            )
         if mean_field is not None:
             extra.append(
-                plt.Line2D([], [], color="grey", lw=1.0, ls=(0, (2, 2)), label="mean field (n→∞)")
+                plt.Line2D([], [], color="grey", lw=1.2, ls=_MF_LS, label="mean field (n→∞)")
             )
         n = sim.attrs.get("width", "")
         reps = sim.sizes["rep"]
         fig.suptitle(
             f"{title} — one time step, n = {n}: simulation mean ± SD over {reps} networks (bands), "
-            "theory (lines)",
+            "theory (lines in the threshold's colour)",
             fontsize=9,
         )
         fig.tight_layout()
@@ -184,26 +260,54 @@ def plot_fig2(
     return fig
 
 
+def _theory_band(ax, x, mean, sd, color, gid=None):
+    """A prediction (long dashes) with its +-SD across networks (dotted, clipped at 0)."""
+    (line,) = ax.plot(x, mean, color=color, lw=1.5, ls=_CHAIN_LS)
+    if gid is not None:
+        line.set_gid(gid)
+    if sd is not None:
+        for sign in (-1, 1):
+            ax.plot(x, np.maximum(mean + sign * sd, 0), color=color, lw=0.6, ls=":", alpha=0.8)
+    return line
+
+
 def plot_fig3(
     sim: xr.Dataset,
     theory: xr.Dataset | None = None,
     title: str = "Fig. 3 — finite-size effect (Micheli init)",
 ):
-    """Fig. 3: the finite-size effect, with the exact chain's prediction.
+    """Fig. 3: the finite-size effect as survivors and the extinct, each predicted.
 
-    Top row: ``Var[u_l]`` (simulation mean +- SD bands; exact chain's
-    ``E[Var u_l]`` as lines, its +-SD across networks dotted). Bottom row:
-    extinction probability ``P(k_l = 0)`` (lines) and the simulated fraction
-    of extinct networks (markers).
+    Near extinction a layer's population of networks is bimodal (silent
+    networks and survivors), so one mean +- SD over both describes neither
+    (DESIGN 3d). Top row: ``Var[u_l]`` of the survivors, the repetitions with
+    ``Var[u_l] > 0`` (simulation mean +- SD, solid with a band; gid
+    ``survivors-sim n=<n> theta=<theta>`` on the mean's line), against the
+    exact chain's ``var_u_given_alive`` +- ``var_u_sd_given_alive`` (dashed,
+    dotted; gid ``survivors-chain ...``). Bottom row: the extinct fraction,
+    the simulated share of networks whose layer emits no spike (markers)
+    against ``P(k_l = 0)`` of the chain (``p_extinct``, lines).
 
-    ``sim`` has ``var_u`` and ``spikes`` over ``(n, theta, rep, layer[, time])``;
-    ``theory`` has ``var_u``, ``var_u_sd``, ``p_extinct`` over ``(n, theta, layer)``.
-    ``title`` starts the figure's title.
+    Parameters
+    ----------
+    sim : Dataset
+        ``var_u`` and ``spikes`` over ``(n, theta, rep, layer[, time])``.
+    theory : Dataset, optional
+        Exact chain (:func:`snninit.theory.finite_size`) over ``(n, theta,
+        layer[, time])`` with ``var_u_given_alive``, ``var_u_sd_given_alive``
+        and ``p_extinct``; a prediction without the survivors' moments draws
+        only the extinct fraction.
+    title : str
+        First line of the figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = _mpl()
     widths = list(sim["n"].values)
     thetas = list(sim["theta"].values)
-    colors = _colors(len(thetas), "plasma")
+    colors = _distinct_colors(len(thetas))
     with figure_style():
         fig, axes = plt.subplots(
             2,
@@ -221,46 +325,59 @@ def plot_fig3(
             layer = s["layer"].values
             for color, theta in zip(colors, thetas):
                 st = s.sel(theta=theta)
-                mean, sd = _stat(st, "var_u")
-                _band(ax, layer, mean, sd, color, label=f"θ = {_fmt(theta)}", lower=0.0)
-                spikes = st["spikes"]
-                if "time" in spikes.dims:
-                    spikes = spikes.isel(time=0)
-                frac = (spikes == 0).mean("rep")
+                tag = f"n={int(n)} theta={_fmt(theta)}"
+                mean, sd, _ = survivors_stat(st, "var_u")
+                _band(
+                    ax,
+                    layer,
+                    mean,
+                    sd,
+                    color,
+                    label=f"θ = {_fmt(theta)}",
+                    lower=0.0,
+                    gid=f"survivors-sim {tag}",
+                    alpha=0.14,  # several thresholds' bands overlap near Var = 1
+                )
+                frac = (_one_step(st["spikes"]) == 0).mean("rep")
                 axp.plot(layer, frac, ls="none", marker="o", ms=2.2, color=color, alpha=0.8)
-                if theory is not None:
-                    th = theory.sel(n=n, theta=theta)
-                    ev = _one_step(th["var_u"])
-                    ax.plot(ev["layer"], ev, color=color, lw=1.6)
-                    if "var_u_sd" in th:
-                        sdv = _one_step(th["var_u_sd"])
-                        for sign in (-1, 1):
-                            ax.plot(
-                                ev["layer"],
-                                np.maximum(ev + sign * sdv, 0),
-                                color=color,
-                                lw=0.6,
-                                ls=":",
-                                alpha=0.7,
-                            )
-                    pe = _one_step(th["p_extinct"])
-                    axp.plot(pe["layer"], pe, color=color, lw=1.4)
+                if theory is None:
+                    continue
+                th = theory.sel(n=n, theta=theta)
+                if "var_u_given_alive" in th:
+                    ev = _one_step(th["var_u_given_alive"])
+                    sdv = (
+                        _one_step(th["var_u_sd_given_alive"])
+                        if "var_u_sd_given_alive" in th
+                        else None
+                    )
+                    _theory_band(ax, ev["layer"], ev, sdv, color, gid=f"survivors-chain {tag}")
+                pe = _one_step(th["p_extinct"])
+                axp.plot(pe["layer"], pe, color=color, lw=1.4, ls=_CHAIN_LS)
             ax.set_title(f"n = {int(n)}")
-            ax.set_ylabel(r"Var$[u_l]$")
-            axp.set_ylabel(r"extinction $P(k_l = 0)$")
+            ax.set_ylabel(r"survivors' Var$[u_l]$ (Var$[u_l] > 0$)")
+            axp.set_ylabel(r"extinct fraction $P(k_l = 0)$")
             axp.set_xlabel("layer l")
             axp.set_ylim(-0.03, 1.03)
             ax.set_xlim(layer.min(), layer.max())
         handles, labels = axes[0, 0].get_legend_handles_labels()
         extra = [
-            plt.Line2D([], [], color="k", lw=1.6, label="exact chain E[Var u]"),
-            plt.Line2D([], [], color="k", lw=0.7, ls=":", label="exact chain ± SD"),
-            plt.Line2D([], [], color="k", ls="none", marker="o", ms=3, label="simulated fraction"),
+            plt.Line2D([], [], color="grey", lw=1.0, label="simulated survivors' mean ± SD"),
+            plt.Line2D([], [], color="grey", lw=1.5, ls=_CHAIN_LS, label="exact chain"),
+            plt.Line2D([], [], color="grey", lw=0.7, ls=":", label="exact chain ± SD"),
+            plt.Line2D(
+                [],
+                [],
+                color="grey",
+                ls="none",
+                marker="o",
+                ms=3,
+                label="simulated extinct fraction",
+            ),
         ]
         reps = sim.sizes["rep"]
         fig.suptitle(
-            f"{title}\nsimulation over {reps} networks "
-            "(bands, markers) vs exact finite-n theory (lines)",
+            f"{title}\nsurvivors among {reps} simulated networks (bands) and extinct fraction "
+            "(markers) vs the exact finite-n chain (dashed)",
             fontsize=9,
         )
         fig.tight_layout()

@@ -5,7 +5,9 @@
 does not show (stability past ``theta*`` and the approach of the exact chain
 to the mean-field map) — writes the simulated and predicted datasets as
 netCDF under ``OUT/data``, the figures as PNG and PDF under ``OUT/figures``
-and a summary ``OUT/report.md``.
+and a summary ``OUT/report.md``, with a section *where our results and the
+paper differ* (:func:`paper_differences`: Fig. 4 against eq. 13 as written
+and the other conventions of :data:`CONVENTIONS`, simulated for the report).
 
 Resumable: every simulated or predicted cell (one configuration) is cached
 as its own netCDF file tagged with the exact protocol (configuration,
@@ -650,13 +652,26 @@ def _insights(results: Mapping[str, ExperimentResult]) -> dict[str, list[str]]:
         L = int(th["layer"].max())
         pe = th["p_extinct"].isel(layer=-1)
         pe = pe.isel(time=0) if "time" in pe.dims else pe
-        v = th["var_u"].isel(layer=-1)
+        alive = "var_u_given_alive" in th
+        v = th["var_u_given_alive" if alive else "var_u"].isel(layer=-1)
         v = v.isel(time=0) if "time" in v.dims else v
+        sd = th["var_u_sd_given_alive"].isel(layer=-1) if alive else None
+        sd = sd.isel(time=0) if sd is not None and "time" in sd.dims else sd
         notes.setdefault("beyond", []).append(
             f"Exact chain at n={th.attrs.get('width', '')}, layer {L}: "
             + "; ".join(
-                f"θ={float(t):g}: P(silent)={float(p):.3f}, E[Var u]={float(x):.3g}"
-                for t, p, x in zip(pe["theta"].values, pe.values, v.values)
+                f"θ={float(t):g}: P(silent)={float(p):.3f}, "
+                + (
+                    f"survivors' Var u = {_fmt_num(float(x), '.3g')} ± {_fmt_num(float(d), '.2g')}"
+                    if sd is not None
+                    else f"E[Var u]={float(x):.3g}"
+                )
+                for t, p, x, d in zip(
+                    pe["theta"].values,
+                    pe.values,
+                    v.values,
+                    sd.values if sd is not None else v.values,
+                )
             )
             + ". Near θ* the lower (unstable) fixed point approaches 1, so finite-size "
             "fluctuations push networks into extinction even below θ*."
@@ -735,6 +750,272 @@ def _unstable_note(sim: xr.Dataset, th: xr.Dataset, paths: int) -> str:
         "cell-wise agreement are expected; compare time-averaged quantities there "
         "(docs/dmft.md)."
     )
+
+
+# ---------------------------------------------------------------------------
+# where our results and the paper differ (Fig. 4)
+
+#: Conventions of the multi-step model tried against the paper's Fig. 4
+#: (DESIGN 1b): name, NetworkConfig changes. The first is eq. 13 as written.
+CONVENTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("eq. 13 as written (reset `subtract`, delayed)", {}),
+    ('reset to zero (`reset="zero"`)', {"reset": "zero"}),
+    ("reset before the leak (`reset_decay=True`, spikingjelly)", {"reset_decay": True}),
+    ('input scaled by 1 − β (`input_scale="1-beta"`)', {"input_scale": "1-beta"}),
+)
+
+
+def convention_experiments(fig4: Experiment) -> list[Experiment]:
+    """The Fig. 4 protocol (its base, Micheli, both leaks) under each other convention.
+
+    One :class:`Experiment` per entry of :data:`CONVENTIONS` after the first
+    (eq. 13 as written is ``fig4`` itself): same width, depth, steps,
+    repetitions and method, simulations only, named ``fig4_<field>``.
+    """
+    betas = next((tuple(v) for d, v in fig4.sweep if d == "beta"), (fig4.base.beta,))
+    out = []
+    for _label, changes in CONVENTIONS[1:]:
+        out.append(
+            dataclasses.replace(
+                fig4,
+                name=_convention_name(changes),
+                title=f"Fig. 4 protocol with {changes}",
+                base=fig4.base.replace(init="micheli", **changes),
+                sweep=(("beta", betas),),
+                theories=(),
+            )
+        )
+    return out
+
+
+def _convention_name(changes: Mapping[str, Any]) -> str:
+    return "fig4_" + "_".join(changes)
+
+
+def run_conventions(
+    results: Mapping[str, ExperimentResult], data_dir: Path, *, progress: bool = True
+) -> dict[str, ExperimentResult]:
+    """Simulate :func:`convention_experiments` of the run's ``fig4`` (cached like any cell).
+
+    Returns an empty dict when the run has no ``fig4``.
+    """
+    r = results.get("fig4")
+    if r is None:
+        return {}
+    return {
+        exp.name: run_experiment(exp, data_dir, progress=progress)
+        for exp in convention_experiments(r.experiment)
+    }
+
+
+def _micheli(ds: xr.Dataset, beta: float) -> xr.Dataset:
+    """The Micheli, leak-``beta`` slice of a Fig. 4 dataset (whatever its sweep)."""
+    sel = {d: v for d, v in (("beta", beta), ("init", "micheli")) if d in ds.dims}
+    return ds.sel(sel)
+
+
+def fig4_numbers(ds: xr.Dataset, beta: float) -> dict[str, Any]:
+    """The numbers by which Fig. 4 is compared with the paper, for Micheli at leak ``beta``.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Simulation (``rep`` dim: means and SDs over networks) or prediction
+        with ``var_u`` and ``rate`` over ``(layer, time)`` (plus ``beta``,
+        ``init`` when swept).
+    beta : float
+        The leak.
+
+    Returns
+    -------
+    dict
+        ``var_first``, ``var_last``, ``var_peak``, ``t_peak`` (``Var[u_L^t]``
+        of the deepest layer at t = 0, t = T-1 and its maximum over t),
+        ``grows`` (layers whose ``Var[u_l]`` at T-1 exceeds that at t = 0)
+        and ``layers``; ``rate_1``, ``rate_L`` (rate of layer 1 and of the
+        deepest layer averaged over time); ``*_sd`` companions (SD across
+        networks) for a simulation, NaN otherwise; ``L`` and ``T``.
+    """
+    one = _micheli(ds, beta)
+    L = int(one["layer"].max())
+    T = int(one.sizes["time"])
+
+    def stat(da: xr.DataArray) -> tuple[float, float]:
+        if "rep" in da.dims:
+            return float(da.mean("rep")), float(da.std("rep", ddof=1))
+        return float(da), math.nan
+
+    var = one["var_u"]
+    deep = var.sel(layer=L)
+    mean_deep = deep.mean("rep") if "rep" in deep.dims else deep
+    t_peak = int(mean_deep.argmax("time"))
+    var_mean = var.mean("rep") if "rep" in var.dims else var
+    hidden = var_mean.sel(layer=slice(1, None))
+    rate_t = one["rate"].mean("time")
+    out: dict[str, Any] = {"L": L, "T": T, "t_peak": t_peak, "layers": int(hidden.sizes["layer"])}
+    out["grows"] = int((hidden.isel(time=-1) > hidden.isel(time=0)).sum())
+    for key, da in (
+        ("var_first", deep.isel(time=0)),
+        ("var_last", deep.isel(time=-1)),
+        ("var_peak", deep.isel(time=t_peak)),
+        ("rate_1", rate_t.sel(layer=min(1, L))),
+        ("rate_L", rate_t.sel(layer=L)),
+    ):
+        out[key], out[f"{key}_sd"] = stat(da)
+    return out
+
+
+def _pm(x: float, sd: float) -> str:
+    return f"{x:.3g}" if math.isnan(sd) else f"{x:.3g} ± {sd:.2g}"
+
+
+def _dissipation(num: Mapping[str, Any]) -> str:
+    """Words for the deepest layer's Var[u] over time (computed, never typed)."""
+    if num["var_peak"] == 0.0:
+        return "silent at every step"
+    if num["var_last"] < num["var_peak"]:
+        return f"decays after its peak at t = {num['t_peak']}"
+    return "grows to the last step"
+
+
+def _kept_share(num: Mapping[str, Any]) -> float:
+    """Share of layer 1's time-averaged rate left at the deepest layer (0 if layer 1 is silent)."""
+    return num["rate_L"] / num["rate_1"] if num["rate_1"] > 0 else 0.0
+
+
+def _kept(num: Mapping[str, Any]) -> str:
+    return f"{100 * _kept_share(num):.0f} %" if num["rate_1"] > 0 else "—"
+
+
+def paper_differences(
+    results: Mapping[str, ExperimentResult],
+    conventions: Mapping[str, ExperimentResult] | None = None,
+) -> list[str]:
+    """The report's section *where our results and the paper differ* (markdown lines).
+
+    Fig. 4b (beta = 0.9: the paper shows the network dissipating) and Fig. 4a
+    (beta = 0.5: the paper shows activity conserved over depth and time),
+    each with the numbers of this run's ``fig4`` simulation and dynamic mean
+    field (:func:`fig4_numbers`), and a table of the conventions of
+    :data:`CONVENTIONS` (``conventions``: :func:`run_conventions`). Empty
+    when the run has no ``fig4`` simulation.
+    """
+    from ..theory import unstable_layer
+
+    r = results.get("fig4")
+    if r is None or r.simulation is None:
+        return []  # e.g. `--only fig3`: nothing of Fig. 4 to hold against the paper
+    sim, exp = r.simulation, r.experiment
+    dmft = r.predictions.get("dmft")
+    betas = [float(b) for b in sim["beta"].values if float(b) in (0.5, 0.9)]
+    if not betas:
+        return []
+    b = exp.base
+    lines = [
+        "## Where our results and the paper differ",
+        "",
+        f"Numbers from this run's `fig4` data: Micheli init, n = {b.width}, L = {b.layers}, "
+        f"T = {b.steps}, θ = {b.theta:g}, {exp.reps} networks (`{exp.method}`; mean ± SD "
+        "across networks)"
+        + (f", and the dynamic mean field ({exp.dmft_paths} paths)" if dmft is not None else "")
+        + ". The paper's figures use n = 1000, L = 100, T = 20.",
+        "",
+    ]
+    nums = {beta: fig4_numbers(sim, beta) for beta in betas}
+    theo = {beta: fig4_numbers(dmft, beta) for beta in betas} if dmft is not None else {}
+    if 0.9 in nums:
+        s, t = nums[0.9], theo.get(0.9)
+        lines.append(
+            "- **Fig. 4b (β = 0.9)** — the paper: the network dissipates over the time steps. "
+            f"Eq. 13 as written (DESIGN.md 1b): Var[u] of layer {s['L']} goes from "
+            f"{_pm(s['var_first'], s['var_first_sd'])} at t = 0 to "
+            f"{_pm(s['var_last'], s['var_last_sd'])} at t = {s['T'] - 1}"
+            + (f" (dynamic mean field: {t['var_first']:.3g} → {t['var_last']:.3g})" if t else "")
+            + f" and {_dissipation(s)}; Var[u_l] is larger at the last step than at t = 0 in "
+            f"{s['grows']} of {s['layers']} hidden layers."
+        )
+    if 0.5 in nums:
+        s, t = nums[0.5], theo.get(0.5)
+        try:
+            volleys = unstable_layer(_micheli(sim, 0.5), width=b.width)
+        except (ValueError, KeyError):
+            volleys = None
+        lines.append(
+            "- **Fig. 4a (β = 0.5)** — the paper: activity conserved over 100 layers and 20 "
+            "steps. Eq. 13 as written: the time-averaged rate "
+            + ("falls" if s["rate_L"] < s["rate_1"] else "does not fall")
+            + f" from {_pm(s['rate_1'], s['rate_1_sd'])} at layer 1 to "
+            f"{_pm(s['rate_L'], s['rate_L_sd'])} at layer {s['L']} ({_kept(s)} kept"
+            + (f"; dynamic mean field: {t['rate_1']:.3g} → {t['rate_L']:.3g}" if t else "")
+            + ")"
+            + (
+                f"; from layer {volleys} on the networks fire in volleys whose timing differs "
+                "from network to network (`snninit.theory.unstable_layer`)"
+                if volleys is not None
+                else ""
+            )
+            + "."
+        )
+    lines.append("")
+    rows = [(CONVENTIONS[0][0], sim, f"the `fig4` protocol ({exp.reps} networks)")]
+    labels = {_convention_name(c): label for label, c in CONVENTIONS[1:]}
+    for name, cr in (conventions or {}).items():
+        if cr.simulation is not None:
+            rows.append(
+                (
+                    labels.get(name, name),
+                    cr.simulation,
+                    f"simulated for this report (`{name}`, {cr.experiment.reps} networks)",
+                )
+            )
+    if len(rows) == 1:
+        return lines + ["(no other convention was simulated in this run)", ""]
+    table = {label: {beta: fig4_numbers(ds, beta) for beta in betas} for label, ds, _ in rows}
+    L, T = nums[betas[0]]["L"], nums[betas[0]]["T"]
+    header = ["convention"]
+    if 0.9 in betas:
+        header.append(f"β = 0.9: Var[u] of layer {L}, t = 0 → {T - 1}")
+    if 0.5 in betas:
+        header.append(f"β = 0.5: time-averaged rate, layer 1 → {L}")
+    body = []
+    for label, _ds, source in rows:
+        cells = [label]
+        if 0.9 in betas:
+            n9 = table[label][0.9]
+            cells.append(
+                f"{n9['var_first']:.3g} → {n9['var_last']:.3g} "
+                f"(peak {n9['var_peak']:.3g} at t = {n9['t_peak']}): {_dissipation(n9)}"
+            )
+        if 0.5 in betas:
+            n5 = table[label][0.5]
+            cells.append(f"{n5['rate_1']:.3g} → {n5['rate_L']:.3g} ({_kept(n5)} kept)")
+        body.append([*cells, source])
+    lines += [
+        "Conventions tried (DESIGN.md 1b; Micheli init, the `fig4` sizes and base seed, simulation "
+        "means over networks):",
+        "",
+        _markdown_table([*header, "data"], body),
+        "",
+    ]
+    if 0.9 in betas:
+        dissipating = [
+            label
+            for label in table
+            if 0 < table[label][0.9]["var_last"] < table[label][0.9]["var_peak"]
+        ]
+        lines.append(
+            f"Conventions whose layer {L} dissipates at β = 0.9 in this run: "
+            + (", ".join(dissipating) if dissipating else "none")
+            + "."
+        )
+    if 0.5 in betas:
+        label = max(table, key=lambda k: _kept_share(table[k][0.5]))
+        lines.append(
+            f"Most activity kept to layer {L} at β = 0.5: {label} "
+            f"({_kept(table[label][0.5])} of layer 1's time-averaged rate)."
+        )
+    lines.append("")
+    return lines
 
 
 def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -829,8 +1110,13 @@ def write_report(
     seconds: float,
     alpha: float = ALPHA,
     rules: RulesResult | None = None,
+    conventions: Mapping[str, ExperimentResult] | None = None,
 ) -> tuple[str, list[list[str]]]:
-    """Write ``report.md``; return its text and the summary rows."""
+    """Write ``report.md``; return its text and the summary rows.
+
+    ``conventions`` (:func:`run_conventions`) feed the section *where our
+    results and the paper differ* (:func:`paper_differences`).
+    """
     from .. import __version__
     from .._dataset import atomic_write
     from .comparison import agreement_summary, worst_cells
@@ -925,6 +1211,7 @@ def write_report(
         if summary_rows
         else "(no comparison could be made)",
         "",
+        *paper_differences(results, conventions),
     ]
     for name, r in results.items():
         exp = r.experiment
@@ -1049,6 +1336,7 @@ def reproduce(
     summary: list[list[str]] = []
     report_path = None
     if not figures_only:
+        conventions = run_conventions(results, data_dir, progress=progress)
         comps = _comparisons(results)
         for name, what, cmp in comps:
             if isinstance(cmp, str):
@@ -1064,6 +1352,7 @@ def reproduce(
             quick=quick,
             seconds=time.perf_counter() - t0,
             rules=rules,
+            conventions=conventions,
         )
     return {
         "results": results,

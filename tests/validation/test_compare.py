@@ -41,12 +41,13 @@ def test_compare_statistics_by_hand():
     se = x.std(0, ddof=1) / np.sqrt(12)
     np.testing.assert_allclose(cmp.var_u_sim_mean.values, mean)
     np.testing.assert_allclose(cmp.var_u_sim_se.values, se)
-    np.testing.assert_allclose(cmp.var_u_z.values, (mean - 1.05) / se)
     np.testing.assert_allclose(cmp.var_u_rel_err.values, (mean - 1.05) / 1.05)
-    # two-sided Student-t with R - 1 = 11 degrees of freedom, not the normal law
-    np.testing.assert_allclose(
-        cmp.var_u_p.values, 2 * stats.t(11).sf(np.abs((mean - 1.05) / se)), rtol=1e-10
-    )
+    # spread from the sample: two-sided Student-t with R - 1 = 11 degrees of freedom
+    t_stat = (mean - 1.05) / se
+    p = 2 * stats.t(11).sf(np.abs(t_stat))
+    np.testing.assert_allclose(cmp.var_u_p.values, p, rtol=1e-10)
+    # z is the p-value on the normal scale (|z| > 2 iff p < 0.0455), signed like the difference
+    np.testing.assert_allclose(cmp.var_u_z.values, np.sign(t_stat) * stats.norm.isf(p / 2))
     assert cmp.attrs["reps"] == 12
     assert set(cmp.dims) == {"layer", "time"}
 
@@ -265,3 +266,67 @@ def test_shape_statistics_use_the_repetitions_where_they_are_defined():
     # NaN in any other variable is an error, never silently skipped
     with pytest.raises(ValueError, match="NaN"):
         compare(th.rename(skew="var_u"), sim.rename(skew="var_u"))
+
+
+def _hurdle_theory(p0: float, alive_mean: float, alive_sd: float | None = None) -> xr.Dataset:
+    """One cell of a bimodal law: 0 with probability p0, else N(alive_mean, alive_sd)."""
+    extra = {"var_u_given_alive": np.array([[alive_mean]])}
+    if alive_sd is not None:
+        extra["var_u_sd_given_alive"] = np.array([[alive_sd]])
+    return _theory(np.array([[(1 - p0) * alive_mean]]), **extra)
+
+
+def test_two_part_test_near_extinction():
+    """A sample that misses the rare extinct mode is no evidence against the mixture."""
+    rng = np.random.default_rng(5)
+    # no network of 20 extinct: probability 0.95**20 = 0.36 under the mixture
+    alive = rng.normal(1.0, 0.02, size=(20, 1, 1))
+    th = _hurdle_theory(p0=0.05, alive_mean=1.0)
+    # the one-sample t test on the overall mean, the old cell test: a false rejection
+    t_stat = (alive.mean() - 0.95) / (alive.std(ddof=1) / np.sqrt(20))
+    assert 2 * stats.t(19).sf(abs(t_stat)) < 1e-4
+    cmp = compare(th, _sim(alive))
+    # two parts: 0 of 20 extinct vs p0 = 0.05 (binomial p = 1) and the survivors'
+    # mean vs 1.0; Bonferroni over the two
+    p_alive = cmp["var_u_given_alive_p"].item()
+    assert cmp["var_u_p"].item() == pytest.approx(min(1.0, 2 * p_alive))
+    assert cmp["var_u_p"].item() > 0.01
+    assert cmp["var_u_sim_mean"].item() == pytest.approx(alive.mean())  # display: whole sample
+
+
+def test_two_part_test_rejects_each_part():
+    rng = np.random.default_rng(6)
+    x = rng.normal(1.0, 0.05, size=(20, 1, 1))
+    x[:10] = 0.0  # half the networks extinct
+    # wrong extinct fraction (0.05 predicted), right survivors
+    cmp = compare(_hurdle_theory(0.05, 1.0, 0.05), _sim(x))
+    assert cmp["var_u_p"].item() < 1e-6
+    assert cmp["var_u_given_alive_p"].item() > 1e-3
+    # right extinct fraction, survivors 10 % too low in the prediction
+    cmp = compare(_hurdle_theory(0.5, 0.9, 0.05), _sim(x))
+    assert cmp["var_u_p"].item() < 1e-6
+    # the survivors' cell uses only the networks with var_u > 0, with the stated SD
+    assert cmp["var_u_given_alive_sim_mean"].item() == pytest.approx(x[10:].mean())
+    assert cmp["var_u_given_alive_sim_se"].item() == pytest.approx(0.05 / np.sqrt(10))
+    z = (x[10:].mean() - 0.9) / (0.05 / np.sqrt(10))
+    assert cmp["var_u_given_alive_z"].item() == pytest.approx(z)  # normal law: z itself
+
+
+def test_stated_spread_uses_the_normal_law():
+    rng = np.random.default_rng(7)
+    x = rng.normal(0.0, 1.0, size=(10, 4, 1))
+    cmp = compare(_theory(np.zeros((4, 1)), var_u_sd=np.ones((4, 1))), _sim(x))
+    z = x.mean(0) * np.sqrt(10)
+    np.testing.assert_allclose(cmp.var_u_z.values, z)
+    np.testing.assert_allclose(cmp.var_u_p.values, 2 * stats.norm.sf(np.abs(z)))
+
+
+def test_survivors_cells_untested_without_survivors():
+    x = np.zeros((10, 1, 1))
+    x[:2] = 1.0  # two survivors: too few for a test of their mean
+    cmp = compare(_hurdle_theory(0.8, 1.0), _sim(x))
+    assert not cmp["var_u_given_alive_tested"].item()
+    assert cmp["var_u_tested"].item()  # the extinct count alone is still a test
+    th = _hurdle_theory(0.8, 1.0).assign(var_u_given_alive=(("layer", "time"), [[np.nan]]))
+    cmp = compare(th, _sim(x))  # NaN survivors' prediction: no survivor possible
+    assert not cmp["var_u_given_alive_tested"].item()

@@ -227,3 +227,125 @@ def test_fig4_note_locates_the_unstable_regime_and_skips_dying_networks():
     assert expected is not None  # Micheli at beta 0.5 breaks into volleys within 30 layers
     assert f"β=0.5 micheli: from layer {expected} (simulation)" in note
     assert "kaiming" not in note  # its activity dies: a front, not volleys
+
+
+def test_fig4_numbers_on_a_known_dataset():
+    """The numbers held against the paper are read off the data, nothing typed."""
+    import numpy as np
+    import xarray as xr
+
+    var = np.array([[[1.0, 2.0, 3.0], [1.0, 4.0, 2.0]], [[1.0, 2.0, 5.0], [3.0, 6.0, 4.0]]])
+    rate = np.array([[[0.2, 0.2, 0.2], [0.1, 0.0, 0.2]], [[0.2, 0.2, 0.2], [0.1, 0.2, 0.0]]])
+    dims = ("rep", "layer", "time")
+    coords = {"layer": [0, 1], "time": [0, 1, 2]}
+    sim = xr.Dataset({"var_u": (dims, var), "rate": (dims, rate)}, coords=coords)
+    num = pipeline.fig4_numbers(sim.expand_dims(beta=[0.9]), 0.9)
+    assert num["L"] == 1 and num["T"] == 3 and num["layers"] == 1
+    assert num["var_first"] == 2.0 and num["var_last"] == 3.0 and num["var_peak"] == 5.0
+    assert num["t_peak"] == 1 and num["grows"] == 1
+    assert num["var_last_sd"] == pytest.approx(np.std([2.0, 4.0], ddof=1))
+    assert num["rate_1"] == pytest.approx(0.1) and num["rate_L"] == pytest.approx(0.1)
+    assert pipeline._dissipation(num) == "decays after its peak at t = 1"
+    # a prediction (no rep dim): no SD
+    assert np.isnan(pipeline.fig4_numbers(sim.mean("rep"), 0.9)["var_last_sd"])
+
+
+def test_report_says_where_we_differ_from_the_paper(tmp_path):
+    """Fig. 4a/4b against the paper, with the run's numbers and every convention simulated."""
+    import numpy as np
+
+    fig4 = next(e for e in _tiny() if e.name == "fig4")
+    convs = pipeline.convention_experiments(fig4)
+    changes = [c for _, c in pipeline.CONVENTIONS[1:]]
+    assert len(convs) == len(changes) == 3
+    for exp, change in zip(convs, changes):
+        cfg = exp.config({"beta": 0.9})
+        assert cfg == fig4.base.replace(beta=0.9, init="micheli", **change)
+        assert exp.reps == fig4.reps and exp.theories == ()
+    results = {"fig4": pipeline.run_experiment(fig4, tmp_path, progress=False)}
+    conventions = pipeline.run_conventions(results, tmp_path, progress=False)
+    assert set(conventions) == {e.name for e in convs}
+    lines = pipeline.paper_differences(results, conventions)
+    text = "\n".join(lines)
+    assert lines[0] == "## Where our results and the paper differ"
+    assert "**Fig. 4b (β = 0.9)**" in text and "**Fig. 4a (β = 0.5)**" in text
+    sim = results["fig4"].simulation
+    L, T = fig4.base.layers, fig4.base.steps
+    deep = sim["var_u"].sel(beta=0.9, init="micheli", layer=L, time=T - 1)
+    assert (
+        f"{float(deep.mean('rep')):.3g} ± {float(deep.std('rep', ddof=1)):.2g} at t = {T - 1}"
+        in (text)
+    )
+    rate = sim["rate"].sel(beta=0.5, init="micheli", layer=L).mean("time").mean("rep")
+    assert f"{float(rate):.3g}" in text
+    # one table row per convention; the simulated ones name their data
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ")][1:]
+    assert len(rows) == len(pipeline.CONVENTIONS)
+    for (label, _), row in zip(pipeline.CONVENTIONS, rows):
+        assert row.startswith(f"| {label} |")
+    reset = conventions["fig4_reset"].simulation
+    v = float(reset["var_u"].sel(beta=0.9, layer=L).isel(time=-1).mean("rep"))
+    assert f"→ {v:.3g} (peak" in rows[1] and "`fig4_reset`" in rows[1]
+    assert "dissipates at β = 0.9 in this run:" in text and "Most activity kept" in text
+    for bad in ("nan", "inf"):
+        assert bad not in text.lower(), bad
+    # the report carries the section after the summary; without fig4 there is none
+    report, _ = pipeline.write_report(
+        tmp_path / "report.md", results, [], [], quick=True, seconds=1.0, conventions=conventions
+    )
+    assert report.index("## Summary") < report.index(lines[0]) < report.index("## fig4")
+    assert pipeline.paper_differences({}, None) == []
+    assert np.isfinite(pipeline.fig4_numbers(sim, 0.5)["rate_1"])
+
+
+def _doc_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "scripts" / "update_validation_tables.py"
+    spec = importlib.util.spec_from_file_location("update_validation_tables", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_validation_doc_blocks_are_regenerated_in_place():
+    """docs/validation.md carries every block the script writes; rewriting is idempotent."""
+    script = _doc_script()
+    report = "\n".join(
+        [
+            "# r",
+            "## Summary",
+            "",
+            "| a |",
+            "|---|",
+            "| 1 |",
+            "",
+            "## Where our results and the paper differ",
+            "",
+            "- Fig. 4b: 69.9",
+            "## fig3: Fig. 3",
+            "- Not in the paper: P(silent) = 0.78",
+        ]
+    )
+    new = {
+        **script.blocks(report, "quick"),
+        **script.blocks(report, "full"),
+        "quick-run": "q",
+        "full-run": "f",
+    }
+    assert new["quick-summary"] == "| a |\n|---|\n| 1 |"
+    assert new["quick-notes"] == "- **fig3**: P(silent) = 0.78"
+    doc = script.DOC.read_text(encoding="utf-8")
+    once = script.rewrite(doc, new)
+    assert script.rewrite(once, new) == once
+    assert "<!-- generated: quick-summary -->\n| a |\n|---|\n| 1 |\n<!-- end generated" in once
+    # outside the blocks nothing changes; a block not asked for keeps its body
+    strip = script._BLOCK.sub("", doc)
+    assert script._BLOCK.sub("", once) == strip
+    kept = script.rewrite(once, {"quick-run": "again"})
+    assert "- Fig. 4b: 69.9" in kept and "again" in kept
+    with pytest.raises(ValueError, match="lacks the markers"):
+        script.rewrite("no markers", {"quick-run": "x"})
+    with pytest.raises(ValueError, match="no section"):
+        script.report_section(report, "Nowhere")

@@ -1,0 +1,111 @@
+"""The false-failure rate of the cell tests, measured on the real simulator near extinction.
+
+The exact one-step chain is the truth for Gaussian weights, so every
+rejection of it by :func:`snninit.validation.compare` is a false failure.
+Both paths are measured: the theory with its stated spread (``*_sd``) and the
+same theory stripped of it (spread from the sample). Settings sit near
+extinction (a large share of the 20 networks goes silent by layer 100), where
+a layer's law across networks is bimodal and skewed.
+
+Each check is itself a test with false-failure rate ``DELTA`` (fixed seeds,
+so the outcome is deterministic): the family-wise count must not exceed the
+``1 - DELTA`` quantile of ``Bin(seeds, alpha)``; the per-cell rate of
+``|z| > 2`` must be within ``z_{1 - DELTA/2}`` cluster-robust standard errors
+of 4.55 % for the single continuous tests and not above it for the discrete
+and two-part ones (valid, conservative by construction).
+"""
+
+from __future__ import annotations
+
+import pytest
+from scipy import stats
+
+import snninit as si
+from snninit.validation.nulltest import (
+    CONTINUOUS_CELLS,
+    Z2_RATE,
+    format_null_summary,
+    null_rejections,
+    null_summary,
+)
+
+DELTA = 1e-3
+ZQ = float(stats.norm.isf(DELTA / 2))
+
+#: (width, theta, layers): near extinction (test_settings_are_near_extinction)
+SETTINGS = [(100, 0.9, 100), (200, 1.0, 100)]
+
+
+def _check(ds) -> None:
+    summary = null_summary(ds, level=1 - DELTA)
+    print(format_null_summary(summary, ds.attrs["theory"]))
+    for alpha, fam in summary["family"].items():
+        assert fam["rejected"] <= fam["bound"], (
+            f"family-wise false-failure rate at alpha={alpha}: {fam['rejected']}/{fam['seeds']}"
+        )
+    for v, cell in summary["cells"].items():
+        if cell["cells"] == 0:
+            continue
+        excess = (cell["rate"] - Z2_RATE) / cell["se"]
+        if v in CONTINUOUS_CELLS:
+            assert abs(excess) <= ZQ, f"{v}: |z|>2 in {cell['rate']:.4f} ± {cell['se']:.4f}"
+        else:
+            assert excess <= ZQ, f"{v}: |z|>2 in {cell['rate']:.4f} ± {cell['se']:.4f}"
+
+
+def _cfg(width, theta, layers):
+    return si.NetworkConfig(width=width, layers=layers, steps=1, theta=theta, init="micheli")
+
+
+@pytest.mark.parametrize(
+    "setting,spread", [(SETTINGS[0], True), (SETTINGS[1], False)], ids=["stated", "sample"]
+)
+def test_null_harness_fast(setting, spread):
+    """Default run: each path at one setting, 30 seeds (all four at 400 in validate)."""
+    ds = null_rejections(_cfg(*setting), seeds=30, spread=spread, alphas=(0.2, 0.05))
+    _check(ds)
+
+
+@pytest.mark.validation
+@pytest.mark.parametrize("spread", [True, False], ids=["stated-spread", "sample-spread"])
+@pytest.mark.parametrize("width,theta,layers", SETTINGS)
+def test_null_harness_400_seeds(width, theta, layers, spread):
+    ds = null_rejections(
+        _cfg(width, theta, layers), seeds=400, spread=spread, alphas=(0.05, 1e-2, 1e-3),
+        first_seed=10_000,
+    )
+    _check(ds)
+
+
+def test_harness_detects_a_wrong_theory():
+    """The harness is not a test that cannot fail: survivors' var_u 15 % too high is caught.
+
+    (One cell's SE is about 9 % of var_u with 20 networks.)
+    """
+    cfg = _cfg(100, 0.9, 100)
+    theory = si.theory.finite_size(cfg)
+    wrong = theory.assign(var_u_given_alive=theory["var_u_given_alive"] * 1.15)
+    sims = [si.montecarlo.simulate(cfg, reps=20, seed=s, method="gram") for s in range(20)]
+    exceed = tested = 0
+    for sim in sims:
+        cmp = si.validation.compare(wrong, sim, variables=["var_u_given_alive"])
+        mask = cmp["var_u_given_alive_tested"].values
+        exceed += int((abs(cmp["var_u_given_alive_z"].values[mask]) > 2).sum())
+        tested += int(mask.sum())
+    # far above the nominal 4.55 % (binomial upper 1 - DELTA bound on the null rate)
+    assert exceed / tested > stats.binom.ppf(1 - DELTA, tested, Z2_RATE) / tested
+
+
+@pytest.mark.parametrize("width,theta,layers", SETTINGS)
+def test_settings_are_near_extinction(width, theta, layers):
+    """Bimodal cells: a good share of the networks is silent, a good share alive."""
+    p = si.theory.finite_size(_cfg(width, theta, layers))["p_extinct"].isel(time=0)
+    assert 0.4 < float(p.isel(layer=layers // 2)) < 0.7
+    assert 0.7 < float(p.isel(layer=-1)) < 0.9
+
+
+def test_null_rejections_validates_input():
+    with pytest.raises(ValueError, match="steps must be 1"):
+        null_rejections(si.NetworkConfig(width=50, layers=3, steps=2), seeds=2)
+    with pytest.raises(ValueError, match="seeds"):
+        null_rejections(_cfg(50, 0.9, 3), seeds=0)
