@@ -23,6 +23,7 @@ _EXPORTS = {
     "stability_slope": "meanfield",
     "critical_threshold": "meanfield",
     "depth_scale": "meanfield",
+    "bottleneck_depth": "meanfield",
     # exact finite-size chain and 1/n expansion (DESIGN 3b)
     "finite_size": "finitesize",
     "finite_size_expansion": "finitesize",
@@ -30,6 +31,9 @@ _EXPORTS = {
     # dynamic mean field over time (DESIGN 3c)
     "dynamic_mean_field": "dmft",
     "unstable_layer": "dmft",
+    # break-up of the time-homogeneous state (DESIGN 3e)
+    "breakup_layer": "breakup",
+    "breakup_analysis": "breakup",
     "dmft_layer_variances": "dmft_rule",
     # predictions on a parameter grid (module name differs from the function's)
     "sweep": "gridsweep",

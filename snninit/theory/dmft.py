@@ -46,9 +46,9 @@ from scipy import special
 from scipy.stats import qmc
 from threadpoolctl import threadpool_limits
 
-from .._checks import check_int
 from .._dataset import finish_dataset, layer_coord, time_coord
-from ..config import NetworkConfig
+from .._resources import check_resources
+from ..config import NetworkConfig, check_config, check_limit
 from .rules import layer_weight_moments, survival
 
 __all__ = ["dynamic_mean_field", "unstable_layer", "RESET_CODES"]
@@ -294,7 +294,12 @@ def _pca_factor(cov: np.ndarray) -> np.ndarray:
 
 
 def dynamic_mean_field(
-    cfg: NetworkConfig, paths: int = 100_000, seed: int = 0, *, replicates: int = 8
+    cfg: NetworkConfig,
+    paths: int = 100_000,
+    seed: int = 0,
+    *,
+    replicates: int = 8,
+    check_paths: bool = True,
 ) -> xr.Dataset:
     """Dynamic mean-field prediction for every (layer, time step).
 
@@ -314,16 +319,30 @@ def dynamic_mean_field(
         recursion is serial, so the thread count does not matter).
     replicates : int
         Independent randomised-QMC groups (>= 2) used for the standard errors.
+    check_paths : bool
+        Check the convergence in ``paths`` (default True, 1/8 more work):
+        the recursion is run a second time on the first eighth of every
+        group's paths, and the layers whose estimate still depends on the
+        number of paths are reported (see Notes). With False no layer is
+        checked and ``converged`` is not returned.
 
     Returns
     -------
     xarray.Dataset
         Over ``(layer, time)``: ``var_u``, ``mean_u``, ``rate``, ``spikes``
         (``n * rate``), ``skew``, ``kurt`` and each one's standard error
-        ``<var>_se`` (sampling error of the path expectation, 0 where the value
-        is exact: layer 0 and time step 0); ``corr`` and ``corr_se`` over
+        ``<var>_se`` (error of the path expectation, 0 where the value is
+        exact: layer 0 and time step 0); ``corr`` and ``corr_se`` over
         ``(layer, time, time2)``, the spike correlation ``C_l(t, t')``.
-        Skewness and kurtosis are NaN where ``var_u == 0``.
+        Skewness and kurtosis are NaN where ``var_u == 0``. With
+        ``check_paths``: ``<var>_se`` includes the estimated ``O(1/m)`` bias
+        (Notes), ``converged`` (bool over ``layer``), ``spread_ratio`` and
+        ``drift_t`` (the check's statistics, over ``layer``); in
+        layers that are not converged every ``<var>_se`` with ``time >= 1`` is
+        NaN (the value is kept; see Notes) and ``attrs["unconverged_from_layer"]``
+        is the first such layer (absent if all are converged).
+        ``attrs["se_dof"] = replicates - 1``: a ``1 - a`` interval is
+        ``value +- t_{K-1}(1 - a/2) * se`` (2.36 se for 95 % with 8 groups).
 
     Notes
     -----
@@ -334,17 +353,190 @@ def dynamic_mean_field(
     unstable in time (finite-size fluctuations grow with depth) is still
     predicted cell by cell here; :func:`unstable_layer` says from which layer
     such a prediction stops describing a single finite network.
+
+    Standard error. With ``K`` groups of ``m`` paths and group values
+    ``x_g``, ``value = mean_g x_g`` and ``se_s = sd_g(x_g) / sqrt(K)`` (ddof 1):
+    the groups are i.i.d., so ``E[se_s^2] = Var(value)`` for every statistic,
+    linear (``rate``, ``mean_u``, ``corr``) or not (``var_u``, ``skew``,
+    ``kurt``: each group's value is its own ratio of moments). ``se`` itself
+    has ``K - 1`` degrees of freedom; the group values of ``kurt`` are
+    heavy-tailed (excess kurtosis 5-10 measured), so a single ``kurt_se`` is
+    typically below the spread over seeds although calibrated in mean square
+    (docs/dmft.md, "Convergence in paths and the honest error"). With
+    ``check_paths`` the stated error also covers the ``O(1/m)`` bias of the
+    finite groups (the per-group ratio of moments, the nonlinear layer map):
+    ``se = sqrt(se_s^2 + bias^2)``, ``bias^2 = max(mean_g(d)^2 - Var_g(d) / K,
+    0) / (F - 1)^2`` with ``d_g = x_g - y_g`` below (Richardson's estimate
+    for the bias law ``E[x_m] = x + b / m``, its own noise subtracted).
+
+    Convergence in paths (``check_paths``). A group of ``m`` paths is, in
+    distribution, a width-``m`` network: where the layer map amplifies
+    perturbations (the temporally unstable regime, DESIGN 3e) its own
+    ``1/sqrt(m)`` fluctuations grow with depth until the groups break up into
+    volleys, and from there on the value depends on ``m`` by much more than
+    ``se`` (it drifts with ``log m`` towards a different ``n -> infinity``
+    state). Let ``x_g`` and ``y_g`` be group ``g``'s values from all ``m`` and
+    from the first ``m / F`` of its paths, ``F = 8`` (``F = m`` for
+    ``m < 16``; nested: the start of a
+    scrambled Sobol sequence is itself a randomised net; the check costs
+    ``1/F`` more work). Per hidden layer, from the rate at ``t >= 1``:
+
+    * ``spread_ratio``: the group variance ``sum_t Var_g`` of ``y`` over that
+      of ``x``, or the same ratio of the relative spreads ``sum_t Var_g / sum_t
+      mean_g^2`` if smaller (a broken-up coarse run can sit at another level
+      or be more erratic; both ratios are ``F`` under the sampling law):
+      about ``F`` or more while the spread is sampling error (``Var ~ 1/m``,
+      QMC faster), about 1 once the groups have broken up (spread
+      independent of ``m``); NaN where the coarse run is silent (a dying
+      layer whose last spikes ``m / F`` paths miss is not a break-up);
+    * ``drift_t = mean_g(d) / se_d``, ``se_d = sd_g(d) / sqrt K``, with
+      ``d_g`` the time-averaged ``x_g - y_g`` (a diagnostic: under an
+      ``O(1/m)`` bias, ``E[d] = -(F - 1) bias(value)``, which the stated
+      ``se`` already includes, see above).
+
+    The first unconverged layer is the first ``l`` with
+    ``spread_ratio_l < sqrt F`` (nearer to 1 than to ``F`` in log scale) and
+    ``median(spread_ratio_l .. spread_ratio_L) < sqrt F``: the groups have
+    broken up, and it persists. (A flag on a significant drift as well was
+    tried and dropped: the ``O(1/m)`` bias is resolved in stable networks
+    too, where it is small and covered by ``se``; such a flag marked 5 of
+    300 runs of 12 layers, beta 0.5 and 0.9, as unconverged from layers
+    1-12; the rule above marked none.)
+    Layers from there on are not converged: their cells are an
+    ``m``-dependent sample, not the ``n -> infinity`` limit, so their ``se``
+    is NaN (no error can be stated; :func:`snninit.validation.compare` skips
+    such cells) while the values stay (they are the time course of a
+    broken-up width-``~m`` ensemble and what a figure may show, marked as
+    such). Time step 0 is exact in every layer and keeps ``se = 0``.
     """
-    if not isinstance(cfg, NetworkConfig):
-        raise ValueError(f"cfg must be a snninit.NetworkConfig; got {type(cfg).__name__}")
-    replicates = check_int("replicates", replicates, low=2, high=4096)
-    paths = check_int("paths", paths, low=2 * replicates, high=10**9)
-    seed = check_int("seed", seed, low=0)
+    cfg = check_config(cfg)
+    replicates = check_limit("replicates", replicates)
+    paths = check_limit("paths", paths, low=2 * replicates)
+    seed = check_limit("seed", seed)
+    if not isinstance(check_paths, (bool, np.bool_)):
+        raise ValueError(f"check_paths must be True or False; got {check_paths!r}")
+    # memory and time before anything is allocated (issue 15)
+    check_resources(
+        "dynamic_mean_field", cfg, paths=paths, replicates=replicates, check_paths=check_paths
+    )
+    per_group = paths // replicates
+    used_paths = per_group * replicates
+    z = _path_normals(cfg.steps, per_group, replicates, seed) if cfg.steps > 1 else None
+    val, corr = _group_values(cfg, z, replicates)
+    n, L, T = cfg.width, cfg.layers, cfg.steps
+    check = coarse = None
+    if check_paths and z is not None and per_group >= 2:
+        m_coarse = max(per_group // _COARSE, 1)
+        coarse = _group_values(cfg, np.ascontiguousarray(z[:, :m_coarse]), replicates)
+        factor = per_group / m_coarse
+        check = _path_convergence(val, coarse[0], factor)
+    first_bad = None if check is None else check["unconverged_from_layer"]
+    # sampled cells (t >= 1) of unconverged layers have no statable error
+    bad = np.zeros((L + 1, T), dtype=bool)
+    if first_bad is not None:
+        bad[first_bad:, 1:] = True
+
+    def estimate(groups, coarse_groups):
+        est, se = _mean_and_se(groups)
+        if coarse_groups is not None:
+            se = np.hypot(se, _bias_estimate(groups, coarse_groups, factor))
+        return est, se
+
+    dims = ("layer", "time")
+    data = {}
+    for v in _MOMENT_VARS:
+        est, se = estimate(val[v], None if coarse is None else coarse[0][v])
+        data[v] = (dims, est)
+        data[f"{v}_se"] = (dims, np.where(bad, np.nan, se))
+    data["spikes"] = (dims, n * data["rate"][1])
+    data["spikes_se"] = (dims, n * data["rate_se"][1])
+    c_est, c_se = estimate(corr, None if coarse is None else coarse[1])
+    c_se = np.where(bad[:, :, None] | bad[:, None, :], np.nan, c_se)
+    if check is not None:
+        data["converged"] = (
+            ("layer",),
+            np.arange(L + 1) < (L + 1 if first_bad is None else first_bad),
+        )
+        data["spread_ratio"] = (("layer",), check["spread_ratio"])
+        data["drift_t"] = (("layer",), check["drift_t"])
+    data["corr"] = (("layer", "time", "time2"), c_est)
+    data["corr_se"] = (("layer", "time", "time2"), c_se)
+    ds = xr.Dataset(
+        data,
+        coords={"layer": layer_coord(L), "time": time_coord(T), "time2": time_coord(T)},
+    )
+    ds["corr"].attrs.update(long_name="spike correlation C_l(t, t') = E[s^t s^t']", units="1")
+    for v in [*_MOMENT_VARS, "spikes", "corr"]:
+        ds[f"{v}_se"].attrs.update(
+            long_name=f"standard error of {v} from path sampling, incl. the O(1/m) bias "
+            "when checked (0 where exact, NaN where not converged in paths)"
+        )
+    if check is not None:
+        ds["converged"].attrs.update(
+            long_name="estimate converged in paths (the replicate groups follow the "
+            "sampling law from m/8 to m paths, not broken up)"
+        )
+        ds["spread_ratio"].attrs.update(
+            long_name="group variance of rate (t >= 1, absolute or relative to the level, "
+            "the smaller) with 1/8 / with all paths: ~8 sampling-limited, ~1 broken up",
+            units="1",
+        )
+        ds["drift_t"].attrs.update(
+            long_name="t statistic of the time-averaged rate change from m/8 to m paths per group",
+            units="1",
+        )
+    convergence = (
+        "not checked"
+        if check is None
+        else (
+            "every layer converged in paths"
+            if first_bad is None
+            else f"layers >= {first_bad} depend on paths (the replicate groups break up "
+            "like width-m networks, DESIGN 3e): values are m-dependent samples, "
+            "their SE (time >= 1) is NaN"
+        )
+    )
+    return finish_dataset(
+        ds,
+        cfg,
+        kind="dmft",
+        paths=used_paths,
+        seed=seed,
+        replicates=replicates,
+        se_dof=replicates - 1,
+        unconverged_from_layer=first_bad,
+        convergence=convergence,
+        method=(
+            "dynamic mean field (n -> infinity): exact layer 0 and t = 0, randomised "
+            "scrambled-Sobol path sampling elsewhere, SE from independent replicate groups, "
+            "convergence in paths checked against 1/8 of the paths per group"
+        ),
+    )
+
+
+def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
+    """Per-group results of the layer recursion (section "How each expectation...").
+
+    Parameters
+    ----------
+    cfg : NetworkConfig
+        The network.
+    z : ndarray or None
+        Standard normals of shape ``(replicates, m, T)`` (``m`` paths per group),
+        e.g. from :func:`_path_normals`; None for ``T == 1`` (everything exact).
+    replicates : int
+        Number of groups ``K``.
+
+    Returns
+    -------
+    val : dict of ndarray
+        ``val[v][g, l, t]`` for ``v`` in ``_MOMENT_VARS``: group ``g``'s value.
+    corr : ndarray
+        ``corr[g, l, t, t']``, group ``g``'s spike correlation.
+    """
     mu, s2 = layer_weight_moments(cfg)
     n, L, T = cfg.width, cfg.layers, cfg.steps
     theta, beta = cfg.theta, cfg.beta
-    per_group = paths // replicates
-    used_paths = per_group * replicates
 
     # per (group, layer, time) results; layer 0 and t = 0 are exact (no spread)
     val = {v: np.zeros((replicates, L + 1, T)) for v in _MOMENT_VARS}
@@ -356,7 +548,6 @@ def dynamic_mean_field(
         val["skew"][g, 0], val["kurt"][g, 0] = skew0, kurt0
         corr[g, 0] = corr0
 
-    z = _path_normals(T, per_group, replicates, seed) if T > 1 else None
     factor_t = np.empty((replicates, T, T))
     drive = np.empty((replicates, T))
     raw = np.empty((replicates, 4, T))
@@ -390,38 +581,88 @@ def dynamic_mean_field(
         val["kurt"][:, layer, 0] = 0.0 if v0 > 0 else np.nan
         corr[:, layer, 0, 0] = r0
 
-    dims = ("layer", "time")
-    data = {}
-    for v in _MOMENT_VARS:
-        est, se = _mean_and_se(val[v])
-        data[v] = (dims, est)
-        data[f"{v}_se"] = (dims, se)
-    data["spikes"] = (dims, n * data["rate"][1])
-    data["spikes_se"] = (dims, n * data["rate_se"][1])
-    c_est, c_se = _mean_and_se(corr)
-    data["corr"] = (("layer", "time", "time2"), c_est)
-    data["corr_se"] = (("layer", "time", "time2"), c_se)
-    ds = xr.Dataset(
-        data,
-        coords={"layer": layer_coord(L), "time": time_coord(T), "time2": time_coord(T)},
-    )
-    ds["corr"].attrs.update(long_name="spike correlation C_l(t, t') = E[s^t s^t']", units="1")
-    for v in [*_MOMENT_VARS, "spikes", "corr"]:
-        ds[f"{v}_se"].attrs.update(
-            long_name=f"standard error of {v} from path sampling (0 where exact)"
-        )
-    return finish_dataset(
-        ds,
-        cfg,
-        kind="dmft",
-        paths=used_paths,
-        seed=seed,
-        replicates=replicates,
-        method=(
-            "dynamic mean field (n -> infinity): exact layer 0 and t = 0, randomised "
-            "scrambled-Sobol path sampling elsewhere, SE from independent replicate groups"
-        ),
-    )
+    return val, corr
+
+
+#: The convergence check reruns every group on its first ``m / _COARSE`` paths.
+_COARSE = 8
+
+
+def _path_convergence(full: dict, coarse: dict, factor: float) -> dict:
+    """Convergence in paths from the per-group values with all / fewer paths.
+
+    Parameters
+    ----------
+    full, coarse : dict of ndarray
+        ``val[v][g, l, t]`` (:func:`_group_values`) of every group with ``m``
+        and with the first ``m / factor`` of its paths (nested normals).
+    factor : float
+        Ratio of the path counts (``_COARSE`` unless ``m < _COARSE``).
+
+    Returns
+    -------
+    dict
+        ``spread_ratio[l]`` (from the rate), coarse over full, the smaller of
+        the ratios of the group variances ``sum_{t>=1} Var_g`` and of the
+        relative spreads ``sum_{t>=1} Var_g / sum_{t>=1} mean_g^2`` (NaN
+        where the full-path spread is 0, exact or silent layers, or the
+        coarse run is silent); ``drift_t[l]``, the one-sample t statistic of the
+        group differences of the time-averaged (``t >= 1``) rate, full minus
+        coarse (NaN where they are all equal; a diagnostic); and
+        ``unconverged_from_layer`` (int or None) by the rule in
+        :func:`dynamic_mean_field`'s Notes, with the split ``sqrt(factor)``
+        between the sampling law (ratio ``factor``) and a spread that does not
+        depend on the paths (ratio 1).
+    """
+    rate, rate_coarse = full["rate"][:, :, 1:], coarse["rate"][:, :, 1:]
+    k, n_layers = rate.shape[0], rate.shape[1] - 1
+    # the spread law, absolute and relative to the level (variance over squared mean):
+    # a broken-up coarse run may sit at another level (absolute ratio misleads) or
+    # have more erratic volleys (relative ratio misleads); broken up is when either
+    # ratio has left the sampling law. A silent coarse run says nothing (NaN): a
+    # dying layer whose last spikes the m / factor paths miss is not a break-up.
+    v_full = rate.var(axis=0, ddof=1).sum(axis=-1)
+    v_coarse = rate_coarse.var(axis=0, ddof=1).sum(axis=-1)
+    level_full = (rate.mean(axis=0) ** 2).sum(axis=-1)
+    level_coarse = (rate_coarse.mean(axis=0) ** 2).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        absolute = v_coarse / v_full
+        relative = absolute * level_full / level_coarse
+        ratio = np.where((v_full > 0) & (level_coarse > 0), np.minimum(absolute, relative), np.nan)
+    ratio[0] = np.nan  # layer 0 is exact
+    # diagnostic: drift of the time-averaged rate from m / factor to m paths
+    d = rate.mean(axis=-1) - rate_coarse.mean(axis=-1)
+    d_se = d.std(axis=0, ddof=1) / math.sqrt(k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drift = np.where(d_se > 0, d.mean(axis=0) / np.where(d_se > 0, d_se, 1.0), np.nan)
+    drift[0] = np.nan
+    split = math.sqrt(factor)
+    first = None
+    for layer in range(1, n_layers + 1):
+        tail = ratio[layer:]
+        tail = tail[np.isfinite(tail)]
+        if ratio[layer] < split and tail.size > 0 and np.median(tail) < split:
+            first = layer
+            break
+    return {"spread_ratio": ratio, "drift_t": drift, "unconverged_from_layer": first}
+
+
+def _bias_estimate(full: np.ndarray, coarse: np.ndarray, factor: float) -> np.ndarray:
+    """Size of the O(1/m) bias of the group mean, from the nested coarse run.
+
+    With ``d_g = full_g - coarse_g`` (``m`` vs ``m / factor`` paths, same
+    scrambling) and the bias law ``E[x_m] = x + b / m``, ``E[d] = -(factor -
+    1) b / m``, so ``|bias| = |E d| / (factor - 1)``, estimated without the
+    noise of ``mean_g d`` as
+
+        bias^2 = max(mean_g(d)^2 - Var_g(d) / K, 0) / (factor - 1)^2
+
+    (0 where it is not resolved; NaN propagates from undefined cells).
+    """
+    d = full - coarse
+    k = d.shape[0]
+    resolved = d.mean(axis=0) ** 2 - d.var(axis=0, ddof=1) / k
+    return np.sqrt(np.maximum(resolved, 0.0)) / (factor - 1.0)
 
 
 def _mean_and_se(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -461,6 +702,9 @@ def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float
       common random numbers), and fluctuations scale as ``1 / sqrt(width)``,
       so ``SD_width ~= rate_se * sqrt(paths / width)``. Randomised QMC makes
       groups less noisy than networks, so this flags only clear growth.
+      Layers the dataset reports as not converged in paths
+      (``attrs["unconverged_from_layer"]``, NaN ``rate_se``) are not
+      predicted cell by cell at all: the result is at most that layer.
 
     Parameters
     ----------
@@ -478,6 +722,11 @@ def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float
     """
     from .._checks import check_real
 
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(
+            "ds must be an xarray.Dataset (a simulation or dynamic_mean_field result); "
+            f"got {type(ds).__name__}"
+        )
     tolerance = check_real("tolerance", tolerance, low=0.0, high=10.0, low_open=True)
     if "rate" not in ds:
         raise ValueError("ds must contain 'rate' (a simulation or dynamic_mean_field result)")
@@ -486,13 +735,13 @@ def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float
             raise ValueError(
                 f"unstable_layer needs a simulation with >= 2 reps; got {ds.sizes['rep']}"
             )
-        width = int(ds.attrs["width"]) if width is None else check_int("width", width, low=1)
+        width = int(ds.attrs["width"]) if width is None else check_limit("width", width)
         rate = ds["rate"]
         spread = rate.std("rep", ddof=1)
         cell = rate.mean("rep")
         level = rate.mean(("rep", "time"))
     elif ds.attrs.get("kind") == "dmft":
-        width = int(ds.attrs["width"]) if width is None else check_int("width", width, low=1)
+        width = int(ds.attrs["width"]) if width is None else check_limit("width", width)
         spread = ds["rate_se"] * math.sqrt(float(ds.attrs["paths"]) / width)
         cell = ds["rate"]
         level = ds["rate"].mean("time")
@@ -509,4 +758,8 @@ def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float
     layers = ds["layer"].values
     # a silent layer (level 0) is extinct, not unstable: infinite relative spread is skipped
     hit = np.flatnonzero((layers > 0) & np.isfinite(rel) & (rel >= tolerance))
-    return int(layers[hit[0]]) if hit.size else None
+    first = int(layers[hit[0]]) if hit.size else None
+    unconverged = ds.attrs.get("unconverged_from_layer") if "rep" not in ds.dims else None
+    if unconverged is not None and (first is None or int(unconverged) < first):
+        first = int(unconverged)
+    return first

@@ -41,9 +41,9 @@ import numpy as np
 import xarray as xr
 from scipy import optimize, special
 
-from .._checks import check_finite_array, check_int, check_real
+from .._checks import check_finite_array
 from .._dataset import finish_dataset, layer_coord, time_coord
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_config, check_limit
 from .rules import get_rule, layer_weight_moments, survival, weight_variance
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "stability_slope",
     "critical_threshold",
     "depth_scale",
+    "bottleneck_depth",
     "input_scale_factor",
 ]
 
@@ -64,6 +65,7 @@ _SNAP = 1e-13
 
 def input_scale_factor(cfg: NetworkConfig) -> float:
     """Factor ``c`` on the input of the encoding layer: 1, or ``1 - beta``."""
+    cfg = check_config(cfg)
     return 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
 
 
@@ -138,6 +140,7 @@ def mean_field(cfg: NetworkConfig) -> xr.Dataset:
     ValueError
         If ``cfg.steps != 1`` (use the dynamic mean field).
     """
+    cfg = check_config(cfg)
     _one_step_only(cfg, "mean_field")
     mu, s2 = layer_weight_moments(cfg)
     n, L, theta = cfg.width, cfg.layers, cfg.theta
@@ -282,6 +285,7 @@ def fixed_points(cfg: NetworkConfig, theta=None) -> xr.Dataset:
         fixed points (see the module docstring); at theta = 0 ``upper`` is
         ``n s2 / 2`` and ``lower`` does not exist.
     """
+    cfg = check_config(cfg)
     _one_step_only(cfg, "fixed_points")
     mu, s2 = layer_weight_moments(cfg)
     if np.any(mu != 0):
@@ -324,10 +328,8 @@ def fixed_points(cfg: NetworkConfig, theta=None) -> xr.Dataset:
 
 def _check_rule_args(init, width, beta, steps):
     get_rule(init)  # unknown or non-string names: ValueError listing the rules
-    width = check_int("width", width, low=1)
-    beta = check_real("beta", beta, low=0.0, high=1.0)
-    steps = check_int("steps", steps, low=1)
-    return width, beta, steps
+    # NetworkConfig's validators and limits (config.LIMITS)
+    return check_limit("width", width), check_limit("beta", beta), check_limit("steps", steps)
 
 
 def _reached_branch(theta, a):
@@ -381,10 +383,112 @@ def depth_scale(theta=1.0, init: str = "micheli", **kwargs):
     grows as ``exp(+l / xi)`` when ``chi > 1``. ``inf`` at ``chi = 1``
     (the critical threshold), 0 where ``chi = 0`` (theta = 0 or collapse).
     Arguments as for :func:`stability_slope`.
+
+    A collapsing map (Kaiming above its saddle-node ``theta_sn``) has no
+    fixed point to relax to, so ``xi = 0`` there says nothing about how long
+    the collapse takes: just above ``theta_sn`` it is a slow passage past the
+    ghost of the saddle-node, whose length in layers is
+    :func:`bottleneck_depth`.
     """
     chi = np.asarray(stability_slope(theta, init, **kwargs), dtype=float)
     with np.errstate(divide="ignore"):
         out = np.where(chi > 0, 1.0 / np.abs(np.log(np.where(chi > 0, chi, 1.0))), 0.0)
+    return out[()] if out.ndim == 0 else out
+
+
+def _bottleneck_channel(theta, a):
+    """Narrowest point of the channel of a collapsing map ``F(v) = a Q(theta / sqrt v)``.
+
+    Returns ``(v_c, delta, curvature)`` with ``v_c`` the maximiser of
+    ``F(v) - v`` (where ``F'(v_c) = 1``), ``delta = v_c - F(v_c)`` (the step
+    per layer there; <= 0 where fixed points exist) and
+    ``curvature = -F''(v_c) / 2``; NaN where ``F' < 1`` everywhere (no channel).
+    In ``x = theta / sqrt v``: ``F'(v) = a x^3 phi(x) / (2 theta^2)``, which
+    rises on ``(0, sqrt 3)``, so ``F' = 1`` there is solved by bisection, and
+    ``F''(v) = a phi(x) x (x^2 - 3) / (4 v^2)``.
+    """
+    theta = np.asarray(theta, dtype=float)
+    a = np.broadcast_to(np.asarray(a, dtype=float), theta.shape)
+    target = 2.0 * theta**2 / a
+
+    def slope_term(x):  # x^3 phi(x)
+        return x**3 * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+    exists = (theta > 0) & (target < slope_term(math.sqrt(3.0)))
+    lo = np.zeros(theta.shape)
+    hi = np.full(theta.shape, math.sqrt(3.0))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        below = slope_term(mid) < target
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    x = np.where(exists, 0.5 * (lo + hi), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v_c = theta**2 / x**2
+        delta = v_c - a * survival(x)
+        phi = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+        curvature = a * phi * x * (3.0 - x * x) / (8.0 * v_c**2)
+    return v_c, delta, curvature
+
+
+def bottleneck_depth(theta=1.0, init: str = "kaiming", **kwargs):
+    """Layers the collapse of the variance takes past the ghost of a saddle-node.
+
+    Above a saddle-node (Kaiming: ``theta > theta_sn = 0.57570...``) the map
+    ``F(v) = n s2 Q(theta / sqrt v)`` has no positive fixed point, but
+    ``F(v) - v`` stays small near its maximum ``v_c`` (``F'(v_c) = 1``).
+    There, with ``w = v - v_c``,
+
+        v_{l+1} - v_l ~= -delta - a w_l^2,
+        delta = v_c - F(v_c) > 0,   a = -F''(v_c) / 2,
+
+    and the passage through this channel takes ``∫ dw / (delta + a w^2)``
+
+        N = pi / sqrt(a delta)
+
+    layers (the normal-form passage time, ``delta ∝ theta - theta_sn``, so
+    ``N ∝ (theta - theta_sn)^(-1/2)``). ``F''(v) = n s2 phi(x) x (x^2 - 3) /
+    (4 v^2)`` with ``x = theta / sqrt v``.
+
+    Asymptotic error: the layers from ``v_0 = 1`` into the channel and the
+    final drop to 0 add ``c_0 + O(delta)`` layers; iterating the Kaiming map
+    from ``v_0 = 1`` down to ``v < 1e-3`` gives ``c_0 ~= -1.5`` (between -2
+    and -1: integer counts) as ``theta -> theta_sn+``, and 154, 40, 16, 9
+    layers against ``N`` = 155.4, 41.3, 18.2, 12.7 at theta = 0.576, 0.58,
+    0.6, 0.65 (docs/theory.md): the formula is the leading term of a
+    diverging depth, good to a few layers.
+
+    Parameters
+    ----------
+    theta : float or array_like
+        Threshold(s), >= 0 (vectorised).
+    init : str
+        Rule name; ``width``, ``beta``, ``steps`` and rule parameters in
+        ``kwargs`` as for :func:`stability_slope`.
+
+    Returns
+    -------
+    float or ndarray
+        ``N``; ``inf`` where the variance does not collapse (the iteration
+        from ``v_0 = 1`` settles on a positive fixed point: below the
+        saddle-node, or Micheli's ``v = 1``), 0 where it collapses without a
+        channel (``F' < 1`` for every ``v``, or ``v_0 = 1`` below the
+        separatrix of an existing pair of fixed points: a fast fall, no
+        bottleneck; ``depth_scale`` is 0 there too).
+    """
+    params = dict(kwargs)
+    width = params.pop("width", 1000)
+    beta = params.pop("beta", 0.0)
+    steps = params.pop("steps", 1)
+    width, beta, steps = _check_rule_args(init, width, beta, steps)
+    th = check_finite_array("theta", theta, low=0.0)
+    a = _gain(init, th, width, beta, steps, params)
+    v_star, _ = _reached_branch(th, a)
+    _, delta, curvature = _bottleneck_channel(th, a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        passage = np.pi / np.sqrt(curvature * delta)
+    channel = np.isfinite(passage) & (delta > 0)
+    out = np.where(v_star > 0, np.inf, np.where(channel, passage, 0.0))
     return out[()] if out.ndim == 0 else out
 
 

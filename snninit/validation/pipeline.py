@@ -706,15 +706,22 @@ def _insights(results: Mapping[str, ExperimentResult]) -> dict[str, list[str]]:
         ]
         sim = r.simulation
         if sim is not None:
-            notes["fig4"].append(_unstable_note(sim, th, r.experiment.dmft_paths))
+            notes["fig4"].append(_unstable_note(sim))
     return notes
 
 
-def _unstable_note(sim: xr.Dataset, th: xr.Dataset, paths: int) -> str:
-    """Where cell-wise prediction stops: the temporally unstable (volley) regime."""
-    from ..theory import unstable_layer
+def _unstable_note(sim: xr.Dataset) -> str:
+    """Where cell-wise prediction stops: the temporally unstable (volley) regime.
+
+    The simulated break-up (:func:`~snninit.theory.unstable_layer` on the
+    networks) next to the predicted one (:func:`~snninit.theory.breakup_layer`
+    for the simulated width, DESIGN 3e).
+    """
+    from .._dataset import config_from_attrs
+    from ..theory import breakup_layer, unstable_layer
 
     width = int(sim.attrs.get("width", 0)) or None
+    base = config_from_attrs(sim.attrs)
     parts = []
     for beta in sim["beta"].values:
         for init in sim["init"].values:
@@ -722,20 +729,14 @@ def _unstable_note(sim: xr.Dataset, th: xr.Dataset, paths: int) -> str:
             one = sim.sel(cell)
             if float(one["rate"].isel(layer=-1).mean()) == 0.0:
                 continue  # the activity dies out with depth: a front, not volleys
-            found = []
-            pred = th.sel(cell)
-            pred.attrs = {"paths": paths, **pred.attrs}
-            for ds in (one, pred):
-                try:
-                    found.append(unstable_layer(ds, width=width))
-                except (ValueError, KeyError):  # e.g. a stacked prediction without paths
-                    found.append(None)
-            ls, lt = found
-            if ls is None and lt is None:
+            ls = unstable_layer(one, width=width)
+            lt = breakup_layer(base.replace(beta=float(beta), init=str(init)), paths=2**14)
+            if ls is None and not math.isfinite(lt):
                 continue
             parts.append(
                 f"β={float(beta):g} {init}: from layer {ls if ls is not None else '—'} "
-                f"(simulation), {lt if lt is not None else '—'} (predicted for this width)"
+                f"(simulation), {f'{lt:.1f}' if math.isfinite(lt) else '—'} predicted for "
+                f"width {base.width} (`breakup_layer`)"
             )
     if not parts:
         return (
@@ -746,9 +747,11 @@ def _unstable_note(sim: xr.Dataset, th: xr.Dataset, paths: int) -> str:
         "Temporally unstable regime (deep layers fire in isolated volleys whose timing differs "
         "between networks; `snninit.theory.unstable_layer`): "
         + "; ".join(parts)
-        + ". Beyond that layer single cells scatter as much as their mean and rejections of "
-        "cell-wise agreement are expected; compare time-averaged quantities there "
-        "(docs/dmft.md)."
+        + ". Up to that layer the dynamic mean field (n → ∞) describes each network cell by "
+        "cell; beyond it finite networks break into volleys that the n → ∞ theory does not "
+        "have, single cells scatter as much as their mean and "
+        "rejections of cell-wise agreement are expected: compare time-averaged quantities "
+        "there (docs/dmft.md, 'Break-up of the time-homogeneous state')."
     )
 
 
@@ -1191,8 +1194,14 @@ def write_report(
         f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, "
         f"{seconds:.0f} s",
         f"- verdicts: Holm over all cells of a comparison at family-wise false-failure rate "
-        f"{alpha:g}; cell tests are Student-t on the mean over repetitions (exact binomial "
-        "for extinction), with the prediction's own sampling error added in quadrature. "
+        f"{alpha:g}; cell tests on the mean over repetitions use the normal law where the "
+        "prediction states the spread across networks and Student t where the sample gives "
+        "it (exact binomial for extinction), with the prediction's own sampling error "
+        "added in quadrature; where the prediction gives the survivors' moments (exact "
+        "chain), a cell is tested in two parts, the extinct networks (binomial) and the "
+        "survivors' mean (`*_given_alive`), since near extinction the law across networks "
+        "is bimodal. Every z is the cell's p-value as a signed normal score "
+        "(docs/validation.md, 'Cell tests near extinction'). "
         "`consistent` means the simulation does not reject the prediction at that rate "
         "(a weak statement when there are few repetitions: read it with the relative "
         "error); `rejected` counts the cells Holm rejects. "
@@ -1203,7 +1212,8 @@ def write_report(
         "(silent layers), and cells where every network gave the same value and the "
         "prediction states no spread (sample SD 0: the t statistic is undefined; spike "
         "counts and rates are tested even then, against their binomial counting noise). "
-        "A z of ±∞ is a tested cell of zero standard error whose values differ.",
+        "A z of ±∞ is a tested cell whose p-value is 0 in double precision (e.g. zero "
+        "standard error and values that differ).",
         "",
         "## Summary",
         "",

@@ -215,17 +215,18 @@ def test_fig4_note_locates_the_unstable_regime_and_skips_dying_networks():
     from snninit.validation.pipeline import _unstable_note
 
     base = si.NetworkConfig(width=200, layers=30, steps=10, theta=1.0, beta=0.5)
-    sims, preds = [], []
+    sims = []
     for init in ("micheli", "kaiming"):
         cfg = base.replace(init=init)
         sims.append(si.montecarlo.simulate(cfg, reps=8, seed=3, method="gram"))
-        preds.append(si.theory.dynamic_mean_field(cfg, paths=4096, seed=3))
     sim = xr.concat(sims, "init").assign_coords(init=["micheli", "kaiming"]).expand_dims(beta=[0.5])
-    th = xr.concat(preds, "init").assign_coords(init=["micheli", "kaiming"]).expand_dims(beta=[0.5])
-    note = _unstable_note(sim, th, 4096)
+    sim.attrs = sims[0].attrs
+    note = _unstable_note(sim)
     expected = si.theory.unstable_layer(sims[0])
     assert expected is not None  # Micheli at beta 0.5 breaks into volleys within 30 layers
     assert f"β=0.5 micheli: from layer {expected} (simulation)" in note
+    predicted = si.theory.breakup_layer(base.replace(init="micheli"), paths=2**14)
+    assert f"{predicted:.1f} predicted for width 200 (`breakup_layer`)" in note
     assert "kaiming" not in note  # its activity dies: a front, not volleys
 
 
