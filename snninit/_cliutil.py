@@ -1,10 +1,129 @@
-"""Shared argparse helpers for the sub-commands."""
+"""Shared argparse helpers for the sub-commands.
+
+:class:`Parser` is the parser class of ``snninit`` and (through
+``add_subparsers``) of every sub-command: its errors are one line naming the
+sub-command, and its help shows each option's default. :func:`flag_message`
+rewrites an API error message (``width must be ...``) in the command line's
+terms (``--width must be ...``) when the user typed that flag.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 
 from .config import NetworkConfig
+
+__all__ = [
+    "Parser",
+    "DefaultsHelpFormatter",
+    "add_network_arguments",
+    "config_from_args",
+    "flag_message",
+    "one_line",
+]
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks and runs of blanks become one space."""
+    return " ".join(str(text).split())
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Append ``(default: X)`` to an option's help unless it says its default already.
+
+    Unlike :class:`argparse.ArgumentDefaultsHelpFormatter`, defaults that say
+    nothing (``None``, ``False`` of a switch, an empty list) are left out.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or "default" in text.lower()
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool)
+            or default in ([], (), "")
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``PROG: error: MESSAGE (see PROG --help)``.
+
+    Unrecognised arguments are reported by the sub-command they were given
+    to (``snninit theory --bogus 3`` names ``snninit theory``, not the
+    top-level usage).
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        text = f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n"
+        try:
+            self._print_message(text, sys.stderr)
+        except OSError:  # pragma: no cover - stderr closed
+            pass
+        raise SystemExit(2)
+
+    def _subcommand_parser(self, namespace):
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = getattr(namespace, action.dest, None)
+                parser = action.choices.get(chosen)
+                if isinstance(parser, Parser):
+                    return parser._subcommand_parser(namespace)
+        return self
+
+    def parse_args(self, args=None, namespace=None):
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            flags = [a.split("=", 1)[0] for a in extras if a.startswith("--")]
+            if flags:
+                plural = "s" if len(flags) > 1 else ""
+                message = f"unrecognized argument{plural} {', '.join(flags)}"
+            else:
+                message = f"unexpected argument{'s' if len(extras) > 1 else ''} {' '.join(extras)}"
+            self._subcommand_parser(namespace).error(message)
+        return namespace
+
+
+#: API parameter names whose command-line flag is not ``--name-with-dashes``.
+_API_ALIASES = {"n": "width", "betas": "beta", "thetas": "theta"}
+
+
+def flag_message(message: str, parser: argparse.ArgumentParser | None, argv) -> str:
+    """Rewrite ``message`` so that API parameter names read as the flags the user typed.
+
+    A message that starts with a parameter name (``width must be ...``,
+    ``input_scale must be one of ...``) or that names one as
+    ``name=VALUE`` gets the flag (``--width``, ``--input-scale``) instead,
+    when that flag is one of ``parser``'s options and appears in ``argv``.
+    """
+    if parser is None or not argv:
+        return message
+    typed = {a.split("=", 1)[0] for a in argv if isinstance(a, str) and a.startswith("--")}
+    flags = {}
+    for action in parser._actions:
+        for opt in action.option_strings:
+            if opt.startswith("--") and opt in typed:
+                flags[opt[2:].replace("-", "_")] = opt
+    for api, dest in _API_ALIASES.items():
+        flag = "--" + dest.replace("_", "-")
+        if flag in typed and api not in flags:
+            flags[api] = flag
+    if not flags:
+        return message
+    names = "|".join(sorted((re.escape(n) for n in flags), key=len, reverse=True))
+    # the name at the start of the message or of a clause, as a whole word
+    pattern = re.compile(rf"(^|; |: |\()({names})(?=\s+(?:must|is|has)\b|=)")
+    return pattern.sub(lambda m: m.group(1) + flags[m.group(2)], message)
 
 
 def add_network_arguments(parser: argparse.ArgumentParser, **defaults) -> None:

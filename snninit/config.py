@@ -8,9 +8,18 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ._checks import check_choice, check_int, check_real
+from ._checks import check_choice, check_finite_array, check_int, check_real, show
 
-__all__ = ["NetworkConfig", "RESETS", "INPUT_SCALES", "WEIGHT_DISTRIBUTIONS"]
+__all__ = [
+    "NetworkConfig",
+    "RESETS",
+    "INPUT_SCALES",
+    "WEIGHT_DISTRIBUTIONS",
+    "LIMITS",
+    "check_limit",
+    "check_limit_array",
+    "check_config",
+]
 
 #: Reset variants of DESIGN.md section 1b.
 RESETS = ("subtract", "zero", "none")
@@ -19,10 +28,87 @@ INPUT_SCALES = ("1", "1-beta")
 #: Distributions the dense Monte Carlo sampler can draw weights from.
 WEIGHT_DISTRIBUTIONS = ("normal", "uniform")
 
-# Upper bounds keep a typo from allocating terabytes or looping for days.
-MAX_WIDTH = 1_000_000
-MAX_LAYERS = 100_000
-MAX_STEPS = 10_000
+#: The allowed range ``(low, high)`` of every bounded parameter, defined once here.
+#: NetworkConfig, the rule functions (``weight_variance``...), the engine, the
+#: dynamic mean field, ``diagnose`` and the CLI all validate through
+#: :func:`check_limit`, so a value accepted in one place is accepted in all.
+#: Integer bounds make an integer parameter, float bounds a real one; ``None``
+#: is unbounded (reals must still be finite). The upper bounds keep a typo from
+#: allocating terabytes or looping for days (the resource check of
+#: :mod:`snninit._resources` then sizes the actual run against the machine).
+LIMITS: Mapping[str, tuple[Any, Any]] = MappingProxyType(
+    {
+        "width": (1, 1_000_000),  # neurons per layer = fan-in n_in of a hidden layer
+        "layers": (1, 100_000),
+        "steps": (1, 10_000),
+        "theta": (0.0, None),
+        "beta": (0.0, 1.0),
+        "reps": (1, 10_000_000),
+        "seed": (0, None),
+        # dynamic mean field: total sampled paths, split into `replicates` groups
+        "paths": (16, 10**9),
+        "replicates": (2, 4096),
+    }
+)
+#: Parameters whose limits apply under another name (the fan-in is a width).
+_ALIASES = {"n_in": "width", "n": "width"}
+
+MAX_WIDTH = LIMITS["width"][1]
+MAX_LAYERS = LIMITS["layers"][1]
+MAX_STEPS = LIMITS["steps"][1]
+
+
+def _bounds(name: str, limit: str | None):
+    bare = name.lstrip("-").replace("-", "_")  # "--steps" -> "steps"
+    key = limit or _ALIASES.get(bare, bare)
+    try:
+        return LIMITS[key]
+    except KeyError:
+        raise KeyError(f"no limits defined for {key!r}; known: {sorted(LIMITS)}") from None
+
+
+def check_limit(name: str, value, *, limit: str | None = None, low=None):
+    """Validate ``value`` against ``LIMITS[limit or name]``; return it as int or float.
+
+    ``name`` is what the message calls the parameter (``"steps"``,
+    ``"--steps"``, ``"n_in"``); the limits are looked up under ``limit``, or
+    under ``name`` without leading dashes (``n_in`` uses ``width``'s). ``low``
+    raises the lower bound for this call (e.g. ``paths >= 2 * replicates``).
+    The error is a one-line :class:`ValueError` naming the parameter, the
+    value and the allowed range.
+    """
+    lo, hi = _bounds(name, limit)
+    if low is not None:
+        lo = low if lo is None else max(lo, low)
+    if isinstance(lo, float) or isinstance(hi, float):
+        return check_real(name, value, low=lo, high=hi)
+    return check_int(name, value, low=lo, high=hi)
+
+
+def check_limit_array(name: str, value, *, limit: str | None = None):
+    """:func:`check_limit` elementwise for array-valued arguments (float array back)."""
+    lo, hi = _bounds(name, limit)
+    integer = not (isinstance(lo, float) or isinstance(hi, float))
+    return check_finite_array(name, value, low=lo, high=hi, integer=integer)
+
+
+def check_config(cfg, name: str = "cfg") -> NetworkConfig:
+    """Return ``cfg`` if it is a :class:`NetworkConfig`, else a one-line ValueError.
+
+    Every public function that takes a configuration calls this first, so a
+    dict, a path or None gives the same message everywhere (not an
+    AttributeError from deep inside).
+    """
+    if isinstance(cfg, NetworkConfig):
+        return cfg
+    hint = ""
+    if isinstance(cfg, Mapping):
+        hint = ": build one with snninit.NetworkConfig(**d) or NetworkConfig.from_dict(d)"
+    elif isinstance(cfg, str):
+        hint = ": parse JSON with snninit.NetworkConfig.from_json(text)"
+    raise ValueError(
+        f"{name} must be a snninit.NetworkConfig; got {type(cfg).__name__} {show(cfg)}{hint}"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,20 +159,17 @@ class NetworkConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise values once, here
-        set_(self, "width", check_int("width", self.width, low=1, high=MAX_WIDTH))
-        set_(self, "layers", check_int("layers", self.layers, low=1, high=MAX_LAYERS))
-        set_(self, "steps", check_int("steps", self.steps, low=1, high=MAX_STEPS))
-        set_(self, "theta", check_real("theta", self.theta, low=0.0))
-        set_(self, "beta", check_real("beta", self.beta, low=0.0, high=1.0))
+        for name in ("width", "layers", "steps", "theta", "beta"):
+            set_(self, name, check_limit(name, getattr(self, name)))
         check_choice("reset", self.reset, RESETS)
         check_choice("input_scale", self.input_scale, INPUT_SCALES)
         check_choice("weights", self.weights, WEIGHT_DISTRIBUTIONS)
         if not isinstance(self.reset_decay, bool):
-            raise ValueError(f"reset_decay must be True or False; got {self.reset_decay!r}")
+            raise ValueError(f"reset_decay must be True or False; got {show(self.reset_decay)}")
         if not isinstance(self.init_params, Mapping):
             raise ValueError(
                 f"init_params must be a mapping of parameter names to values; "
-                f"got {self.init_params!r}"
+                f"got {show(self.init_params)}"
             )
         set_(self, "init_params", MappingProxyType(dict(self.init_params)))
         from .theory.rules import get_rule  # local: rules import nothing from here

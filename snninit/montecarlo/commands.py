@@ -58,8 +58,13 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from .presets import run_preset
 
     progress = not args.no_progress
-    start = time.perf_counter()
     cache = None
+    cfg = None if args.preset is not None else config_from_args(args)
+    if args.out:  # before the work: a path that cannot be written fails now
+        from .._io import check_writable
+
+        check_writable(args.out, "--out", expected_bytes=_output_bytes(args, cfg))
+    start = time.perf_counter()
     if args.preset is not None:
         if args.out:  # finished cells survive an interruption; rerun to resume
             out = Path(args.out)
@@ -73,7 +78,6 @@ def _run_simulate(args: argparse.Namespace) -> int:
             cache_dir=cache,
         )
     else:
-        cfg = config_from_args(args)
         reps = 20 if args.reps is None else args.reps
         ds = simulate(cfg, reps=reps, seed=args.seed, method=args.method, progress=progress)
     elapsed = time.perf_counter() - start
@@ -92,8 +96,25 @@ def _run_simulate(args: argparse.Namespace) -> int:
             f"mean rate = {float(last['rate'].mean()):.6g}"
         )
     if args.out:
-        path = save_dataset(ds, args.out)
+        from .._io import save_or_rescue
+
+        # a failure now (disk full, folder gone) keeps the result in the temp folder
+        path = save_or_rescue(lambda p: save_dataset(ds, p), args.out, "--out", prefix="simulate")
         if cache is not None:
             shutil.rmtree(cache, ignore_errors=True)
         print(f"wrote {path}")
     return 0
+
+
+def _output_bytes(args: argparse.Namespace, cfg) -> int:
+    """Rough size of the dataset ``simulate`` writes (six float64 variables per cell)."""
+    from .presets import PRESETS, preset_configs
+
+    if cfg is not None:
+        cells = [cfg]
+        reps = 20 if args.reps is None else args.reps
+    else:
+        cells = [c for _, c in preset_configs(args.preset)]
+        reps = PRESETS[args.preset].reps if args.reps is None else args.reps
+    reps = reps if isinstance(reps, int) and reps > 0 else 1
+    return sum(6 * 8 * reps * (c.layers + 1) * c.steps for c in cells)

@@ -42,9 +42,10 @@ import numba
 import numpy as np
 import xarray as xr
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice
 from .._dataset import finish_dataset, layer_coord, time_coord
-from ..config import NetworkConfig
+from .._resources import check_resources
+from ..config import NetworkConfig, check_config, check_limit
 from . import kernels as K
 
 __all__ = ["simulate", "run_network", "NetworkRun", "METHODS", "rep_generator"]
@@ -99,12 +100,6 @@ def _weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
     return mean, var
 
 
-def _check_cfg(cfg) -> NetworkConfig:
-    if not isinstance(cfg, NetworkConfig):
-        raise ValueError(f"cfg must be a snninit.NetworkConfig; got {type(cfg).__name__}")
-    return cfg
-
-
 def simulate(
     cfg: NetworkConfig,
     reps: int = 20,
@@ -153,18 +148,28 @@ def simulate(
     Raises
     ------
     ValueError
-        For ``reps < 1``, a negative seed, an unknown method, ``gram`` with
-        uniform weights, or weights whose scale would overflow the membranes.
+        For ``reps`` or ``seed`` outside ``config.LIMITS``, an unknown method,
+        ``gram`` with uniform weights, weights whose scale would overflow the
+        membranes, or a run whose results would not fit in the free memory
+        (:func:`snninit._resources.check_resources`, checked before anything
+        is allocated).
+
+    Warns
+    -----
+    snninit._resources.LongRunWarning
+        When the run is estimated to take long (with the estimate and how to
+        make it shorter).
     """
-    cfg = _check_cfg(cfg)
-    reps = check_int("reps", reps, low=1, high=10_000_000)
-    seed = check_int("seed", seed, low=0)
+    cfg = check_config(cfg)
+    reps = check_limit("reps", reps)
+    seed = check_limit("seed", seed)
     method = check_choice("method", method, METHODS)
     if method == "gram" and cfg.weights != "normal":
         raise ValueError(
             f"method='gram' samples Gaussian weights only; got weights={cfg.weights!r}: "
             "use method='dense' for uniform weights"
         )
+    check_resources("simulate", cfg, reps=reps, method=method)
     ds = simulate_range(cfg, 0, reps, seed, method, progress=progress)
     ds = ds.assign_coords(
         rep=np.arange(reps), layer=layer_coord(cfg.layers), time=time_coord(cfg.steps)
@@ -304,7 +309,7 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
     -------
     NetworkRun
     """
-    cfg = _check_cfg(cfg)
+    cfg = check_config(cfg)
     x = np.asarray(inputs, dtype=float) if _is_numeric(inputs) else None
     if x is None or x.ndim not in (1, 2) or x.size == 0:
         raise ValueError(

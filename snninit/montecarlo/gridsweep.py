@@ -38,8 +38,25 @@ exists; the marker is written atomically (temporary file, fsync, rename)
 whenever the store is read. A chunk whose write was interrupted therefore
 has no marker (and is recomputed), and a chunk that does not match its
 marker is never returned as valid. The group's attributes hold the sweep's
-definition (base config, grid, reps, seed, method, engine, version); a store
-written by a different definition is refused.
+definition (base config, grid, reps, seed, method, engine, version) and its
+SHA-256; a store written by a different definition is refused.
+
+*Verification (issue 15).* One function, :func:`verify_store`, is behind
+``--status``/:func:`sweep_status`, every resume and :func:`open_sweep`: it
+decodes every chunk of every marked task and hashes it against the marker. A
+task whose chunk does not decode, does not match, or whose marker or array
+metadata is damaged is *damaged*: status lists it, ``open_sweep`` refuses the
+store naming it, and a rerun recomputes exactly the damaged tasks (damaged
+arrays and coordinates are rebuilt), ending bit-identical to an undamaged
+run. A definition that no longer hashes to its checksum (or an unreadable or
+missing ``zarr.json``) is described as damaged, never reported; a rerun of
+the sweep that wrote it rewrites it, provided the completion markers (which
+carry the definition's checksum) name that sweep.
+
+*Nothing before validation.* Every grid point's config and the task
+function's own checks (``check``) run before the store is touched, and a new
+store is created only when the first result is written, so a refused or
+failed run leaves no store that would refuse the corrected command.
 
 *Ragged grids.* The observables are summaries over the neurons of a layer,
 so sweeping ``width`` changes no array shape. Only sweeping ``layers`` or
@@ -74,9 +91,17 @@ import xarray as xr
 
 from .._checks import check_choice, check_int
 from .._dataset import atomic_write, finish_dataset, layer_coord, time_coord
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_config, check_limit
 
-__all__ = ["sweep", "open_sweep", "sweep_status", "point_seed", "simulate_chunk", "SWEEPABLE"]
+__all__ = [
+    "sweep",
+    "open_sweep",
+    "sweep_status",
+    "verify_store",
+    "point_seed",
+    "simulate_chunk",
+    "SWEEPABLE",
+]
 
 #: Store format tag (bump when the layout changes).
 STORE_FORMAT = "snninit-sweep/1"
@@ -140,8 +165,7 @@ def make_grid(cfg: NetworkConfig, over: Mapping[str, Iterable[Any]] | None) -> G
     naming the field before any work starts) and stored as the config
     normalises it (``theta=1`` becomes ``1.0``).
     """
-    if not isinstance(cfg, NetworkConfig):
-        raise ValueError(f"cfg must be a snninit.NetworkConfig; got {type(cfg).__name__}")
+    cfg = check_config(cfg)
     if over is None:
         over = {}
     if not isinstance(over, Mapping):
@@ -229,10 +253,38 @@ class SweepSpec:
     options: dict[str, Any]  # passed to the task function (method, paths, ...)
     engine: str  # qualified name of the task function
     fn: Callable[..., xr.Dataset]  # fn(cfg, seed, reps_range, **options) or fn(cfg, seed, **opt)
+    #: check(cfg) raises ValueError where the task function would refuse a grid point
+    check: Callable[[NetworkConfig], None] | None = None
+    #: resources(points, chunk_reps) raises ValueError where one task (a chunk of
+    #: chunk_reps repetitions at any grid point, given as (coords, cfg)) cannot fit
+    #: in memory
+    resources: Callable[[list[tuple[dict, NetworkConfig]], int], None] | None = None
 
     @property
     def has_rep(self) -> bool:
         return self.reps is not None
+
+    def validate(self) -> None:
+        """Build every grid point's config and run ``check`` on it: refuse before any work."""
+        for i in range(self.grid.size):
+            coords = self.grid.coords(i)
+            try:
+                cfg = self.grid.config(self.base, i)
+                if self.check is not None:
+                    self.check(cfg)
+            except ValueError as exc:
+                if not coords:
+                    raise
+                where = ", ".join(f"{k}={v}" for k, v in coords.items())
+                raise ValueError(f"grid point {where}: {exc}") from None
+
+    def check_resources(self, chunk_reps: int | None) -> None:
+        """Refuse a sweep one of whose tasks cannot fit in memory (``resources``)."""
+        if self.resources is not None and self.has_rep:
+            points = [
+                (self.grid.coords(i), self.grid.config(self.base, i)) for i in range(self.grid.size)
+            ]
+            self.resources(points, int(chunk_reps or 1))
 
     def max_layers(self) -> int:
         return max(self.grid.config(self.base, i).layers for i in range(self.grid.size))
@@ -368,65 +420,130 @@ def _require_zarr():
     return zarr
 
 
+class StoreDamagedError(ValueError):
+    """The store's own metadata (definition, checksum, layout) is unreadable or inconsistent."""
+
+
 class SweepStore:
     """A Zarr v3 group holding one sweep, with per-task completion markers."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.zarr = _require_zarr()
-        self._group = None
         self._arrays: dict[str, Any] = {}  # opened arrays (opening reads metadata)
 
     # --- opening -----------------------------------------------------------
     def exists(self) -> bool:
-        return (self.path / "zarr.json").is_file()
+        """A sweep store is here: its metadata, or (metadata lost) its completion markers."""
+        return (self.path / "zarr.json").is_file() or (self.path / _DONE_DIR).is_dir()
 
-    def group(self):
-        if self._group is None:
-            try:
-                self._group = self.zarr.open_group(str(self.path), mode="r+")
-            except Exception as exc:
-                raise ValueError(
-                    f"{self.path} is not a readable sweep store ({type(exc).__name__}: {exc})"
-                ) from None
-        return self._group
-
-    def attrs(self) -> dict[str, Any]:
-        attrs = dict(self.group().attrs)
-        if attrs.get("format") != STORE_FORMAT or "definition" not in attrs:
-            raise ValueError(
-                f"{self.path} is a Zarr store but not an snninit sweep store "
-                f"(format {attrs.get('format')!r}); choose another store path"
-            )
-        return attrs
-
-    def create_or_check(self, definition: dict, layout: dict) -> dict:
-        """Create the store, or check that an existing one holds ``definition``.
-
-        Returns the layout in use (an existing store keeps its ``chunk_reps``).
-        """
-        digest = _definition_hash(definition)
-        if self.exists():
-            attrs = self.attrs()
-            if attrs["definition_sha256"] != digest:
-                why = _explain_mismatch(attrs["definition"], definition)
-                raise ValueError(
-                    f"store {self.path} holds a different sweep ({why}); refusing to mix "
-                    "results: use another store path, or delete this one"
-                )
-            return attrs["layout"]
-        if self.path.exists() and any(self.path.iterdir()):
+    def check_creatable(self) -> None:
+        """Refuse (before any work) a path that is neither absent, empty nor a sweep store."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"store path {self.path} is a file; choose another path")
+        # a kill while the first zarr.json was being written can leave only its temporary file
+        if self.path.is_dir() and any(
+            not (p.name.startswith(".zarr.json.") and p.name.endswith(".tmp"))
+            for p in self.path.iterdir()
+        ):
             raise ValueError(
                 f"store path {self.path} exists and is not a sweep store; choose another path"
             )
+
+    def inspect(self) -> tuple[dict | None, str | None]:
+        """The group's attributes as stored, and what is wrong with them (``None``: intact).
+
+        Reads ``zarr.json`` itself (not through Zarr) so that a damaged file
+        is described rather than raised from deep inside Zarr. The definition
+        must hash to the stored ``definition_sha256``: an edited or corrupted
+        definition is never reported as fact.
+        """
+        try:
+            text = (self.path / "zarr.json").read_bytes()
+        except FileNotFoundError:
+            return None, "zarr.json is missing"
+        except OSError as exc:
+            raise ValueError(
+                f"{self.path} is not a readable sweep store ({_one_line(exc)})"
+            ) from None
+        try:
+            meta = json.loads(text)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            return None, f"zarr.json is not valid JSON: {_one_line(exc)}"
+        attrs = meta.get("attributes") if isinstance(meta, dict) else None
+        if not isinstance(attrs, dict) or not (
+            attrs.get("format") == STORE_FORMAT or "definition" in attrs
+        ):
+            if (self.path / _DONE_DIR).is_dir():  # our completion markers: our store, damaged
+                return None, "zarr.json holds no snninit sweep attributes"
+            fmt = attrs.get("format") if isinstance(attrs, dict) else None
+            raise ValueError(
+                f"{self.path} is a Zarr store but not an snninit sweep store "
+                f"(format {fmt!r}); choose another store path"
+            )
+        if meta.get("node_type") != "group" or meta.get("zarr_format") != 3:
+            return attrs, "zarr.json is not the metadata of a Zarr v3 group"
+        if attrs.get("format") != STORE_FORMAT:
+            return attrs, f"format tag {attrs.get('format')!r}, expected {STORE_FORMAT!r}"
+        definition, digest = attrs.get("definition"), attrs.get("definition_sha256")
+        if not isinstance(definition, dict):
+            return attrs, "the definition is missing or not a JSON object"
+        if not isinstance(digest, str):
+            return attrs, "its checksum definition_sha256 is missing"
+        if _definition_hash(definition) != digest:
+            return attrs, "checksum mismatch: the definition was edited or corrupted"
+        if not isinstance(attrs.get("layout"), dict):
+            return attrs, "the layout is missing or not a JSON object"
+        return attrs, None
+
+    def attrs(self) -> dict[str, Any]:
+        attrs, problem = self.inspect()
+        if problem is not None:
+            raise StoreDamagedError(
+                f"sweep store {self.path}: its definition is damaged ({problem}); rerun the "
+                "sweep that wrote it to repair it, or delete the store"
+            )
+        return attrs
+
+    def write_attrs(self, definition: dict, layout: dict) -> None:
+        """(Re)write the group's metadata atomically (a new store, or a repaired one)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        attrs = {
-            "format": STORE_FORMAT,
-            "definition": definition,
-            "definition_sha256": digest,
-            "layout": layout,
+        meta = {
+            "zarr_format": 3,
+            "node_type": "group",
+            "attributes": {
+                "format": STORE_FORMAT,
+                "definition": definition,
+                "definition_sha256": _definition_hash(definition),
+                "layout": layout,
+            },
         }
-        self.zarr.create_group(str(self.path), attributes=attrs, overwrite=False)
+        atomic_write(
+            self.path / "zarr.json",
+            lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)),
+        )
+
+    def check_definition(self, definition: dict) -> dict:
+        """Check that this (existing) store holds ``definition``; return its layout."""
+        attrs = self.attrs()
+        if attrs["definition_sha256"] != _definition_hash(definition):
+            why = _explain_mismatch(attrs["definition"], definition)
+            raise ValueError(
+                f"store {self.path} holds a different sweep ({why}); refusing to mix "
+                "results: use another store path, or delete this one"
+            )
+        return attrs["layout"]
+
+    def create(self, definition: dict, layout: dict) -> dict:
+        """Create the store (called when the first result is ready to be written).
+
+        Returns the layout in use: a concurrent run of the same sweep may have
+        created it meanwhile, and then its layout is kept.
+        """
+        if (self.path / "zarr.json").is_file():
+            return self.check_definition(definition)
+        self.check_creatable()
+        self.write_attrs(definition, layout)
         return layout
 
     # --- arrays -------------------------------------------------------------
@@ -461,16 +578,23 @@ class SweepStore:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        self._group = None  # re-open to see the new member
+
+    def remove_array(self, name: str) -> None:
+        """Delete a damaged array (its tasks are recomputed and it is rebuilt)."""
+        self._arrays.pop(name, None)
+        target = self.path / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
 
     def array(self, name: str):
         if name not in self._arrays:
             self._arrays[name] = self.zarr.open_array(str(self.path / name), mode="r+")
         return self._arrays[name]
 
-    def variables(self) -> list[str]:
-        attrs = self.attrs()
-        coord_names = set(attrs["layout"]["coords"])
+    def variables(self, layout: dict) -> list[str]:
+        coord_names = set(layout["coords"])
         return sorted(
             p.name
             for p in self.path.iterdir()
@@ -481,15 +605,33 @@ class SweepStore:
     def marker_path(self, task: Task) -> Path:
         return self.path / _DONE_DIR / f"{task.id}.json"
 
-    def read_marker(self, task: Task, digest: str) -> dict | None:
+    def read_marker(self, task: Task, digest: str) -> tuple[dict | None, str | None]:
+        """``(marker, problem)``: ``(None, None)`` if the task has no marker of this sweep."""
         path = self.marker_path(task)
         try:
-            marker = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(marker, dict) or marker.get("definition_sha256") != digest:
-            return None
-        return marker
+            text = path.read_bytes()
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            return None, f"its completion marker cannot be read ({_one_line(exc)})"
+        try:
+            marker = json.loads(text)
+        except ValueError:
+            return None, "its completion marker is not valid JSON"
+        if not isinstance(marker, dict):
+            return None, "its completion marker is not a JSON object"
+        if marker.get("definition_sha256") != digest:
+            return None, None  # another sweep's marker: this task is simply not done
+        names = marker.get("variables")
+        if (
+            marker.get("task") != task.id
+            or not isinstance(marker.get("data_sha256"), str)
+            or not isinstance(names, list)
+            or not names
+            or not all(isinstance(n, str) and n and not n.startswith((".", "_")) for n in names)
+        ):
+            return None, "its completion marker is damaged (fields missing or wrong)"
+        return marker, None
 
     def write_task(self, spec: SweepSpec, task: Task, arrays, layout: dict, digest: str) -> None:
         """Write the task's data chunk(s), then its marker (atomically)."""
@@ -518,16 +660,11 @@ class SweepStore:
                 if not (self.path / _DONE_DIR / "zarr.json").is_file():
                     raise
 
-    def read_region(self, spec: SweepSpec, task: Task, names: Sequence[str], layout: dict):
-        region = spec.grid.multi_index(task.point)
-        if spec.has_rep:
-            region = (*region, slice(task.rep_start, task.rep_stop))
-        out = {}
-        for name in names:
-            if not (self.path / name / "zarr.json").is_file():
-                return None
-            out[name] = np.asarray(self.array(name)[region], dtype=np.float64)
-        return out
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (messages from Zarr/numcodecs can span lines)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _is_array(path: Path) -> bool:
@@ -551,6 +688,8 @@ def _explain_mismatch(stored: Mapping[str, Any], asked: Mapping[str, Any]) -> st
                     )
         else:
             diffs.append(f"{key}: {a!r} in the store vs {b!r} asked")
+    if not diffs:  # equal definitions with unequal checksums are caught as damage first
+        return "same definition, different checksum"
     return "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
 
 
@@ -578,36 +717,240 @@ def _layout(spec: SweepSpec, chunk_reps: int) -> dict[str, Any]:
     }
 
 
-def _write_coords(store: SweepStore, spec: SweepSpec, layout: dict) -> None:
-    for dim, values in zip(spec.grid.dims, spec.grid.values):
-        data = np.asarray(values)
-        dtype = str if data.dtype.kind in "US" else data.dtype
-        store.ensure_array(
-            dim,
-            [len(values)],
-            [len(values)],
-            [dim],
-            dtype=dtype,
-            fill=None if dtype is str else 0,
-            data=data,
-        )
-    extra = [("layer", layer_coord(layout["layers"])), ("time", time_coord(layout["steps"]))]
+def _coord_values(spec: SweepSpec, layout: dict) -> dict[str, np.ndarray]:
+    """The store's coordinate arrays as the sweep defines them."""
+    out = {dim: np.asarray(values) for dim, values in zip(spec.grid.dims, spec.grid.values)}
     if spec.has_rep:
-        extra.insert(0, ("rep", np.arange(spec.reps)))
-    for dim, data in extra:
-        store.ensure_array(dim, [len(data)], [len(data)], [dim], dtype="int64", fill=0, data=data)
+        out["rep"] = np.arange(spec.reps)
+    out["layer"] = np.asarray(layer_coord(layout["layers"]))
+    out["time"] = np.asarray(time_coord(layout["steps"]))
+    return out
+
+
+def _write_coords(store: SweepStore, spec: SweepSpec, layout: dict) -> None:
+    for dim, data in _coord_values(spec, layout).items():
+        if dim in spec.grid.dims:
+            dtype = str if data.dtype.kind in "US" else data.dtype
+            fill = None if dtype is str else 0
+        else:
+            dtype, fill = "int64", 0
+        store.ensure_array(dim, [len(data)], [len(data)], [dim], dtype=dtype, fill=fill, data=data)
+
+
+def _layout_problem(spec: SweepSpec, layout: Any) -> str | None:
+    """What is wrong with a stored layout attribute, given the definition (None: intact)."""
+    if not isinstance(layout, dict):
+        return "the layout is missing or not a JSON object"
+    chunk_reps = layout.get("chunk_reps")
+    if spec.has_rep and not (
+        isinstance(chunk_reps, int)
+        and not isinstance(chunk_reps, bool)
+        and 1 <= chunk_reps <= spec.reps
+    ):
+        return f"the layout's chunk_reps is {chunk_reps!r}"
+    want = _layout(spec, chunk_reps or 1)
+    bad = sorted(k for k in set(want) | set(layout) if layout.get(k) != want.get(k))
+    if bad:
+        return f"the layout's {', '.join(bad)} do not follow from the definition"
+    return None
+
+
+def _stored_layout(st: SweepStore, spec: SweepSpec, layout: Any) -> dict:
+    """The store's layout attribute, checked against the one its definition implies."""
+    problem = _layout_problem(spec, layout)
+    if problem is not None:
+        raise StoreDamagedError(
+            f"sweep store {st.path}: its definition is damaged ({problem}); rerun the sweep "
+            "that wrote it to repair it, or delete the store"
+        )
+    return layout
+
+
+def _chunk_reps_on_disk(st: SweepStore, spec: SweepSpec) -> int | None:
+    """``chunk_reps`` as the variable arrays' own metadata records it (for a repair)."""
+    axis = len(spec.grid.dims)
+    for path in sorted(st.path.iterdir()):
+        try:
+            meta = json.loads((path / "zarr.json").read_text())
+            chunk = meta["chunk_grid"]["configuration"]["chunk_shape"]
+            if meta.get("node_type") == "array" and len(chunk) == axis + 3:
+                value = int(chunk[axis])
+                if 1 <= value <= spec.reps:
+                    return value
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            continue
+    return None
+
+
+# ---------------------------------------------------------------------------
+# verification: one function behind --status, resume and open_sweep
+
+
+@dataclasses.dataclass
+class StoreCheck:
+    """What :func:`verify_store` found."""
+
+    done: list[Task]  # marker present, every chunk decodes and hashes to the marker's digest
+    missing: list[Task]  # no marker of this sweep: never finished (a kill, an error)
+    damaged: dict[str, str]  # task id -> why its marker or chunks do not check out
+    arrays: dict[str, str]  # array name -> why its metadata (or a coordinate's values) is wrong
+
+    @property
+    def ok(self) -> bool:
+        return not self.damaged and not self.arrays
+
+
+def _check_variable(st: SweepStore, name: str, layout: dict) -> str | None:
+    """Why variable array ``name`` cannot hold this sweep's chunks (None: it can)."""
+    if not (st.path / name / "zarr.json").is_file():
+        return "missing"
+    try:
+        arr = st.array(name)
+    except Exception as exc:
+        return f"its metadata cannot be read ({_one_line(exc)})"
+    if (
+        list(arr.shape) != list(layout["shape"])
+        or list(arr.chunks) != list(layout["chunks"])
+        or arr.dtype != np.float64
+    ):
+        return (
+            f"shape {list(arr.shape)}, chunks {list(arr.chunks)}, dtype {arr.dtype}; the layout "
+            f"says {layout['shape']}, {layout['chunks']}, float64"
+        )
+    return None
+
+
+def _check_coordinates(st: SweepStore, spec: SweepSpec, layout: dict) -> dict[str, str]:
+    bad = {}
+    for dim, want in _coord_values(spec, layout).items():
+        if not (st.path / dim / "zarr.json").is_file():
+            bad[dim] = "coordinate missing"
+            continue
+        try:
+            got = np.asarray(st.array(dim)[...])
+        except Exception as exc:
+            bad[dim] = f"coordinate does not decode ({_one_line(exc)})"
+            continue
+        if got.shape != want.shape or not all(a == b for a, b in zip(got.tolist(), want.tolist())):
+            bad[dim] = "coordinate values differ from the sweep's"
+    return bad
+
+
+def verify_store(
+    st: SweepStore,
+    spec: SweepSpec,
+    tasks: Sequence[Task],
+    layout: dict,
+    digest: str,
+    sink: Callable[[Task, dict[str, np.ndarray]], None] | None = None,
+) -> StoreCheck:
+    """Decode every chunk of every finished task and check it against its completion marker.
+
+    The one verification behind :func:`sweep_status`, resuming and
+    :func:`open_sweep`. A task is *done* only if its marker (of this
+    definition) is readable, every variable it lists has intact array
+    metadata, every chunk decodes, and the chunks hash to the marker's
+    ``data_sha256``; a task with a marker that fails any of these is
+    *damaged*; a task without a marker is *missing*. ``sink(task, data)``
+    receives the decoded arrays of every done task.
+    """
+    coord_names = set(layout["coords"])
+    arrays = _check_coordinates(st, spec, layout)
+    checked: dict[str, str | None] = {}
+
+    def variable_problem(name: str) -> str | None:
+        if name not in checked:
+            checked[name] = _check_variable(st, name, layout)
+            if checked[name] is not None:
+                arrays[name] = checked[name]
+        return checked[name]
+
+    if st.path.is_dir():  # arrays on disk, referenced by a marker or not (a rerun writes them)
+        for path in st.path.iterdir():
+            if (path / "zarr.json").is_file() and not path.name.startswith((".", "_")):
+                if path.name not in coord_names:
+                    variable_problem(path.name)
+    done, missing, damaged = [], [], {}
+    for task in tasks:
+        marker, problem = st.read_marker(task, digest)
+        if marker is None:
+            if problem is None:
+                missing.append(task)
+            else:
+                damaged[task.id] = (
+                    f"({_task_where(spec, task)}) has a damaged completion marker ({problem})"
+                )
+            continue
+        region = spec.grid.multi_index(task.point)
+        if spec.has_rep:
+            region = (*region, slice(task.rep_start, task.rep_stop))
+        data, why = {}, None
+        for name in marker["variables"]:
+            if name in coord_names:
+                why = f"its completion marker lists {name}, a coordinate"
+            elif variable_problem(name) is not None:
+                why = f"its {name} array is damaged ({checked[name]})"
+            else:
+                try:
+                    data[name] = np.asarray(st.array(name)[region], dtype=np.float64)
+                    continue
+                except Exception as exc:
+                    why = f"its {name} chunk does not decode ({_one_line(exc)})"
+            break
+        if why is None and _digest(data) != marker["data_sha256"]:
+            why = "its data were changed or deleted after it was written"
+        if why is not None:
+            damaged[task.id] = (
+                f"({_task_where(spec, task)}) does not match its completion marker: {why}"
+            )
+            continue
+        done.append(task)
+        if sink is not None:
+            sink(task, data)
+    return StoreCheck(done, missing, damaged, arrays)
+
+
+def _task_where(spec: SweepSpec, task: Task) -> str:
+    parts = [f"{k}={v}" for k, v in spec.grid.coords(task.point).items()]
+    if spec.has_rep:
+        parts.append(f"reps {task.rep_start}-{task.rep_stop - 1}")
+    return ", ".join(parts) or "the base point"
+
+
+def _damage(check: StoreCheck, limit: int = 3) -> str:
+    """One line naming what :func:`verify_store` found damaged (the first ``limit`` items)."""
+    items = [f"array {name}: {why}" for name, why in sorted(check.arrays.items())]
+    items += [f"task {tid} {why}" for tid, why in check.damaged.items()]
+    head = "; ".join(items[:limit])
+    more = f"; and {len(items) - limit} more" if len(items) > limit else ""
+    return head + more
 
 
 # ---------------------------------------------------------------------------
 # running
 
 
-def _resolve_client(client, workers):
-    """Return ``(client, close)`` for the requested engine; ``(None, noop)`` in-process."""
+def _check_client(client, workers) -> int | None:
+    """Validate ``client=``/``workers=`` without connecting or starting anything."""
     if client is not None and workers is not None:
         raise ValueError(
             "give either client= (an existing cluster) or workers= (a local one), not both"
         )
+    if workers is not None:
+        return check_int("workers", workers, low=1, high=4096)
+    if client is None or isinstance(client, str) or hasattr(client, "scheduler_address"):
+        return None
+    if type(client).__name__ == "Client" and type(client).__module__.startswith("distributed"):
+        return None
+    raise ValueError(
+        "client must be a dask.distributed Client, a scheduler address such as "
+        f"'tcp://host:8786', or a cluster object; got {type(client).__name__}"
+    )
+
+
+def _resolve_client(client, workers):
+    """Return ``(client, close)`` for the requested engine; ``(None, noop)`` in-process."""
+    workers = _check_client(client, workers)
     if client is None and workers is None:
         return None, lambda: None
     try:
@@ -617,7 +960,6 @@ def _resolve_client(client, workers):
             "client=/workers= need dask.distributed: pip install 'snninit[distributed]'"
         ) from None
     if workers is not None:
-        workers = check_int("workers", workers, low=1, high=4096)
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -635,6 +977,10 @@ def _resolve_client(client, workers):
 
         return c, close
     if isinstance(client, str):
+        from .._io import check_scheduler
+
+        # Client(address) waits its whole timeout where nothing answers: fail in seconds
+        client = check_scheduler(client, "client")
         c = Client(client, timeout="30s")
         return c, c.close
     if isinstance(client, Client):
@@ -689,37 +1035,49 @@ def run_sweep(
     progress: bool = False,
     attrs: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
-    """Run ``spec`` (skipping tasks already in ``store``) and return the whole sweep."""
+    """Run ``spec`` (skipping tasks already in ``store``) and return the whole sweep.
+
+    Everything is validated before the store is touched: the arguments, the
+    engine (``client``/``workers``), every grid point (``spec.check``) and an
+    existing store's definition. A new store is created only when the first
+    result is ready to be written, so a run refused or failing before that
+    leaves no store behind.
+    """
     definition = spec.definition()
     digest = _definition_hash(definition)
     if chunk_reps is not None:
         if not spec.has_rep:
             raise ValueError("chunk_reps applies to simulations only")
         chunk_reps = check_int("chunk_reps", chunk_reps, low=1, high=spec.reps)
+    _check_client(client, workers)
+    spec.validate()
+    layout = _layout(spec, chunk_reps or min(spec.reps or 1, _DEFAULT_CHUNK_REPS))
+    # memory is per task: the engine's own check (inside simulate) is skipped by the
+    # tasks, which call simulate_range; check the largest chunk before the store is touched
+    spec.check_resources(layout["chunk_reps"])
     st = SweepStore(store) if store is not None else None
-    if st is not None:
-        layout = _layout(spec, chunk_reps or min(spec.reps or 1, _DEFAULT_CHUNK_REPS))
-        if st.exists():
-            layout_in_store = st.create_or_check(definition, layout)
-            if chunk_reps is not None and layout_in_store["chunk_reps"] != chunk_reps:
-                raise ValueError(
-                    f"store {st.path} was written with chunk_reps={layout_in_store['chunk_reps']}; "
-                    f"got chunk_reps={chunk_reps} (results do not depend on it: omit it to resume)"
-                )
-            layout = layout_in_store
-        else:
-            st.create_or_check(definition, layout)
+    done: set[str] = set()
+    if st is not None and st.exists():
+        in_store = _open_to_resume(st, spec, definition, chunk_reps)
+        if chunk_reps is not None and in_store["chunk_reps"] != chunk_reps:
+            raise ValueError(
+                f"store {st.path} was written with chunk_reps={in_store['chunk_reps']}; "
+                f"got chunk_reps={chunk_reps} (results do not depend on it: omit it to resume)"
+            )
+        if in_store["chunk_reps"] != layout["chunk_reps"]:  # resuming the store's chunking
+            spec.check_resources(in_store["chunk_reps"])
+        layout = in_store
+        check = verify_store(st, spec, spec.tasks(layout["chunk_reps"] or 1), layout, digest)
+        _repair(st, spec, check)
         _write_coords(st, spec, layout)
-    else:
-        layout = _layout(spec, chunk_reps or min(spec.reps or 1, _DEFAULT_CHUNK_REPS))
+        done = {t.id for t in check.done}
+    elif st is not None:
+        st.check_creatable()
     tasks = spec.tasks(layout["chunk_reps"] or 1)
+    pending = [t for t in tasks if t.id not in done]
+    created = st is not None and st.exists()
 
     memory: dict[str, np.ndarray] = {}
-    done: set[str] = set()
-    if st is not None:
-        done = _verified_done(st, spec, tasks, layout, digest)
-    pending = [t for t in tasks if t.id not in done]
-
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -731,6 +1089,14 @@ def run_sweep(
             bar.write(f"dask dashboard: {c.dashboard_link}")
         for task, arrays in _iterate(spec, pending, c):
             if st is not None:
+                if not created:
+                    if st.create(definition, layout) != layout:
+                        raise ValueError(
+                            f"store {st.path} was created meanwhile by another run of this "
+                            "sweep with another chunk_reps; rerun without chunk_reps to resume it"
+                        )
+                    _write_coords(st, spec, layout)
+                    created = True
                 st.write_task(spec, task, arrays, layout, digest)
             else:
                 region, padded = _block(spec, task, arrays, layout["layers"], layout["steps"])
@@ -759,54 +1125,116 @@ def run_sweep(
     return _finish(ds, spec, extra)
 
 
-def _verified_done(st: SweepStore, spec, tasks, layout, digest) -> set[str]:
-    """Tasks whose marker exists and whose data still hashes to the marker's digest."""
-    done = set()
-    for task in tasks:
-        marker = st.read_marker(task, digest)
-        if marker is None:
-            continue
-        data = st.read_region(spec, task, marker["variables"], layout)
-        if data is not None and _digest(data) == marker["data_sha256"]:
-            done.add(task.id)
+def _open_to_resume(st: SweepStore, spec: SweepSpec, definition: dict, chunk_reps) -> dict:
+    """Check an existing store against ``definition`` and return its layout.
+
+    A store whose own metadata is damaged is repaired only when this sweep is
+    provably the one that wrote it. Finished work is identified by its
+    completion markers, each of which carries the checksum of the definition
+    that wrote it: if the store has markers, this sweep must be theirs (so an
+    edited definition can never hand the finished work of one sweep to
+    another); without markers (nothing finished) the stored checksum or the
+    stored definition must match this sweep's. The metadata is then rewritten
+    atomically and every chunk verified as usual.
+    """
+    digest = _definition_hash(definition)
+    attrs, problem = st.inspect()
+    if problem is None:
+        layout = st.check_definition(definition)
+        problem = _layout_problem(spec, layout)
+        if problem is None:
+            return layout
+        ours = True  # the definition is intact and is this one: only the layout is damaged
+    else:
+        stored = attrs if isinstance(attrs, dict) else {}
+        marks = _marker_digests(st)
+        if marks:
+            ours = digest in marks
+            why = "its completion markers belong to another sweep"
         else:
-            warnings.warn(
-                f"sweep store {st.path}: task {task.id} does not match its completion "
-                "marker; recomputing it",
-                RuntimeWarning,
-                stacklevel=3,
+            ours = digest == stored.get("definition_sha256") or (
+                isinstance(stored.get("definition"), dict)
+                and digest == _definition_hash(stored["definition"])
             )
-            st.marker_path(task).unlink(missing_ok=True)
-    return done
+            why = "neither its checksum nor its definition is this sweep's"
+        if not ours:
+            raise StoreDamagedError(
+                f"sweep store {st.path}: its definition is damaged ({problem}) and {why}; "
+                "rerun the sweep that wrote it to repair it, use another store path, or "
+                "delete this one"
+            )
+    layout = attrs.get("layout") if isinstance(attrs, dict) else None
+    if _layout_problem(spec, layout) is not None:
+        found = _chunk_reps_on_disk(st, spec) if spec.has_rep else None
+        layout = _layout(spec, found or chunk_reps or min(spec.reps or 1, _DEFAULT_CHUNK_REPS))
+    st.write_attrs(definition, layout)
+    warnings.warn(
+        f"sweep store {st.path}: its definition was damaged ({problem}); rewrote it from this "
+        "sweep, which its completion markers (or its checksum) identify",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return layout
+
+
+def _marker_digests(st: SweepStore) -> set[str]:
+    """The definition checksums that the store's completion markers carry."""
+    folder = st.path / _DONE_DIR
+    found = set()
+    for path in folder.glob("p*_c*.json") if folder.is_dir() else ():
+        try:
+            value = json.loads(path.read_text()).get("definition_sha256")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, str):
+            found.add(value)
+    return found
+
+
+def _repair(st: SweepStore, spec: SweepSpec, check: StoreCheck) -> None:
+    """Before a resume: drop what verification found damaged, so that it is recomputed."""
+    if check.ok:
+        return
+    n, k = len(check.damaged), len(check.arrays)
+    what = [f"recomputing {n} damaged task{'s' if n != 1 else ''}"] if n else []
+    what += [f"rebuilding {k} damaged array{'s' if k != 1 else ''}"] if k else []
+    warnings.warn(
+        f"sweep store {st.path}: {' and '.join(what)}: {_damage(check)}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    for name in check.arrays:
+        st.remove_array(name)  # every task that lists it is damaged too, so recomputed
+    for tid in check.damaged:
+        (st.path / _DONE_DIR / f"{tid}.json").unlink(missing_ok=True)
 
 
 def _read_verified(st: SweepStore, spec, tasks, layout, digest, partial=False):
-    names = st.variables()
-    memory = {name: np.asarray(st.array(name)[...], dtype=np.float64) for name in names}
-    missing = []
-    for task in tasks:
-        marker = st.read_marker(task, digest)
+    """Every task's data, verified; NaN where a task is missing (``partial``)."""
+    memory: dict[str, np.ndarray] = {}
+
+    def sink(task: Task, data: dict[str, np.ndarray]) -> None:
         region = spec.grid.multi_index(task.point)
         if spec.has_rep:
             region = (*region, slice(task.rep_start, task.rep_stop))
-        ok = marker is not None and all(n in memory for n in marker["variables"])
-        if ok:
-            data = {n: memory[n][region] for n in marker["variables"]}
-            ok = _digest(data) == marker["data_sha256"]
-            if not ok and marker is not None:
-                raise ValueError(
-                    f"sweep store {st.path}: task {task.id} was changed after it was written "
-                    "(data does not match its completion marker); rerun the sweep to recompute it"
-                )
-        if not ok:
-            missing.append(task)
-            for arr in memory.values():
-                arr[region] = np.nan
-    if missing and not partial:
+        for name, block in data.items():
+            if name not in memory:
+                memory[name] = np.full(layout["shape"], np.nan)
+            memory[name][region] = block
+
+    check = verify_store(st, spec, tasks, layout, digest, sink=sink)
+    if not check.ok:
         raise ValueError(
-            f"sweep store {st.path} is incomplete: {len(missing)} of {len(tasks)} tasks not done "
-            "(rerun the sweep to finish it, or open it with partial=True)"
+            f"sweep store {st.path} is damaged: {_damage(check)}; rerun the sweep to repair "
+            "it (the damaged tasks are recomputed)"
         )
+    if check.missing and not partial:
+        raise ValueError(
+            f"sweep store {st.path} is incomplete: {len(check.missing)} of {len(tasks)} tasks "
+            "not done (rerun the sweep to finish it, or open it with partial=True)"
+        )
+    for name in st.variables(layout):  # an unfinished store: all-NaN variables too
+        memory.setdefault(name, np.full(layout["shape"], np.nan))
     return memory
 
 
@@ -851,6 +1279,49 @@ def _finish(ds: xr.Dataset, spec: SweepSpec, extra: dict) -> xr.Dataset:
 # the simulation sweep
 
 
+def check_simulation(cfg: NetworkConfig, method: str) -> None:
+    """The engine's own refusals of ``(cfg, method)``, without simulating anything.
+
+    ``method='gram'`` with non-Gaussian weights (raised by
+    :func:`~snninit.montecarlo.simulate` itself, before any work) and weights
+    whose scale would overflow the membranes (the engine's weight-moment check).
+    """
+    cfg = check_config(cfg)
+    from . import engine as E
+
+    if method == "gram" and cfg.weights != "normal":
+        E.simulate(cfg, reps=1, seed=0, method=method)  # raises the engine's ValueError first
+    E._weight_moments(cfg)
+
+
+def check_chunk_resources(
+    points: Sequence[tuple[Mapping[str, Any], NetworkConfig]], chunk_reps: int, method: str
+) -> None:
+    """:func:`~snninit._resources.check_resources` of one task of a simulation sweep.
+
+    A task simulates ``chunk_reps`` repetitions of one grid point through
+    :func:`~snninit.montecarlo.engine.simulate_range`, which skips the memory
+    check inside ``simulate``; memory is per task, so the largest point (by
+    estimated memory; ``points`` are ``(coords, cfg)``) is checked here,
+    before any task runs. Raises a one-line ``ValueError`` naming the grid
+    point when one chunk cannot fit in the free memory.
+    """
+    from .._resources import check_resources, estimate
+
+    if not points:
+        return
+    coords, cfg = max(
+        points, key=lambda p: estimate("simulate", p[1], reps=chunk_reps, method=method).bytes
+    )
+    try:
+        check_resources("simulate", cfg, reps=chunk_reps, method=method)
+    except ValueError as exc:
+        if not coords:
+            raise
+        where = ", ".join(f"{k}={v}" for k, v in coords.items())
+        raise ValueError(f"grid point {where}: {exc}") from None
+
+
 def simulate_chunk(
     cfg: NetworkConfig, seed: int, reps: Sequence[int], method: str = "dense"
 ) -> xr.Dataset:
@@ -866,8 +1337,7 @@ def simulate_chunk(
     from . import engine as E
 
     start, stop = int(reps[0]), int(reps[-1]) + 1
-    if method == "gram" and cfg.weights != "normal":
-        E.simulate(cfg, reps=1, seed=seed, method=method)  # raises the engine's ValueError
+    check_simulation(cfg, method)
     return E.simulate_range(cfg, start, stop, seed, method)
 
 
@@ -910,8 +1380,13 @@ def sweep(
         Passed to :func:`snninit.montecarlo.simulate`.
     store : path, optional
         Zarr directory. Finished tasks are written as they complete; rerunning
-        the same sweep skips them. A store written by a different sweep
-        definition raises ``ValueError``. Needs ``zarr``.
+        the same sweep skips them, after verifying every chunk against its
+        completion marker: damaged tasks are recomputed (with a
+        ``RuntimeWarning`` naming them) and a damaged definition is rewritten
+        when the store's markers identify this sweep. A store written by a
+        different sweep definition raises ``ValueError``. The store is
+        created only when the first result is written, after everything
+        (every grid point included) has been validated. Needs ``zarr``.
     client : dask.distributed.Client, str or cluster, optional
         Run the tasks on this cluster: a ``Client``, a scheduler address
         (``"tcp://host:8786"``), or a cluster object (``LocalCluster``,
@@ -923,6 +1398,9 @@ def sweep(
     chunk_reps : int, optional
         Repetitions per task (default ``min(reps, 100)``, or the store's value
         when resuming). Affects scheduling granularity only, never the numbers.
+        It sets the memory of a task: one chunk of the largest grid point must
+        fit in the free memory (:func:`snninit._resources.check_resources`,
+        checked with everything else before the store is touched).
     progress : bool
         Show a progress bar (tqdm) over tasks.
     task : callable, optional
@@ -941,9 +1419,10 @@ def sweep(
         ``seed``, ``reps``, ``method``, ``sweep_dims`` and the full
         definition (``sweep_definition``, JSON).
     """
+    cfg = check_config(cfg)
     grid = make_grid(cfg, over)
-    reps = check_int("reps", reps, low=1, high=10_000_000)
-    seed = check_int("seed", seed, low=0)
+    reps = check_limit("reps", reps)
+    seed = check_limit("seed", seed)
     method = check_choice("method", method, ("dense", "gram"))
     fn = simulate_chunk if task is None else task
     spec = SweepSpec(
@@ -955,6 +1434,8 @@ def sweep(
         options={"method": method},
         engine="snninit.montecarlo.simulate" if task is None else _qualname(task),
         fn=fn,
+        check=(lambda c: check_simulation(c, method)) if task is None else None,
+        resources=(lambda c, n: check_chunk_resources(c, n, method)) if task is None else None,
     )
     return run_sweep(
         spec, store=store, client=client, workers=workers, chunk_reps=chunk_reps, progress=progress
@@ -966,45 +1447,68 @@ def sweep(
 
 
 def _spec_from_store(st: SweepStore, fn=None) -> tuple[SweepSpec, dict]:
+    """The sweep a store holds, from its (checksum-verified) definition and layout."""
     attrs = st.attrs()
     d = attrs["definition"]
-    over = {dim: values for dim, values in d["over"]}
-    base_dict = dict(d["config"])
-    defaults = NetworkConfig().to_dict()
-    for k, v in base_dict.items():
-        if v is None:
-            base_dict[k] = defaults[k]
-    base = NetworkConfig.from_dict(base_dict)
-    grid = make_grid(base, over)
-    spec = SweepSpec(
-        kind=d["kind"],
-        base=base,
-        grid=grid,
-        reps=d["reps"],
-        seed=d["seed"],
-        options=d["options"],
-        engine=d["engine"],
-        fn=fn,
-    )
+    try:
+        over = {dim: values for dim, values in d["over"]}
+        base_dict = dict(d["config"])
+        defaults = NetworkConfig().to_dict()
+        for k, v in base_dict.items():
+            if v is None:
+                base_dict[k] = defaults[k]
+        base = NetworkConfig.from_dict(base_dict)
+        grid = make_grid(base, over)
+        spec = SweepSpec(
+            kind=d["kind"],
+            base=base,
+            grid=grid,
+            reps=d["reps"],
+            seed=d["seed"],
+            options=d["options"],
+            engine=d["engine"],
+            fn=fn,
+        )
+    except (KeyError, TypeError, ValueError) as exc:  # intact checksum: another version's format
+        raise ValueError(
+            f"sweep store {st.path}: its definition cannot be read by snninit "
+            f"{_version()} ({_one_line(exc)}); open it with the version that wrote it "
+            f"({d.get('snninit_version')!r})"
+        ) from None
+    _stored_layout(st, spec, attrs["layout"])
     return spec, attrs
 
 
-def open_sweep(store: str | os.PathLike, *, partial: bool = False) -> xr.Dataset:
-    """Read a sweep store into memory, verifying every chunk against its marker.
+def _version() -> str:
+    from .. import __version__
 
-    ``partial=True`` returns an unfinished sweep with NaN where tasks are
-    missing; otherwise an unfinished store raises ``ValueError``.
-    """
+    return __version__
+
+
+def _open_store(store) -> tuple[SweepStore, SweepSpec, dict, list[Task], str]:
     st = SweepStore(store)
     if not st.exists():
         raise FileNotFoundError(f"no sweep store at {store}")
     spec, attrs = _spec_from_store(st)
     layout = attrs["layout"]
-    digest = attrs["definition_sha256"]
-    tasks = spec.tasks(layout["chunk_reps"] or 1)
+    return st, spec, layout, spec.tasks(layout["chunk_reps"] or 1), attrs["definition_sha256"]
+
+
+def open_sweep(store: str | os.PathLike, *, partial: bool = False) -> xr.Dataset:
+    """Read a sweep store into memory, verifying every chunk against its marker.
+
+    Every chunk of every finished task is decoded and hashed against its
+    completion marker (:func:`verify_store`, as ``--status`` and a resume
+    do). A damaged store (a chunk that does not decode or does not match its
+    marker, a damaged marker, array or definition) raises ``ValueError``
+    naming the damaged tasks: rerun the sweep to recompute them.
+    ``partial=True`` returns an unfinished sweep with NaN where tasks are
+    missing; otherwise an unfinished store raises ``ValueError``.
+    """
+    st, spec, layout, tasks, digest = _open_store(store)
     memory = _read_verified(st, spec, tasks, layout, digest, partial=partial)
     ds = _assemble(spec, layout, memory)
-    d = attrs["definition"]
+    d = st.attrs()["definition"]
     extra = {
         "seed": spec.seed,
         "reps": spec.reps,
@@ -1017,18 +1521,18 @@ def open_sweep(store: str | os.PathLike, *, partial: bool = False) -> xr.Dataset
 
 
 def sweep_status(store: str | os.PathLike) -> dict[str, Any]:
-    """What a sweep store holds: definition, tasks done, points complete, what is missing.
+    """What a sweep store holds, verified: definition, tasks done, what is missing or damaged.
 
-    Markers are counted, not verified (cheap); :func:`open_sweep` verifies.
+    A task counts as done only if every chunk of it decodes and matches its
+    completion marker (:func:`verify_store`, the check that resuming and
+    :func:`open_sweep` use), so this reads the whole store once. ``damaged``
+    lists the tasks (and arrays) that do not check out: rerunning the sweep
+    recomputes them. ``complete`` is true only with every task done and
+    nothing damaged.
     """
-    st = SweepStore(store)
-    if not st.exists():
-        raise FileNotFoundError(f"no sweep store at {store}")
-    spec, attrs = _spec_from_store(st)
-    layout = attrs["layout"]
-    digest = attrs["definition_sha256"]
-    tasks = spec.tasks(layout["chunk_reps"] or 1)
-    done_ids = {t.id for t in tasks if st.read_marker(t, digest) is not None}
+    st, spec, layout, tasks, digest = _open_store(store)
+    check = verify_store(st, spec, tasks, layout, digest)
+    done_ids = {t.id for t in check.done}
     per_point: dict[int, list[int]] = {}
     for t in tasks:
         per_point.setdefault(t.point, [0, 0])
@@ -1038,6 +1542,11 @@ def sweep_status(store: str | os.PathLike) -> dict[str, Any]:
         {"coords": spec.grid.coords(p), "done": d, "total": n}
         for p, (d, n) in per_point.items()
         if d < n
+    ]
+    by_id = {t.id: t for t in tasks}
+    damaged = [
+        {"task": tid, "coords": spec.grid.coords(by_id[tid].point), "why": why}
+        for tid, why in check.damaged.items()
     ]
     return {
         "store": str(st.path),
@@ -1050,8 +1559,11 @@ def sweep_status(store: str | os.PathLike) -> dict[str, Any]:
         "engine": spec.engine,
         "tasks_total": len(tasks),
         "tasks_done": len(done_ids),
+        "tasks_damaged": len(check.damaged),
         "points_total": spec.grid.size,
         "points_done": spec.grid.size - len(incomplete),
         "incomplete": incomplete,
-        "complete": len(done_ids) == len(tasks),
+        "damaged": damaged,
+        "damaged_arrays": dict(check.arrays),
+        "complete": len(done_ids) == len(tasks) and check.ok,
     }

@@ -43,7 +43,7 @@ import xarray as xr
 
 from .._checks import check_choice, check_int
 from .._dataset import finish_dataset, load_cached, save_dataset
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_limit
 from .engine import METHODS, simulate
 
 __all__ = ["Preset", "PRESETS", "run_preset", "preset_configs"]
@@ -139,7 +139,7 @@ def run_preset(
     check_choice("preset", name, tuple(PRESETS))
     method = check_choice("method", method, METHODS)
     preset = PRESETS[name]
-    reps = preset.reps if reps is None else check_int("reps", reps, low=1, high=10_000_000)
+    reps = preset.reps if reps is None else check_limit("reps", reps)
     seed = check_int("seed", seed, low=0, high=2**53 // 1000)
     cells = preset.cells()
     bar = None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -129,7 +131,7 @@ def parse_over(items: list[str]) -> dict[str, list]:
 def _print_status(store: str) -> None:
     from .gridsweep import sweep_status
 
-    s = sweep_status(store)
+    s = sweep_status(store)  # verified: every chunk decoded and checked against its marker
     dims = " x ".join(f"{d} ({len(v)})" for d, v in s["dims"].items()) or "(no swept dims)"
     what = "simulation" if s["kind"] == "simulation" else f"theory ({s['kind']})"
     print(f"{s['store']}: {what} sweep over {dims}")
@@ -144,8 +146,16 @@ def _print_status(store: str) -> None:
         f"points complete: {s['points_done']}/{s['points_total']}"
     )
     if s["complete"]:
-        print("  complete")
+        print("  complete (every chunk decoded and matches its completion marker)")
         return
+    for name, why in s["damaged_arrays"].items():
+        print(f"  damaged array {name}: {why}")
+    for row in s["damaged"][:10]:
+        print(f"  damaged: task {row['task']} {row['why']}")
+    if len(s["damaged"]) > 10:
+        print(f"  ... and {len(s['damaged']) - 10} more damaged tasks")
+    if s["damaged"] or s["damaged_arrays"]:
+        print("  rerun the same sweep command to recompute the damaged tasks")
     shown = s["incomplete"][:10]
     for row in shown:
         where = " ".join(f"{k}={v}" for k, v in row["coords"].items()) or "(base point)"
@@ -155,15 +165,46 @@ def _print_status(store: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from .._io import check_scheduler, check_writable, save_or_rescue
 
     if args.status:
         _print_status(args.store)
         return 0
     cfg = config_from_args(args)
     over = parse_over(args.over)
+    # before any work: a store or output that cannot be written is one line now
+    check_writable(args.store, "--store", kind="dir")
+    if args.output:
+        check_writable(args.output, "--output")
     client = args.scheduler
+    if client is not None:  # fail fast (one line), before any store is touched
+        client = check_scheduler(client, "--scheduler")
     t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            ds = _sweep(args, cfg, over, client)
+        finally:
+            for w in caught:
+                if str(w.message).startswith("sweep store "):  # a repair: one line, no source
+                    print(f"snninit sweep: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    seconds = time.perf_counter() - t0
+    dims = ", ".join(f"{d}={n}" for d, n in ds.sizes.items())
+    print(f"sweep done in {seconds:.1f} s: {dims}; store {args.store}")
+    if args.output:
+        from .._dataset import save_dataset
+
+        path = save_or_rescue(
+            lambda p: save_dataset(ds, p), args.output, "--output", prefix="sweep"
+        )
+        print(f"saved {path}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace, cfg, over, client):
+    from ..cli import CommandError
+
     try:
         if args.kind == "simulation":
             from .gridsweep import sweep
@@ -196,12 +237,4 @@ def _run(args: argparse.Namespace) -> int:
             )
     except ImportError as exc:
         raise CommandError(str(exc)) from None
-    seconds = time.perf_counter() - t0
-    dims = ", ".join(f"{d}={n}" for d, n in ds.sizes.items())
-    print(f"sweep done in {seconds:.1f} s: {dims}; store {args.store}")
-    if args.output:
-        from .._dataset import save_dataset
-
-        save_dataset(ds, args.output)
-        print(f"saved {args.output}")
-    return 0
+    return ds

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
+import re
 from pathlib import Path
 
 import numpy as np
 
 from .._checks import check_int
+from ..config import check_limit
 
 __all__ = ["register", "pick_layers", "format_table"]
 
@@ -59,13 +60,6 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the dynamic mean field")
     p.set_defaults(func=run_theory)
 
-    def one_line_error(message: str):
-        # argparse would print the whole usage block; one line is enough here
-        print(f"snninit theory: error: {message} (see snninit theory --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-    p.error = one_line_error
-
 
 def pick_layers(layers: int, rows: int) -> np.ndarray:
     """Layers ``0..layers`` to show in at most ``rows`` rows (0 = all).
@@ -109,12 +103,30 @@ def _fmt(x) -> str:
 
 
 def _check_out(out):
+    from .._io import check_writable
+
     if out is None:
         return None
     path = Path(out)
     if path.is_dir():
         raise ValueError(f"--out must be a file path, not a directory; got {out!r}")
-    return path
+    return check_writable(path, "--out")
+
+
+def _expansion(cfg):
+    """finite_size_expansion(cfg), its breakdown told in the command line's terms."""
+    from . import finitesize
+
+    try:
+        return finitesize.finite_size_expansion(cfg)
+    except ValueError as exc:
+        text = str(exc)
+        if "breaks down" not in text:
+            raise
+        text = re.sub(r";\s*use finite_size\(cfg\).*$", "", text, flags=re.S)
+        raise ValueError(
+            f"{text}; use --finite-size (the exact chain), a larger --width or fewer --layers"
+        ) from None
 
 
 def _dynamic_mean_field():
@@ -135,9 +147,13 @@ def _dynamic_mean_field():
 def run_theory(args: argparse.Namespace) -> int:
     from .._cliutil import config_from_args
     from .._dataset import save_dataset
+    from .._io import save_or_rescue
 
     cfg = config_from_args(args)
     rows = check_int("--rows", args.rows, low=0)
+    # checked whatever --steps is: the same ranges as the API's (config.LIMITS)
+    paths = check_limit("--paths", args.paths)
+    seed = check_limit("--seed", args.seed)
     out = _check_out(args.out)
     if cfg.steps > 1 and (args.finite_size or args.expansion):
         flag = "--finite-size" if args.finite_size else "--expansion"
@@ -151,8 +167,6 @@ def run_theory(args: argparse.Namespace) -> int:
         f"steps={cfg.steps}" + (f" beta={cfg.beta:g} reset={cfg.reset}" if cfg.steps > 1 else "")
     ]
     if cfg.steps > 1:
-        paths = check_int("--paths", args.paths, low=2)
-        seed = check_int("--seed", args.seed, low=0)
         fn = _dynamic_mean_field()
         ds = fn(cfg, paths=paths, seed=seed)
         lines.append(
@@ -169,7 +183,7 @@ def run_theory(args: argparse.Namespace) -> int:
             lines.append("exact finite-width chain (one step; E and SD over networks)")
             names = ("var_u", "var_u_sd", "rate", "spikes", "p_extinct")
         elif args.expansion:
-            ds = finitesize.finite_size_expansion(cfg)
+            ds = _expansion(cfg)
             lines.append("1/n expansion of the finite-width chain (one step)")
             names = ("var_u", "var_u_sd", "rate", "spikes")
         else:
@@ -183,7 +197,7 @@ def run_theory(args: argparse.Namespace) -> int:
         lines.append(_stability_note(cfg))
     print("\n".join(lines))
     if out is not None:
-        save_dataset(ds, out)
+        save_or_rescue(lambda path: save_dataset(ds, path), out, "--out", prefix="theory")
         print(f"saved {out}")
     return 0
 

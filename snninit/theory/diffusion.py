@@ -114,7 +114,7 @@ import numpy as np
 from scipy import integrate, special, stats
 
 from .._checks import check_choice, check_int, check_real
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_config, check_limit
 from .rules import InitRule, register_rule, survival, widen_and_solve
 
 __all__ = [
@@ -226,7 +226,7 @@ def _check_common(theta, beta, reset, steps, cells):
     beta = check_real("beta", beta, low=0.0, high=1.0)
     check_choice("reset", reset, _RESETS)
     if steps is not None:
-        steps = check_int("steps", steps, low=1)
+        steps = check_limit("steps", steps)
     elif beta >= 1.0:
         raise ValueError(
             "steps=None (stationary) needs beta < 1: the non-leaky membrane has no "
@@ -421,7 +421,7 @@ def collapse_expected_spikes(steps, sigma=1.0, theta=1.0, *, method="spitzer", c
     ndarray (steps,)
         ``E[N_t]``, spikes in steps ``0..t``.
     """
-    steps = check_int("steps", steps, low=1)
+    steps = check_limit("steps", steps)
     sigma = check_real("sigma", sigma, low=0.0, low_open=True)
     theta = check_real("theta", theta, low=0.0, low_open=True)
     check_choice("method", method, ("wiener", "spitzer", "markov"))
@@ -576,9 +576,14 @@ def _solve_variance(n, nu, target, cfg, noise, layer):
     return math.exp(root)
 
 
-@functools.lru_cache(maxsize=64)
 def diffusion_layer_variances(cfg: NetworkConfig) -> np.ndarray:
     """Per-layer weight variances of ``init="diffusion"`` (module docstring)."""
+    cfg = check_config(cfg)  # before the cache: a dict is a ValueError, not unhashable
+    return _diffusion_layer_variances(cfg)
+
+
+@functools.lru_cache(maxsize=64)
+def _diffusion_layer_variances(cfg: NetworkConfig) -> np.ndarray:
     p = {**_DEFAULTS, **cfg.init_params}
     if p["frozen"] and cfg.steps > 1:
         return _frozen_layer_variances(cfg, p)

@@ -27,7 +27,7 @@ import math
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_config
 from .dmft import RESET_CODES, _encoding_layer, _firing_probability, _layer_kernel, _path_normals
 from .rules import InitRule, register_rule, survival, widen_and_solve
 
@@ -142,6 +142,7 @@ def dmft_layer_variances(cfg: NetworkConfig) -> np.ndarray:
     the rate is within 1e-5 of the target. With one step the solution is
     Micheli's ``1 / (n Q(theta))`` when the target is ``Q(theta)``.
     """
+    cfg = check_config(cfg)
     _check(cfg)
     return np.array(_variances(cfg))
 

@@ -31,7 +31,7 @@ from scipy import special
 
 from .._checks import check_choice, check_int, check_real
 from .._dataset import finish_dataset, layer_coord, time_coord
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_config
 from .meanfield import _one_step_only, input_scale_factor
 from .rules import layer_weight_moments
 
@@ -370,6 +370,7 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
     ``(n+1)^2``; dropped terms are returned to their row, extinction terms
     are always kept.
     """
+    cfg = check_config(cfg)
     mu, s2, c, moments, dist = _chain(cfg, distribution)
     n, L = cfg.width, cfg.layers
     p_zero, e_k, e_k2, p_alive = moments[:, 0], moments[:, 1], moments[:, 2], moments[:, 3]
@@ -411,6 +412,7 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
 
 def spike_distribution(cfg: NetworkConfig) -> np.ndarray:
     """The exact distribution of each layer's spike count, shape ``(L + 1, n + 1)``."""
+    cfg = check_config(cfg)
     return _chain(cfg, True)[4]
 
 
@@ -532,6 +534,7 @@ def finite_size_expansion(
     O(n^-2) up to larger widths than ``eps`` suggests (docs/theory.md has the
     measured table, ``benchmarks/expansion_error_table.py``).
     """
+    cfg = check_config(cfg)
     from .meanfield import mean_field
 
     tol = check_real("tol", tol, low=0.0, low_open=True)

@@ -96,7 +96,7 @@ import numpy as np
 
 from .._checks import check_choice, check_int, check_real
 from .._dataset import finish_dataset
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_config, check_limit
 from .rules import InitRule, register_rule
 
 __all__ = [
@@ -160,7 +160,7 @@ def psp_kernel_sums(beta, steps, horizon="finite"):
     ``T -> infinity`` limits (``beta < 1`` required).
     """
     beta = check_real("beta", beta, low=0.0, high=1.0)
-    steps = check_int("steps", steps, low=1)
+    steps = check_limit("steps", steps)
     check_choice("horizon", horizon, _HORIZONS)
     if horizon == "stationary":
         if beta >= 1.0:
@@ -398,7 +398,6 @@ def _data_driven_network(cfg: NetworkConfig, rng: np.random.Generator, record: b
     return means, vars_, rates, counts
 
 
-@functools.lru_cache(maxsize=32)
 def fluctuation_calibration(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Data-driven moments for ``cfg`` from one calibration network.
 
@@ -422,6 +421,12 @@ def fluctuation_calibration(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray,
         Weight moments feeding hidden layers ``1..L`` and the mean presynaptic
         rate each was computed from.
     """
+    cfg = check_config(cfg)  # before the cache: a dict is a ValueError, not unhashable
+    return _fluctuation_calibration(cfg)
+
+
+@functools.lru_cache(maxsize=32)
+def _fluctuation_calibration(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.Generator(np.random.PCG64(_CALIBRATION_SEED))
     means, vars_, rates, _ = _data_driven_network(cfg, rng, record=False)
     return means, vars_, rates
@@ -455,8 +460,9 @@ def simulate_data_driven(cfg: NetworkConfig, reps: int = 10, seed: int = 0):
     """
     import xarray as xr
 
-    if not isinstance(cfg, NetworkConfig) or cfg.init != "fluctuation":
-        raise ValueError("cfg must be a snninit.NetworkConfig with init='fluctuation'")
+    cfg = check_config(cfg)
+    if cfg.init != "fluctuation":
+        raise ValueError(f"cfg must have init='fluctuation'; got init={cfg.init!r}")
     reps = check_int("reps", reps, low=1)
     seed = check_int("seed", seed, low=0)
     L, T = cfg.layers, cfg.steps
@@ -861,8 +867,9 @@ def simulate_dale_data_driven(cfg: NetworkConfig, reps: int = 4, seed: int = 0,
     """
     import xarray as xr
 
-    if not isinstance(cfg, NetworkConfig) or cfg.init != "fluctuation":
-        raise ValueError("cfg must be a snninit.NetworkConfig with init='fluctuation'")
+    cfg = check_config(cfg)
+    if cfg.init != "fluctuation":
+        raise ValueError(f"cfg must have init='fluctuation'; got init={cfg.init!r}")
     reps = check_int("reps", reps, low=1)
     seed = check_int("seed", seed, low=0)
     n_e, n_i = dale_split(cfg.width, inhibitory_fraction)

@@ -16,8 +16,8 @@ from typing import Any
 
 import xarray as xr
 
-from .._checks import check_choice, check_int
-from ..config import NetworkConfig
+from .._checks import check_choice
+from ..config import NetworkConfig, check_config, check_limit
 
 __all__ = ["sweep", "PREDICTIONS"]
 
@@ -25,8 +25,34 @@ __all__ = ["sweep", "PREDICTIONS"]
 PREDICTIONS = ("mean_field", "finite_size", "finite_size_expansion", "dynamic_mean_field")
 
 
+def check_prediction(cfg: NetworkConfig, what: str) -> None:
+    """The refusals of prediction ``what`` that depend on the config alone, without computing it.
+
+    The one-step predictions refuse ``steps != 1`` (their own check,
+    ``meanfield._one_step_only``); refusals that need the computation itself
+    (e.g. ``finite_size_expansion`` breaking down at some layer) surface when
+    the task runs.
+    """
+    cfg = check_config(cfg)
+    if what in ("mean_field", "finite_size", "finite_size_expansion"):
+        from .meanfield import _one_step_only
+
+        _one_step_only(cfg, what)
+
+
+def _dmft_paths(paths) -> int:
+    """``paths`` checked with :func:`dynamic_mean_field`'s own bounds (``2 * replicates``)."""
+    import inspect
+
+    from .dmft import dynamic_mean_field
+
+    replicates = inspect.signature(dynamic_mean_field).parameters["replicates"].default
+    return check_limit("paths", paths, low=2 * replicates)
+
+
 def predict(cfg: NetworkConfig, seed: int, *, what: str, paths: int | None = None) -> xr.Dataset:
     """Evaluate prediction ``what`` at ``cfg`` (one task of a theory sweep)."""
+    cfg = check_config(cfg)
     from .. import theory
 
     fn = getattr(theory, what)
@@ -64,7 +90,8 @@ def sweep(
         uses :func:`snninit.montecarlo.gridsweep.point_seed` ``(seed, c)``.
         Ignored by the deterministic predictions.
     paths : int
-        Sampled paths of ``dynamic_mean_field`` (ignored otherwise).
+        Sampled paths of ``dynamic_mean_field`` (ignored otherwise), with its
+        bounds (``2 * replicates`` = 16 to 1e9), checked before any work.
     store, client, workers, progress
         As in :func:`snninit.montecarlo.sweep` (resumable Zarr store, dask
         cluster, local cluster, progress bar).
@@ -72,19 +99,25 @@ def sweep(
         Replace the prediction: ``task(cfg, seed, what=what, paths=paths)``
         returning a Dataset over ``(layer, time)``.
 
+    Everything that can be checked without computing (the arguments, and at
+    every grid point the prediction's own config checks, e.g. ``steps=1``
+    for the one-step theories) is checked before the store is touched; a
+    refused sweep leaves no store.
+
     Returns
     -------
     xarray.Dataset
         The prediction's variables (float64) over ``(*over, layer, time)``;
         attrs ``kind="theory"``, ``theory=what`` and the base config.
     """
+    cfg = check_config(cfg)
     from ..montecarlo.gridsweep import SweepSpec, _qualname, make_grid, run_sweep
 
     what = check_choice("what", what, PREDICTIONS)
     grid = make_grid(cfg, over)
-    seed = check_int("seed", seed, low=0)
+    seed = check_limit("seed", seed)
     if what == "dynamic_mean_field":
-        paths = check_int("paths", paths, low=2, high=10**9)
+        paths = _dmft_paths(paths)
         options: dict[str, Any] = {"what": what, "paths": paths}
     else:
         options = {"what": what, "paths": None}
@@ -98,5 +131,6 @@ def sweep(
         options=options,
         engine=f"snninit.theory.{what}" if task is None else _qualname(task),
         fn=predict if task is None else task,
+        check=(lambda c: check_prediction(c, what)) if task is None else None,
     )
     return run_sweep(spec, store=store, client=client, workers=workers, progress=progress)

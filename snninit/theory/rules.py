@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import special
 
-from .._checks import check_finite_array, check_int, check_real
+from .._checks import show
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import NetworkConfig
@@ -160,21 +160,24 @@ def rule_names() -> tuple[str, ...]:
 
 def get_rule(name: str) -> InitRule:
     """Return the rule called ``name`` or raise ``ValueError`` listing the choices."""
-    if name not in _REGISTRY:
+    # test the type first: an unhashable name (a list) must not reach the dict
+    if isinstance(name, str) and name not in _REGISTRY:
         _ensure_loaded()
     if not isinstance(name, str) or name not in _REGISTRY:
+        _ensure_loaded()
         choices = ", ".join(repr(n) for n in _REGISTRY)
-        raise ValueError(f"init must be one of {choices}; got {name!r}")
+        raise ValueError(f"init must be one of {choices}; got {show(name)}")
     return _REGISTRY[name]
 
 
 def _check_common(n_in, theta, beta, steps):
-    n_in = check_finite_array("n_in", n_in, low=1)
-    if np.any(n_in != np.round(n_in)):
-        raise ValueError(f"n_in must be a positive integer; got {n_in!r}")
-    theta = check_finite_array("theta", theta, low=0.0)
-    beta = check_real("beta", beta, low=0.0, high=1.0)
-    steps = check_int("steps", steps, low=1)
+    # the same validators and limits as NetworkConfig (n_in is a width)
+    from ..config import check_limit, check_limit_array
+
+    n_in = check_limit_array("n_in", n_in)
+    theta = check_limit_array("theta", theta)
+    beta = check_limit("beta", beta)
+    steps = check_limit("steps", steps)
     return n_in, theta, beta, steps
 
 
@@ -245,6 +248,9 @@ def layer_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
     mean, var : ndarray, shape (cfg.layers,)
         Entry ``l - 1`` belongs to the weights feeding hidden layer ``l``.
     """
+    from ..config import check_config
+
+    cfg = check_config(cfg)
     r = get_rule(cfg.init)
     if r.per_layer is not None:
         mean, var = r.per_layer(cfg)

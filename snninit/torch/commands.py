@@ -24,7 +24,6 @@ def register(subparsers) -> None:
             "theory's prediction when the model is one of the simulated networks. Needs "
             "torch and snntorch: pip install torch==2.13.0 && pip install 'snninit[torch]'."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", help="model file written by snninit.torch.save_model")
     src = p.add_mutually_exclusive_group(required=True)
@@ -119,8 +118,8 @@ def _normal_sample(model, batch: int, shape: str | None, seed: int):
 
 
 def run_diagnose(args: argparse.Namespace) -> int:
-    from .._checks import check_int
     from ..cli import CommandError
+    from ..config import check_limit
     from ._compat import require
 
     try:
@@ -132,27 +131,41 @@ def run_diagnose(args: argparse.Namespace) -> int:
     from .diagnosis import diagnose
     from .model_io import load_model
 
-    check_int("--steps", args.steps, low=1, high=100_000)
-    check_int("--paths", args.paths, low=1)
+    check_limit("--steps", args.steps)
+    check_limit("--paths", args.paths)
+    if args.out:  # before the work: a path that cannot be written fails now
+        from .._io import check_writable
+
+        check_writable(args.out, "--out")
     model = load_model(args.model, trust_pickle=args.trust_pickle)
     if args.sample is not None:
         sample = _load_sample(args.sample)
     else:
         sample = _normal_sample(model, args.normal, args.input_shape, args.seed)
     dtype = {"model": None, "float32": torch.float32, "float64": torch.float64}[args.dtype]
-    ds = diagnose(
-        model,
-        sample,
-        steps=args.steps,
-        theory=args.theory,
-        rule=args.rule,
-        dtype=dtype,
-        paths=args.paths,
-        seed=args.seed,
-    )
+    try:
+        ds = diagnose(
+            model,
+            sample,
+            steps=args.steps,
+            theory=args.theory,
+            rule=args.rule,
+            dtype=dtype,
+            paths=args.paths,
+            seed=args.seed,
+        )
+    except RuntimeError as exc:  # torch's own errors, e.g. a sample of the wrong shape
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = f"--sample {args.sample}" if args.sample is not None else "the --normal inputs"
+        raise CommandError(
+            f"the model cannot run on {where} of shape {tuple(sample.shape)} ({first}); "
+            "give a batch shaped (batch, *the model's input features)"
+        ) from None
     print(summary_table(ds))
     if args.out:
-        path = save_dataset(ds, args.out)
+        from .._io import save_or_rescue
+
+        path = save_or_rescue(lambda p: save_dataset(ds, p), args.out, "--out", prefix="diagnose")
         print(f"wrote {path}")
     return 0
 

@@ -19,9 +19,9 @@ import torch
 import xarray as xr
 from torch import nn
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice
 from .._dataset import finish_dataset, time_coord
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_limit
 from ..theory.rules import get_rule
 from .snntorch_model import _as_tensor, _layout, _model_dtype, copy_model, network_config, run_model
 
@@ -65,7 +65,7 @@ def _inputs(sample, steps, dtype):
                 f"got shape {tuple(x.shape)}"
             )
         return x.shape[0], x.shape[1], (lambda t: x[t])
-    steps = check_int("steps", steps, low=1, high=100_000)
+    steps = check_limit("steps", steps)
     x = _as_tensor(sample, dtype)
     return steps, x.shape[0], (lambda t: x)
 
@@ -130,8 +130,8 @@ def diagnose(
         :func:`snninit.validation.compare`.
     """
     check_choice("theory", theory, THEORY_CHOICES)
-    check_int("paths", paths, low=1)
-    check_int("seed", seed, low=0)
+    check_limit("paths", paths)
+    check_limit("seed", seed)
     if rule is not None:
         get_rule(rule).resolve_params(rule_params)  # a bad name or parameter is an error
     elif rule_params:

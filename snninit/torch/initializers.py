@@ -15,7 +15,8 @@ import math
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_real
+from ..config import check_limit
 from ..theory.rules import get_rule, weight_mean, weight_variance
 
 __all__ = ["init_", "fan_in", "rule_moments", "SUPPORTED_MODULES"]
@@ -136,9 +137,9 @@ def rule_moments(
 
 
 def _closed_form(rule, n_in, theta, beta, steps, params):
-    n_in = check_int("n_in", n_in, low=1)
+    n_in = check_limit("n_in", n_in)
     theta = check_real("theta", _as_float("theta", theta), low=0.0)
-    steps = check_int("steps", steps, low=1)
+    steps = check_limit("steps", steps)
     kw = dict(steps=steps, **params)
     if beta is None:
         # The registry's default leak is 0; refuse to use it silently for a rule

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_int
-from ..config import NetworkConfig
+from .._checks import check_choice
+from ..config import NetworkConfig, check_limit
 from ..theory.rules import get_rule, layer_weight_moments
 from ._compat import require
 from .initializers import SUPPORTED_MODULES, _as_float, fan_in, fill_, rule_moments
@@ -430,7 +430,7 @@ def init_snntorch(
     """
     layout = _layout(model)
     r = get_rule(rule)
-    steps = check_int("steps", steps, low=1)
+    steps = check_limit("steps", steps)
     check_choice("first_layer", first_layer, FIRST_LAYER_CHOICES)
     if not isinstance(zero_bias, bool):
         raise ValueError(f"zero_bias must be True or False; got {zero_bias!r}")
@@ -694,7 +694,7 @@ def network_config(
         that the init rule is unknown.
     """
     layout = _layout(model)
-    steps = check_int("steps", steps, low=1)
+    steps = check_limit("steps", steps)
     if not layout.has_encoding:
         raise ValueError("the model has no encoding layer (it does not start with a Leaky)")
     if len(layout.neurons) != len(layout.weights) + 1:

@@ -40,9 +40,31 @@ def _register_data(subparsers) -> None:
     p.set_defaults(func=_run_data)
 
 
+def _check_data_dir(*, write: bool) -> None:
+    """A data cache folder that is a file, or (to build a cache) not writable, fails now."""
+    import os
+
+    from .._io import check_writable
+    from . import data
+
+    folder = data.data_dir()
+    if os.environ.get("SNNINIT_DATA"):
+        label, fix = "SNNINIT_DATA=", "set SNNINIT_DATA to another folder"
+    else:
+        label, fix = "the data cache folder ", "set SNNINIT_DATA to a writable folder"
+    if write:
+        check_writable(folder, label, kind="dir", expected_bytes=100 * 2**20, fix=fix)
+    elif folder.exists() and not folder.is_dir():
+        raise ValueError(
+            f"{label.rstrip()}{'' if label.endswith('=') else ' '}{folder}: is a file, not a "
+            "folder; point SNNINIT_DATA at the folder that holds the data caches"
+        )
+
+
 def _run_data(args) -> None:
     from . import data
 
+    _check_data_dir(write=True)
     if args.from_idx is not None:
         path = data.prepare_from_idx(args.from_idx, args.name, force=True)
     elif args.name == "mnist":
@@ -139,6 +161,8 @@ def _run_train(args) -> None:
     tcfg = _train_config(args)
     if args.resume and args.out is None:
         raise ValueError("--resume needs --out (the folder of the interrupted run)")
+    if tcfg.dataset != "synthetic":
+        _check_data_dir(write=False)
     with _threads(args.threads):
         ds = train(cfg, tcfg, args.out, resume=args.resume, progress=not args.no_progress)
     best = int(np.argmax(ds.test_acc.values))
@@ -176,17 +200,21 @@ def _register_study(subparsers) -> None:
 
 
 def _run_study(args) -> None:
+    from .._io import check_writable
     from .study import run_study, study_figure
 
     base = config_from_args(args)
     tcfg = _train_config(args)
     axes = {
-        "layers": [int(v) for v in _split(args.depths, "--depths")],
-        "width": [int(v) for v in _split(args.widths, "--widths")],
-        "beta": [float(v) for v in _split(args.betas, "--betas")],
-        "theta": [float(v) for v in _split(args.thetas, "--thetas")],
+        "layers": _numbers(args.depths, "--depths", int),
+        "width": _numbers(args.widths, "--widths", int),
+        "beta": _numbers(args.betas, "--betas", float),
+        "theta": _numbers(args.thetas, "--thetas", float),
     }
     inits = _split(args.inits, "--inits")
+    if tcfg.dataset != "synthetic":
+        _check_data_dir(write=False)
+    check_writable(args.out, "--out", kind="dir")
     with _threads(args.threads):
         ds = run_study(base, tcfg, axes, inits, args.out, progress=not args.no_progress)
     fig = study_figure(ds, Path(args.out) / "study.png")
@@ -198,3 +226,18 @@ def _split(text: str, name: str) -> list[str]:
     if not items:
         raise ValueError(f"{name} must list at least one value; got {text!r}")
     return items
+
+
+def _numbers(text: str, name: str, kind) -> list:
+    """The comma-separated values of option ``name`` as ``kind`` (int or float)."""
+    values = []
+    for item in _split(text, name):
+        try:
+            values.append(kind(item))
+        except ValueError:
+            what = "integers" if kind is int else "numbers"
+            where = "" if item == text.strip() else f" in {text!r}"
+            raise ValueError(
+                f"{name} must be comma-separated {what}; got {item!r}{where}"
+            ) from None
+    return values

@@ -34,6 +34,22 @@ snntorch); ``detach_reset=False`` keeps it. Then ``dL/dW_l = S_{l-1}^T dU_l``
 and ``G_{l-1} = dU_l W_l^T``, where the time steps are stacked into the rows
 so that each layer costs two BLAS matrix products per pass, whatever ``T``.
 
+Same numbers for any thread count
+---------------------------------
+A multithreaded BLAS sums a matrix product in an order that depends on its
+thread count (OpenBLAS: ``1.2e-6`` apart in the weights after two epochs
+between 1 and 2 threads). Every product here goes through
+:func:`fixed_matmul` instead: the output is cut into row blocks whose
+boundaries depend only on the shapes (:func:`row_blocks`), each block is one
+single-threaded BLAS call (BLAS pinned to one thread with threadpoolctl for
+the duration of the product), and the blocks are shared out among as many
+Python threads as BLAS was allowed (``threadpool_limits``, ``snninit train
+--threads``). Each output element is therefore always computed by the same
+single-threaded call on the same data, so forward, backward, the trainer's
+weights and metrics are bit-identical whatever the thread count (tested in
+``tests/training/test_training_threads.py``). What still differs: another
+BLAS build or CPU (a different kernel), and numbers from before this change.
+
 Initialisation hook
 -------------------
 Weights come from the rule registry with each layer's own fan-in
@@ -45,14 +61,17 @@ variance of ``W_l`` given the recorded activity of layer ``l - 1``.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from .._checks import check_choice, check_finite_array, check_int, check_real
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_config
 
 __all__ = [
     "SNN",
@@ -61,10 +80,87 @@ __all__ = [
     "lif_backward",
     "softmax_cross_entropy",
     "register_data_initializer",
+    "fixed_matmul",
+    "row_blocks",
 ]
 
 _RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
 _ACTIVATIONS = ("heaviside", "smooth")
+
+
+# --------------------------------------------------------------------------
+# matrix products in an order that does not depend on the thread count
+# --------------------------------------------------------------------------
+
+#: Number of row blocks of every product (fewer for short outputs, see row_blocks):
+#: up to this many threads share one product; fixed, so the numbers never depend
+#: on how many threads there are.
+MATMUL_BLOCKS = 4
+#: Rows of a block are a multiple of this (the BLAS kernels' register tile).
+_BLOCK_ALIGN = 16
+
+_blas_lock = threading.Lock()
+_blas_state: dict = {}
+
+
+def row_blocks(rows: int) -> list[tuple[int, int]]:
+    """The ``[start, stop)`` row blocks of a product with ``rows`` output rows.
+
+    A function of ``rows`` only (never of the thread count): at most
+    :data:`MATMUL_BLOCKS` blocks of a multiple of 16 rows (the last shorter).
+    """
+    step = -(-rows // MATMUL_BLOCKS)
+    step = max(_BLOCK_ALIGN, -(-step // _BLOCK_ALIGN) * _BLOCK_ALIGN)
+    return [(r, min(r + step, rows)) for r in range(0, rows, step)] or [(0, 0)]
+
+
+def _blas():
+    """threadpoolctl's controller of the loaded BLAS libraries (made once, numpy loaded)."""
+    ctl = _blas_state.get("controller")
+    if ctl is None:
+        from threadpoolctl import ThreadpoolController
+
+        ctl = _blas_state["controller"] = ThreadpoolController().select(user_api="blas")
+    return ctl
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    pools = _blas_state.setdefault("pools", {})
+    key = (os.getpid(), workers)  # a forked child must not reuse the parent's threads
+    if key not in pools:
+        pools[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snninit-mm")
+    return pools[key]
+
+
+def fixed_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` (2-D) summed in the same order whatever the number of threads.
+
+    The output's rows are cut into :func:`row_blocks` (a function of the
+    shape only); each block is one BLAS call made with BLAS pinned to one
+    thread, so each element's sum runs in the order of the single-threaded
+    kernel. The blocks run concurrently on as many threads as BLAS was
+    allowed when the call began (``threadpool_limits(n)``; numpy releases the
+    GIL in BLAS). The result is bit-identical for 1, 2, ... threads; it is
+    not always bit-identical to a plain ``a @ b`` (which may be multithreaded).
+    """
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    blocks = row_blocks(a.shape[0])
+    ctl = _blas()
+    with _blas_lock:  # one product at a time sets and restores the BLAS thread count
+        threads = max([lib.num_threads for lib in ctl.lib_controllers] or [1])
+        with ctl.limit(limits=1):
+            workers = min(threads, len(blocks))
+            if workers <= 1:
+                for r0, r1 in blocks:
+                    np.matmul(a[r0:r1], b, out=out[r0:r1])
+            else:
+                jobs = [
+                    _pool(workers).submit(np.matmul, a[r0:r1], b, out=out[r0:r1])
+                    for r0, r1 in blocks
+                ]
+                for job in jobs:
+                    job.result()
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -295,8 +391,7 @@ class SNN:
         dtype=np.float32,
         seed: int | None = None,
     ):
-        if not isinstance(cfg, NetworkConfig):
-            raise ValueError(f"cfg must be a NetworkConfig; got {type(cfg).__name__}")
+        cfg = check_config(cfg)
         self.cfg = cfg
         self.n_inputs = check_int("n_inputs", n_inputs, low=1)
         self.n_classes = check_int("n_classes", n_classes, low=2)
@@ -481,7 +576,8 @@ class SNN:
         for layer in range(1, last + 1):
             prev = spikes[-1]
             T_, B, n = prev.shape
-            current = (prev.reshape(T_ * B, n) @ self.weights[layer - 1]).reshape(T_, B, -1)
+            current = fixed_matmul(prev.reshape(T_ * B, n), self.weights[layer - 1])
+            current = current.reshape(T_, B, -1)
             U, S = self._lif(current, layer, activation, rs[layer])
             mems.append(U)
             spikes.append(S)
@@ -528,9 +624,9 @@ class SNN:
             prev = rec.spikes[layer - 1]
             _, B, n_prev = prev.shape
             dU2 = dU.reshape(T * B, -1)
-            grads[layer - 1] = prev.reshape(T * B, n_prev).T @ dU2
+            grads[layer - 1] = fixed_matmul(prev.reshape(T * B, n_prev).T, dU2)
             if layer > 1:
-                G = (dU2 @ self.weights[layer - 1].T).reshape(T, B, n_prev)
+                G = fixed_matmul(dU2, self.weights[layer - 1].T).reshape(T, B, n_prev)
         return loss, grads, rec.logits
 
     def predict(self, x, batch: int = 1000) -> np.ndarray:

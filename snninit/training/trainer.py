@@ -23,7 +23,8 @@ import xarray as xr
 
 from .._checks import check_choice, check_int, check_real
 from .._dataset import atomic_write, finish_dataset, save_dataset
-from ..config import NetworkConfig
+from .._io import check_writable, save_or_rescue
+from ..config import NetworkConfig, check_config
 from .data import DATASETS, Dataset, load_dataset_arrays, standardise
 from .model import SNN, softmax_cross_entropy
 from .optim import Adam, cosine_lr
@@ -197,6 +198,27 @@ def _save_checkpoint(path: Path, cfg, tcfg, model, opt, hist, rates, rate0) -> N
     atomic_write(path, write)
 
 
+def _save_epoch(out: Path, cfg, tcfg, model, opt, hist, rates, rate0) -> None:
+    """Checkpoint and metrics into ``out``; if that fails, into a temp folder (and say so)."""
+
+    def write(folder: Path) -> None:
+        _save_checkpoint(folder / CHECKPOINT, cfg, tcfg, model, opt, hist, rates, rate0)
+        ds = _metrics_dataset(cfg, tcfg, model, hist, rates, rate0)
+        save_dataset(ds, folder / METRICS_NC)
+        _write_csv(folder / METRICS_CSV, ds)
+
+    epochs = len(hist["train_loss"])
+    save_or_rescue(
+        write,
+        out,
+        "--out",
+        prefix="train",
+        kind="dir",
+        hint=f"it holds epoch {epochs}'s checkpoint and metrics; continue with "
+        "--out {kept} --resume",
+    )
+
+
 def _load_checkpoint(path: Path, cfg, tcfg, model, opt):
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -271,13 +293,15 @@ def train(
         ``epoch`` (1-based) and ``rate`` over ``(epoch, layer)``, layer 0 =
         encoding, ``L+1`` = readout; configuration in attrs.
     """
+    cfg = check_config(cfg)
     from tqdm.auto import tqdm
 
-    if not isinstance(cfg, NetworkConfig) or not isinstance(tcfg, TrainConfig):
-        raise ValueError("cfg must be a NetworkConfig and tcfg a TrainConfig")
+    if not isinstance(tcfg, TrainConfig):
+        raise ValueError(f"tcfg must be a snninit.training.TrainConfig; got {type(tcfg).__name__}")
+    # before any work: an output folder that cannot be written fails now
+    out = None if out is None else check_writable(out, "--out", kind="dir")
     data = load_dataset_arrays(tcfg.dataset) if data is None else data
     x_tr, y_tr, x_te, y_te = _prepare(data, tcfg)
-    out = None if out is None else Path(out)
     ckpt = None if out is None else out / CHECKPOINT
     if ckpt is not None and ckpt.exists() and not resume:
         raise ValueError(
@@ -339,10 +363,7 @@ def train(
                 f" | test acc {test_acc:.4f} | {seconds:.1f} s"
             )
         if out is not None:
-            _save_checkpoint(ckpt, cfg, tcfg, model, opt, hist, rates, rate0)
-            ds = _metrics_dataset(cfg, tcfg, model, hist, rates, rate0)
-            save_dataset(ds, out / METRICS_NC)
-            _write_csv(out / METRICS_CSV, ds)
+            _save_epoch(out, cfg, tcfg, model, opt, hist, rates, rate0)
     ds = _metrics_dataset(cfg, tcfg, model, hist, rates, rate0)
     ds.attrs["weights_sha256"] = _weights_digest(model)
     return ds

@@ -43,8 +43,10 @@ def register(subparsers) -> None:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
+    from .._io import check_writable
     from .pipeline import reproduce
 
+    check_writable(args.out, "--out", kind="dir")  # before the work, not after it
     result = reproduce(
         args.out,
         quick=args.quick,

@@ -71,6 +71,17 @@ _ATOL = 1e-12
 _RTOL = 1e-9
 
 
+def _variable_list(variables) -> list[str]:
+    """``variables`` as a list of names: one name (a string) is one variable, not its letters."""
+    if isinstance(variables, str):
+        return [variables]
+    out = list(variables)
+    bad = [v for v in out if not isinstance(v, str)]
+    if bad:
+        raise ValueError(f"variables must be names (strings) such as 'var_u'; got {bad[0]!r}")
+    return out
+
+
 def _rep_count(simulation: xr.Dataset) -> int:
     if "rep" not in simulation.dims:
         raise ValueError(
@@ -434,7 +445,7 @@ def compare(
     if variables is None:
         chosen = available
     else:
-        chosen = list(variables)
+        chosen = _variable_list(variables)
         for v in chosen:
             if v not in available:
                 raise ValueError(
@@ -735,7 +746,7 @@ def _cells(cmp: xr.Dataset, variables: Sequence[str]) -> list[dict[str, Any]]:
 
 def worst_cells(cmp: xr.Dataset, k: int = 10, variables: Sequence[str] | None = None) -> list:
     """The ``k`` cells with the smallest p-values (largest |z| breaking ties)."""
-    variables = _variables_of(cmp) if variables is None else list(variables)
+    variables = _variables_of(cmp) if variables is None else _variable_list(variables)
     # untested cells (z undefined) are no evidence either way: never listed
     rows = [r for r in _cells(cmp, variables) if not math.isnan(r["z"])]
     rows.sort(key=lambda r: (r["p"], -abs(r["z"])))
@@ -786,7 +797,7 @@ def family_pvalues(
     Returns the p-values (the family :func:`assert_agrees` tests) and the
     variables they come from.
     """
-    chosen = _variables_of(cmp) if variables is None else list(variables)
+    chosen = _variables_of(cmp) if variables is None else _variable_list(variables)
     pvals = [
         np.asarray(cmp[f"{v}_p"].values).ravel()[np.asarray(cmp[f"{v}_tested"].values).ravel()]
         if f"{v}_tested" in cmp
@@ -850,7 +861,7 @@ def assert_agrees(
             raise ValueError("assert_agrees needs (theory, simulation) or one compare() result")
         cmp = theory
         if variables is not None:
-            chosen = list(variables)
+            chosen = _variable_list(variables)
             missing = [v for v in chosen if f"{v}_z" not in cmp]
             if missing:
                 raise ValueError(f"variables {missing} are not in the comparison")

@@ -29,7 +29,7 @@ import xarray as xr
 from scipy import stats
 
 from .._checks import check_int, check_real
-from ..config import NetworkConfig
+from ..config import NetworkConfig, check_config
 from .comparison import compare, family_pvalues
 
 __all__ = ["null_rejections", "null_summary", "format_null_summary", "CONTINUOUS_CELLS"]
@@ -94,11 +94,10 @@ def null_rejections(
         alpha), ``z_exceed`` (seed, variable), the number of tested cells with
         ``|z| > 2``, and ``tested`` (seed, variable), the number of tested cells.
     """
+    cfg = check_config(cfg)
     from ..montecarlo import simulate
     from ..theory import finite_size
 
-    if not isinstance(cfg, NetworkConfig):
-        raise ValueError(f"cfg must be a snninit.NetworkConfig; got {type(cfg).__name__}")
     if cfg.steps != 1 or cfg.weights != "normal":
         raise ValueError(
             "null_rejections needs an exact null: cfg.steps must be 1 and cfg.weights "

@@ -8,18 +8,18 @@ from pathlib import Path
 __all__ = ["register"]
 
 
-def _floats(text: str) -> list[float]:
+def _floats(text: str, name: str = "value") -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"expected comma-separated numbers; got {text!r}") from None
+        raise ValueError(f"{name} must be comma-separated numbers; got {text!r}") from None
 
 
-def _ints(text: str) -> list[int]:
+def _ints(text: str, name: str = "value") -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"expected comma-separated integers; got {text!r}") from None
+        raise ValueError(f"{name} must be comma-separated integers; got {text!r}") from None
 
 
 def register(subparsers) -> None:
@@ -35,14 +35,14 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--rules", default=None, help="comma-separated rule names (default: all)")
-    p.add_argument("--width", type=int, default=1000)
-    p.add_argument("--layers", type=int, default=100)
+    p.add_argument("--width", type=int, default=1000, help="neurons per layer (n)")
+    p.add_argument("--layers", type=int, default=100, help="hidden layers (L)")
     p.add_argument("--steps", default="1,20", help="comma-separated (default: %(default)s)")
     p.add_argument("--beta", default="0.5,0.9", help="comma-separated (default: %(default)s)")
     p.add_argument("--theta", default="0.5,1.0", help="comma-separated (default: %(default)s)")
-    p.add_argument("--reps", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--method", default="gram", choices=("gram", "dense"))
+    p.add_argument("--reps", type=int, default=10, help="simulated networks per grid cell")
+    p.add_argument("--seed", type=int, default=0, help="master seed of simulations and training")
+    p.add_argument("--method", default="gram", choices=("gram", "dense"), help="simulation sampler")
     p.add_argument("--no-train", action="store_true", help="skip the short MNIST runs")
     p.add_argument(
         "--dataset",
@@ -58,7 +58,12 @@ def register(subparsers) -> None:
         help="data-driven rules: calibrate every network on itself (default) or use one "
         "shared calibration network",
     )
-    p.add_argument("--out", default="snninit-rules", metavar="DIR")
+    p.add_argument(
+        "--out",
+        default="snninit-rules",
+        metavar="DIR",
+        help="output folder: rules.csv, rules.md, rules.nc, rules.png and the cell cache",
+    )
     p.add_argument(
         "--no-resume",
         action="store_true",
@@ -68,6 +73,7 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .._io import check_writable, save_or_rescue
     from .rules_comparison import (
         DEFAULT_TRAINING,
         compare_rules,
@@ -80,13 +86,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         train_settings["epochs"] = args.epochs
     training = {"network": dict(DEFAULT_TRAINING["network"]), "train": train_settings}
+    steps, betas, thetas = (
+        _ints(args.steps, "--steps"),
+        _floats(args.beta, "--beta"),
+        _floats(args.theta, "--theta"),
+    )
+    check_writable(args.out, "--out", kind="dir")  # before the work, not after it
     ds = compare_rules(
         rules,
         width=args.width,
         layers=args.layers,
-        steps=_ints(args.steps),
-        betas=_floats(args.beta),
-        thetas=_floats(args.theta),
+        steps=steps,
+        betas=betas,
+        thetas=thetas,
         reps=args.reps,
         seed=args.seed,
         method=args.method,
@@ -96,7 +108,12 @@ def _run(args: argparse.Namespace) -> int:
         data_driven=args.data_driven,
         cache_dir=None if args.no_resume else Path(args.out) / "cache",
     )
-    paths = write_rules_outputs(ds, args.out)
+    paths = {}
+
+    def write(folder):
+        paths.update(write_rules_outputs(ds, folder))
+
+    save_or_rescue(write, args.out, "--out", prefix="rules", kind="dir")
     print(rules_markdown(ds))
     print("wrote " + ", ".join(str(v) for v in paths.values()))
     return 0

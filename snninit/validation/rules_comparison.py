@@ -46,8 +46,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .._checks import check_int
 from .._dataset import code_fingerprint, load_cached, save_dataset
+from ..config import check_limit
 
 __all__ = [
     "compare_rules",
@@ -134,9 +134,9 @@ def compare_rules(
     for r in rules:
         if r not in known:
             raise ValueError(f"rules: unknown rule {r!r}; registered: {', '.join(known)}")
-    width = check_int("width", width, low=1)
-    layers = check_int("layers", layers, low=1)
-    reps = check_int("reps", reps, low=1)
+    width = check_limit("width", width)
+    layers = check_limit("layers", layers)
+    reps = check_limit("reps", reps)
     steps, betas, thetas = list(steps), [float(b) for b in betas], [float(t) for t in thetas]
     # the grid itself must be valid (a bad beta, theta or steps is the caller's error, not a
     # rule refusing a cell): NetworkConfig names the parameter and its allowed range

@@ -1,0 +1,378 @@
+"""Memory and time estimates, checked before a large run starts.
+
+Every value of a :class:`~snninit.config.NetworkConfig` can be inside its
+range and the run still be impossible: ``simulate`` of ``reps x layers x
+steps`` cells, or the dynamic mean field's ``layers x steps^2`` spike
+correlations, can need more memory than the machine has, or days of CPU.
+:func:`estimate` sizes a run from the shapes of the arrays the code really
+allocates; :func:`check_resources` refuses one that does not fit in the free
+memory (one-line :class:`ValueError` with the estimate and the knob to turn)
+and warns (:class:`LongRunWarning`) when one is estimated to take long.
+
+The estimates are deliberately generous (an upper bound within a small
+factor, never an under-estimate by orders of magnitude): they must refuse
+what cannot work, not predict to the second.
+
+Throughput constants
+--------------------
+Measured on one core of a shared 2-core x86-64 machine (numba 0.6x, numpy 2,
+OpenBLAS; ``NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1``), then rounded up:
+
+* ``simulate(method="dense")``: 1.0 ns per ``width^2`` weight slot per layer
+  and repetition at ``T = 1`` (``n = 1000, 2000``, rate ~0.15), 4.4 ns at
+  ``T = 20``, 10 ns at ``T = 100`` (drawing a presynaptic column is ~6 ns per
+  weight, adding it at each step it spiked ~1 ns); used: ``1.5 + 0.2 T`` ns.
+  Per layer and repetition a fixed ~4 us (``n = 10, L = 10**4``).
+* ``simulate(method="gram")``: ~30 ns per ``width x steps`` (``n = 10**5``,
+  ``T = 1``), ~0.4-0.8 ns per ``width x steps^2`` (``T = 50, 200``); used:
+  ``30 n T + 1 n T^2 + 1 T^3`` ns per layer and repetition.
+* ``dynamic_mean_field``: per hidden layer ``0.7 ns x paths x T^2`` (the
+  path products and the LIF recursion), ``10 ns x paths x T``, and per
+  replicate group ``5 ns x T^3 + 0.5 ms`` (eigen-decomposition, kernel call);
+  the convergence check adds 1/8 of the path work and repeats the group work.
+  Measured: ``T=50, L=20, paths=2**15``: 1.1 s (estimate 1.8 s);
+  ``T=100, L=5, paths=4096``: 0.7 s (0.8 s); ``T=10, L=100, paths=4096``:
+  1.2 s (1.0 s).
+* The dynamic mean field's exact encoding layer holds one row of ``T``
+  floats per distinct spike train; their number grows like ``T^2 / 3`` until
+  it saturates near ``1000 / (1 - beta)^2`` (measured: 3.6e3 at beta=0.5,
+  6e3 at 0.7, 1.6e4 at 0.8 and still growing at 0.9, T <= 400), at most
+  ~2e6 (the code stops past 1e6); time ~3 ns per row and ``T^2``.
+
+Memory is measured against :func:`available_memory` (``MemAvailable`` of
+``/proc/meminfo``, capped by a cgroup v2 limit; ``os.sysconf`` elsewhere);
+where it cannot be read the memory check is skipped, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from typing import NamedTuple
+
+from .config import NetworkConfig, check_config, check_limit
+
+__all__ = [
+    "Estimate",
+    "LongRunWarning",
+    "KINDS",
+    "LONG_RUN_SECONDS",
+    "estimate",
+    "check_resources",
+    "available_memory",
+    "format_bytes",
+    "format_seconds",
+]
+
+#: Kinds of run :func:`estimate` knows.
+KINDS = ("simulate", "dynamic_mean_field")
+
+#: A run estimated to take longer than this (seconds) warns before it starts.
+LONG_RUN_SECONDS = 600.0
+
+#: Fraction of the free memory a run may plan to use (the rest: the
+#: interpreter, xarray's copies when saving, other processes).
+MEMORY_FRACTION = 0.9
+
+# throughput constants (seconds), see the module docstring
+_DENSE_SLOT = 1.5e-9  # per width^2 weight slot, layer and repetition
+_DENSE_SLOT_PER_STEP = 0.2e-9  # ... and per time step
+_SIM_LAYER = 4e-6  # fixed per layer and repetition
+_SIM_NT = 5e-9  # per neuron and step (LIF update, moments)
+_GRAM_NT = 30e-9
+_GRAM_NT2 = 1e-9
+_GRAM_T3 = 1e-9
+_DMFT_PT2 = 0.7e-9
+_DMFT_PT = 10e-9
+_DMFT_T3 = 5e-9
+_DMFT_GROUP = 1e-3
+_ENC_ROW_T2 = 3e-9
+_ENC_STEP = 3e-3
+_ENC_MAX_ROWS = 2_000_000
+
+_F8 = 8  # bytes of a float64 / int64
+
+
+class LongRunWarning(UserWarning):
+    """A run is estimated to take long (see :func:`check_resources`)."""
+
+
+class Estimate(NamedTuple):
+    """Estimated peak memory (bytes) and wall time (seconds) of a run."""
+
+    bytes: float
+    seconds: float
+
+
+def format_bytes(n: float) -> str:
+    """``1.5 GiB``-style size."""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PiB"  # pragma: no cover
+
+
+def format_seconds(s: float) -> str:
+    """``40 s``, ``12 min``, ``3.5 h``, ``2.1 days``."""
+    s = float(s)
+    if s < 120:
+        return f"{s:.2g} s"
+    if s < 7200:
+        return f"{s / 60:.3g} min"
+    if s < 2 * 86400:
+        return f"{s / 3600:.3g} h"
+    return f"{s / 86400:.3g} days"
+
+
+# --------------------------------------------------------------------------
+# free memory
+# --------------------------------------------------------------------------
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_available() -> int | None:
+    # cgroup v2: the container's own limit, which MemAvailable does not show
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        if limit == "max":
+            return None
+        with open("/sys/fs/cgroup/memory.current") as fh:
+            used = int(fh.read().strip())
+        return max(int(limit) - used, 0)
+    except (OSError, ValueError):
+        return None
+
+
+def _sysconf_available() -> int | None:
+    try:
+        pages = os.sysconf("SC_AVPHYS_PAGES")
+        size = os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+    if pages <= 0 or size <= 0:
+        return None
+    return int(pages) * int(size)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a new allocation can use now, or None if unknown.
+
+    ``MemAvailable`` (Linux; falls back to ``os.sysconf`` free pages), capped
+    by the cgroup v2 limit of a container when there is one.
+    """
+    free = _meminfo_available()
+    if free is None:
+        free = _sysconf_available()
+    cap = _cgroup_available()
+    if cap is not None:
+        free = cap if free is None else min(free, cap)
+    return free
+
+
+# --------------------------------------------------------------------------
+# per-kind formulas
+# --------------------------------------------------------------------------
+
+
+def _simulate(cfg: NetworkConfig, reps=20, method="dense", threads=None, **_):
+    """Peak bytes, seconds, what the memory is, and the knobs (engine.simulate_range)."""
+    reps = check_limit("reps", reps)
+    n, L, T = cfg.width, cfg.layers, cfg.steps
+    workers = max(1, min(_threads(threads), reps))
+    cells = reps * (L + 1) * T
+    # var_u, mean_u, skew, kurt, rate (float64) and spikes (int64)
+    results = 6 * cells * _F8
+    # per worker (kernels.simulate_rep): u (T, n) float64, two (T, n) uint8 spike
+    # arrays, inputs and one weight column (n); gram also its T x T matrices
+    work = T * n * (_F8 + 2) + 2 * n * _F8 + T * _F8
+    if method == "gram":
+        work += 3 * T * T * _F8 + n * _F8
+    nbytes = results + workers * work + 2 * L * _F8
+    per_layer = _SIM_LAYER + _SIM_NT * n * T
+    if method == "gram":
+        per_layer += _GRAM_NT * n * T + _GRAM_NT2 * n * T * T + _GRAM_T3 * T**3
+    else:
+        per_layer += float(n) * n * (_DENSE_SLOT + _DENSE_SLOT_PER_STEP * T)
+    seconds = math.ceil(reps / workers) * L * per_layer
+    what = (
+        f"6 result arrays of reps x (layers+1) x steps = {reps} x {L + 1} x {T} "
+        f"= {cells:.3g} cells, 8 bytes each"
+    )
+    memory_knob = "use fewer reps/layers/steps, or sweep with --chunk-reps"
+    if method == "dense":
+        cost = f"{reps} reps x {L} layers x width^2 = {n}^2 random weights, dense sampler"
+        gram = "method='gram' (O(width x steps^2) per layer, Gaussian weights), "
+        time_knob = f"use {gram if cfg.weights == 'normal' else ''}fewer reps or layers"
+    else:
+        cost = f"{reps} reps x {L} layers x width x steps^2, gram sampler"
+        time_knob = "use fewer reps, layers or steps"
+    time_knob += f", or more threads (NUMBA_NUM_THREADS; {workers} used)"
+    return nbytes, seconds, what, memory_knob, f"{cost}, {workers} thread(s)", time_knob
+
+
+def _encoding_rows(cfg: NetworkConfig) -> float:
+    """Distinct spike trains of the exact encoding layer (dmft._encoding_layer), bound."""
+    T = cfg.steps
+    grow = T * T / 3.0 + 2.0
+    if cfg.beta < 1.0:
+        grow = min(grow, 1000.0 / (1.0 - cfg.beta) ** 2)
+    return min(grow, _ENC_MAX_ROWS)
+
+
+def _dynamic_mean_field(cfg: NetworkConfig, paths=100_000, replicates=8, check_paths=True, **_):
+    """Peak bytes, seconds, what, knobs of theory.dmft.dynamic_mean_field."""
+    replicates = check_limit("replicates", replicates)
+    paths = check_limit("paths", paths, low=2 * replicates)
+    K, L, T = replicates, cfg.layers, cfg.steps
+    m = paths // K
+    P = m * K
+    check = bool(check_paths) and T > 1 and m >= 2
+    # corr[g, l, t, t'] of every group (dmft._group_values); the convergence
+    # check holds a second one, and _mean_and_se a same-size temporary
+    corr = K * (L + 1) * T * T * _F8
+    val = 5 * K * (L + 1) * T * _F8  # five moments per group, layer, time
+    z = P * T * _F8 if T > 1 else 0  # path normals (groups, m, T)
+    z_tmp = 3 * m * T * _F8  # Sobol draws, clipped, mapped (per group)
+    per_layer = 4 * K * T * T * _F8 + 3 * T * T * _F8 + m * T * _F8  # factors, eigh, h
+    out = 3 * (L + 1) * T * T * _F8  # corr estimate, its SE, the masked SE
+    rows = _encoding_rows(cfg)
+    encoding = 2 * rows * T * _F8 + 2 * T * T * _F8
+    nbytes = (
+        2 * corr
+        + (2 if check else 1) * val
+        + z * (1.125 if check else 1.0)
+        + z_tmp
+        + max(per_layer, out, encoding)
+    )
+    path_work = _DMFT_PT2 * P * T * T + _DMFT_PT * P * T if T > 1 else 0.0
+    group_work = K * (_DMFT_T3 * T**3 + _DMFT_GROUP) if T > 1 else 0.0
+    seconds = L * (path_work * (1.125 if check else 1.0) + group_work * (2 if check else 1))
+    seconds += _ENC_STEP * T + _ENC_ROW_T2 * rows * T * T
+    what = (
+        f"spike correlations of replicates x (layers+1) x steps^2 = {K} x {L + 1} x {T}^2 "
+        f"float64, twice, and {P} x {T} path normals"
+    )
+    if corr >= z:
+        memory_knob = "use fewer steps or layers (memory grows as layers x steps^2)"
+    else:
+        memory_knob = "use fewer paths or steps (the path normals are paths x steps)"
+    cost = f"{L} layers x ({P} paths x {T}^2 steps + {K} groups x {T}^3), one thread"
+    time_knob = "use fewer steps, layers or paths, or check_paths=False"
+    return nbytes, seconds, what, memory_knob, cost, time_knob
+
+
+_FORMULAS = {"simulate": _simulate, "dynamic_mean_field": _dynamic_mean_field}
+
+
+def _threads(threads) -> int:
+    if threads is not None:
+        from ._checks import check_int
+
+        return check_int("threads", threads, low=1, high=4096)
+    try:
+        import numba
+
+        return max(1, int(numba.get_num_threads()))
+    except Exception:  # pragma: no cover - numba is a hard dependency
+        return 1
+
+
+def _details(kind: str, cfg, options):
+    from ._checks import check_choice
+
+    check_choice("kind", kind, KINDS)
+    cfg = check_config(cfg)
+    return _FORMULAS[kind](cfg, **options)
+
+
+def estimate(kind: str, cfg: NetworkConfig, **options) -> Estimate:
+    """Estimated peak memory (bytes) and wall time (seconds) of a run.
+
+    Parameters
+    ----------
+    kind : {"simulate", "dynamic_mean_field"}
+        The function that will run.
+    cfg : NetworkConfig
+    **options
+        That function's size arguments: ``reps``, ``method`` (and
+        ``threads``, default numba's thread count) for ``simulate``;
+        ``paths``, ``replicates``, ``check_paths`` for ``dynamic_mean_field``.
+        Defaults are the functions' own.
+
+    Returns
+    -------
+    Estimate
+        ``(bytes, seconds)``; generous upper estimates (module docstring).
+        The weight rule's own cost (``init="dmft"`` solves a dynamic mean
+        field per layer) is not included.
+    """
+    nbytes, seconds, *_ = _details(kind, cfg, options)
+    return Estimate(float(nbytes), float(seconds))
+
+
+def check_resources(
+    kind: str,
+    cfg: NetworkConfig,
+    *,
+    available: int | None = None,
+    long_run: float | None = None,
+    **options,
+) -> Estimate:
+    """Refuse a run that cannot fit in memory; warn for one that takes long.
+
+    Parameters
+    ----------
+    kind, cfg, **options
+        As :func:`estimate`.
+    available : int, optional
+        Free memory in bytes (default :func:`available_memory`; where that
+        is unknown the memory is not checked).
+    long_run : float, optional
+        Seconds above which to warn (default :data:`LONG_RUN_SECONDS`).
+
+    Returns
+    -------
+    Estimate
+
+    Raises
+    ------
+    ValueError
+        One line: the estimate, what it is made of, the free memory and the
+        knob to turn, when the estimate exceeds ``MEMORY_FRACTION`` of the
+        free memory.
+
+    Warns
+    -----
+    LongRunWarning
+        One line with the time estimate and how to shorten it.
+    """
+    nbytes, seconds, what, memory_knob, cost, time_knob = _details(kind, cfg, options)
+    free = available_memory() if available is None else available
+    if free is not None and nbytes > MEMORY_FRACTION * free:
+        raise ValueError(
+            f"{kind} needs ~{format_bytes(nbytes)} ({what}) but {format_bytes(free)} "
+            f"are free: {memory_knob}"
+        )
+    limit = LONG_RUN_SECONDS if long_run is None else float(long_run)
+    if seconds > limit:
+        warnings.warn(
+            f"{kind} may take ~{format_seconds(seconds)} ({cost}; a generous estimate): "
+            f"{time_knob}",
+            LongRunWarning,
+            stacklevel=3,
+        )
+    return Estimate(float(nbytes), float(seconds))
