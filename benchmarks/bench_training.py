@@ -9,7 +9,13 @@ interleaved rounds after a warm-up (minimum per side, robust to the load of a
 shared machine); the epoch time is extrapolated to 50,000 images (391
 batches). The ratio numpy / torch is printed (target <= 1.0).
 
-Usage: python benchmarks/bench_training.py [--threads 1] [--batches 40]
+``--plain-blas`` also times the numpy trainer with plain ``a @ b`` products
+(BLAS's own threading, whose summation order depends on the thread count)
+in the same interleaved rounds, and prints the cost of the thread-count
+independent products (:func:`snninit.training.model.fixed_matmul`) as the
+ratio fixed / plain.
+
+Usage: python benchmarks/bench_training.py [--threads 1] [--batches 40] [--plain-blas]
 Uses the MNIST cache if present (``snninit data mnist``), else standard
 normal inputs (the spike statistics then differ slightly from MNIST's).
 """
@@ -44,11 +50,18 @@ def _batches(n_batches, batch, seed=0):
     return [(x[i], y[i]) for i in idx], source
 
 
-def numpy_stepper(model):
+def numpy_stepper(model, plain=False):
+    from snninit.training import model as model_mod
+
     opt = Adam(model.weights, lr=1e-3)
+    fixed = model_mod.fixed_matmul
 
     def step(xb, yb):
-        _, grads, _ = model.loss_and_grad(xb, yb)
+        model_mod.fixed_matmul = (lambda a, b: a @ b) if plain else fixed
+        try:
+            _, grads, _ = model.loss_and_grad(xb, yb)
+        finally:
+            model_mod.fixed_matmul = fixed
         opt.step(grads)
 
     return step
@@ -98,6 +111,11 @@ def main(argv=None):
     p.add_argument("--layers", type=int, default=10)
     p.add_argument("--width", type=int, default=600)
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument(
+        "--plain-blas",
+        action="store_true",
+        help="also time plain BLAS products (thread-count dependent sums) for comparison",
+    )
     args = p.parse_args(argv)
     cfg = NetworkConfig(
         width=args.width, layers=args.layers, steps=args.steps, theta=1.0, beta=0.5, init="micheli"
@@ -111,6 +129,8 @@ def main(argv=None):
         torch = None
     with threadpool_limits(limits=args.threads, user_api="blas"):
         steppers = [numpy_stepper(SNN(cfg, seed=0))]
+        if args.plain_blas:
+            steppers.append(numpy_stepper(SNN(cfg, seed=0), plain=True))
         if torch is not None:
             torch.set_num_threads(args.threads)
             steppers.append(torch_stepper(SNN(cfg, seed=0)))
@@ -123,6 +143,12 @@ def main(argv=None):
         f"{args.batches} batches of {source}"
     )
     print(f"  numpy BPTT : {t_np * 1e3:7.1f} ms/batch = {t_np * per_epoch:6.1f} s/epoch")
+    if args.plain_blas:
+        t_plain = times[1]
+        print(
+            f"  numpy, plain BLAS products: {t_plain * 1e3:7.1f} ms/batch; "
+            f"ratio fixed/plain = {t_np / t_plain:.3f}"
+        )
     if torch is not None:
         print(
             f"  torch {torch.__version__} : {t_torch * 1e3:7.1f} ms/batch = "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ._io import atomic_write  # the one atomic writer; re-exported here
 from .config import NetworkConfig
 
 __all__ = [
@@ -32,7 +32,12 @@ __all__ = [
     "save_dataset",
     "load_dataset",
     "atomic_write",
+    "data_digest",
+    "dataset_digest",
 ]
+
+#: Attribute under which :func:`save_dataset` stores :func:`dataset_digest`.
+DIGEST_ATTR = "data_sha256"
 
 #: Human-readable description of the shared variables (attrs of each DataArray).
 VARIABLE_DOCS = {
@@ -111,39 +116,64 @@ def finish_dataset(ds: xr.Dataset, cfg: NetworkConfig, *, kind: str, **extra: An
     return ds
 
 
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(tmp_path)`` then atomically rename the file to ``path``.
+def data_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """sha256 (hex) of named arrays: each name, shape and float64 little-endian bytes.
 
-    A reader sees either the previous file or the complete new one, never a
-    partial file, even if the process is killed mid-write.
+    The one checksum of stored numbers: the sweep store's chunk markers
+    (:mod:`snninit.montecarlo.gridsweep`) and the cached cells of
+    :func:`save_dataset` / :func:`load_cached`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name], dtype="<f8")
+        h.update(name.encode() + b"\0" + repr(a.shape).encode() + b"\0")
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def dataset_digest(ds: xr.Dataset) -> str:
+    """:func:`data_digest` of the numeric data variables of ``ds`` (what a cache must not lose).
+
+    Every NaN is hashed as the one quiet NaN that netCDF's fill-value
+    decoding gives back (a computed ``0/0`` may carry another bit pattern).
+    """
+    arrays = {}
+    for name, var in ds.data_vars.items():
+        if var.dtype.kind in "biuf":
+            a = np.asarray(var.values, dtype=float)
+            arrays[str(name)] = np.where(np.isnan(a), np.nan, a)
+    return data_digest(arrays)
 
 
 def save_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` to netCDF-4 (h5netcdf engine) atomically."""
-    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+    """Write ``ds`` to netCDF-4 (h5netcdf engine) atomically.
+
+    The file's attrs get ``data_sha256``, the :func:`dataset_digest` of its
+    data variables, which :func:`load_cached` checks (``ds`` itself is not
+    modified).
+    """
+    out = ds.copy(deep=False)
+    out.attrs = {**ds.attrs, DIGEST_ATTR: dataset_digest(ds)}
+    return atomic_write(path, lambda tmp: out.to_netcdf(tmp, engine="h5netcdf"))
 
 
 def load_dataset(path: str | os.PathLike) -> xr.Dataset:
     """Read a Dataset written by :func:`save_dataset` fully into memory.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming
-    the file for one that is not a readable netCDF file.
+    the file for one that is not a readable netCDF file. The checksum attr
+    ``data_sha256`` of :func:`save_dataset` is dropped (a saved and reloaded
+    dataset is identical to the original; :func:`load_cached` verifies it).
     """
+    ds = _read_dataset(path)
+    ds.attrs.pop(DIGEST_ATTR, None)
+    return ds
+
+
+def _read_dataset(path: str | os.PathLike) -> xr.Dataset:
+    """:func:`load_dataset` keeping every attr (the stored checksum included)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such dataset file: {path}")
@@ -162,16 +192,36 @@ def load_cached(path: str | os.PathLike, protocol: str) -> xr.Dataset | None:
 
     A missing, unreadable or foreign file gives None: the caller recomputes
     the cell (files are written with :func:`save_dataset`, atomically, so a
-    killed run leaves no half-written cell behind).
+    killed run leaves no half-written cell behind). So does a file whose
+    data no longer hash to the ``data_sha256`` that :func:`save_dataset`
+    stored (values overwritten, attrs intact) or that has no checksum, with a
+    one-line :class:`UserWarning` naming the file.
     """
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        ds = load_dataset(path)
+        ds = _read_dataset(path)
     except (ValueError, FileNotFoundError):
         return None
-    return ds if ds.attrs.get("protocol") == protocol else None
+    if ds.attrs.get("protocol") != protocol:
+        return None
+    stored = ds.attrs.pop(DIGEST_ATTR, None)
+    if not isinstance(stored, str) or dataset_digest(ds) != stored:
+        import warnings
+
+        why = (
+            "has no data checksum (data_sha256; written by an older version)"
+            if not isinstance(stored, str)
+            else "fails its data checksum (data_sha256): its values changed after it was written"
+        )
+        warnings.warn(
+            f"cached cell {path} {why}; recomputing it",
+            UserWarning,
+            stacklevel=2,
+        )
+        return None
+    return ds
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,15 +10,23 @@
   the system's temporary folder and the error says where.
 * :func:`check_scheduler` tells in a few seconds whether a dask scheduler
   address answers at all (``Client(address)`` waits its whole timeout).
+* :func:`atomic_write` is the package's one way of writing a file: into a
+  temporary file ``.<name>.<8 random characters>.tmp`` next to it, fsynced,
+  then renamed over the target. A process killed mid-write (``kill -9``)
+  leaves that temporary file behind, never a partial target;
+  :func:`remove_stale_temps`, called at the end of every successful
+  ``reproduce``, ``train``, ``compare-rules`` and ``study`` run on the folders
+  it wrote, removes such leftovers.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 __all__ = [
@@ -28,10 +36,25 @@ __all__ = [
     "save_or_rescue",
     "rescue_dir",
     "check_scheduler",
+    "atomic_write",
+    "remove_stale_temps",
+    "is_temp_name",
 ]
 
 #: Head room kept free on top of an output's estimated size (bytes).
 _FREE_MARGIN = 16 * 2**20
+
+#: Prefix of the probe file of :func:`check_writable` (removed at once).
+_PROBE_PREFIX = ".snninit-write-test-"
+#: The names our writers give their temporary files: ``.<target>.<random>.tmp``
+#: (:func:`atomic_write`, random part of ``tempfile.mkstemp``: 8 characters of
+#: ``[a-z0-9_]``) and the probe of :func:`check_writable`.
+_TEMP_NAME = re.compile(
+    r"^(?:\..+\.[a-z0-9_]{8}\.tmp|" + re.escape(_PROBE_PREFIX) + r"[a-z0-9_]{8})$"
+)
+#: A temporary file modified less than this many seconds before a run began is
+#: never removed by that run (see :func:`remove_stale_temps`).
+STALE_GRACE = 60.0
 
 
 class UnwritableError(ValueError):
@@ -107,7 +130,7 @@ def check_writable(
             f"{label}: cannot write there ({probe} is a file, not a folder); {fix}"
         )
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".snninit-write-test-", dir=probe)
+        fd, tmp = tempfile.mkstemp(prefix=_PROBE_PREFIX, dir=probe)
     except OSError as exc:
         raise UnwritableError(f"{label}: cannot write there ({_reason(exc)}); {fix}") from None
     os.close(fd)
@@ -205,3 +228,79 @@ def check_scheduler(address: str, what: str = "--scheduler", *, timeout: float =
             "(`dask scheduler`) or fix the address"
         ) from None
     return text
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """Call ``write(tmp_path)`` then atomically rename the file to ``path``.
+
+    The temporary file is ``.<name>.<8 random characters>.tmp`` in the
+    target's folder (created if missing), fsynced before the rename. A reader
+    sees either the previous file or the complete new one, never a partial
+    file. If ``write`` fails the temporary file is removed; if the process is
+    killed it stays behind (``kill -9`` runs no cleanup) until a later
+    successful run removes it (:func:`remove_stale_temps`). ``write`` must
+    name the format itself where it would guess it from the file name
+    (``fig.savefig(tmp, format="png")``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temporary file name of :func:`atomic_write` (or of the probe
+    of :func:`check_writable`)."""
+    return bool(_TEMP_NAME.match(name))
+
+
+def remove_stale_temps(
+    folders: Iterable[str | os.PathLike],
+    started: float,
+    *,
+    recursive: bool = False,
+    grace: float = STALE_GRACE,
+) -> list[Path]:
+    """Remove the temporary files a killed writer left in ``folders``; return them.
+
+    Only files named as :func:`atomic_write` (``.<name>.<random>.tmp``) or
+    :func:`check_writable` name theirs are considered, and of those only the
+    ones last modified before ``started - grace`` (``started``: the
+    ``time.time()`` at which the calling run began; ``grace``: a minute by
+    default). A writer working concurrently in the same folder keeps writing
+    its temporary file until it renames it, so its modification time is
+    recent and it is left alone; a file older than this run's start cannot
+    belong to this run, and one older still by ``grace`` belongs to no live
+    writer. Missing folders are skipped; ``recursive`` descends into
+    sub-folders. Files that vanish meanwhile or cannot be removed are skipped
+    silently (another run cleaned them, or the folder is read-only).
+    """
+    cutoff = float(started) - float(grace)
+    removed: list[Path] = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        candidates = folder.rglob(".*") if recursive else folder.glob(".*")
+        for path in candidates:
+            if not is_temp_name(path.name):
+                continue
+            try:
+                st = path.lstat()
+                if not os.path.isfile(path) or st.st_mtime >= cutoff:
+                    continue
+                path.unlink()
+            except OSError:
+                continue
+            removed.append(path)
+    return removed

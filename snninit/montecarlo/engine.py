@@ -363,6 +363,7 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
                 stats["kurt"][b, layer],
                 counts[b, layer],
             )
+    _refuse_overflow(stats, membranes, mats, x)
     dims = ("rep", "layer", "time")
     sizes_arr = np.asarray(sizes)
     ds = xr.Dataset(
@@ -384,6 +385,29 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
     ds["rep"].attrs["long_name"] = "element of the input batch (one shared network)"
     ds = finish_dataset(ds, cfg, kind="network_run")
     return NetworkRun(membranes=membranes, spikes=spk, stats=ds)
+
+
+def _refuse_overflow(stats: dict, membranes: list, mats: list, x: np.ndarray) -> None:
+    """One-line ValueError if a membrane or its variance left the float range.
+
+    The moment kernel is scaled (finite skew and kurt for any finite ``var_u >
+    0``), so a non-finite statistic can only come from membranes that are
+    themselves too large: name the weights' scale that made them so.
+    """
+    bad = ~(np.isfinite(stats["var_u"]) & np.isfinite(stats["mean_u"]))
+    if not bad.any():
+        return
+    layer = int(np.argwhere(bad)[0][1])
+    if layer == 0:
+        scale, what = float(np.max(np.abs(x))), "the inputs"
+    else:
+        scale, what = float(np.max(np.abs(mats[layer - 1]))), f"weights[{layer - 1}]"
+    peak = max(float(np.max(np.abs(m[np.isfinite(m)]), initial=0.0)) for m in membranes)
+    raise ValueError(
+        f"the membranes of layer {layer} overflow the float range (var_u is not finite; "
+        f"largest finite |u| {peak:.3g}): {what} have scale max|w| = {scale:.3g}; "
+        "scale them down (var_u ~ n max|w|^2 must stay below ~1e308)"
+    )
 
 
 def _is_numeric(value) -> bool:

@@ -90,7 +90,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_choice, check_int
-from .._dataset import atomic_write, finish_dataset, layer_coord, time_coord
+from .._dataset import atomic_write, data_digest, finish_dataset, layer_coord, time_coord
 from ..config import NetworkConfig, check_config, check_limit
 
 __all__ = [
@@ -396,13 +396,8 @@ def _block(spec: SweepSpec, task: Task, arrays: Mapping[str, np.ndarray], Lmax: 
     return region, padded
 
 
-def _digest(arrays: Mapping[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name], dtype="<f8")
-        h.update(name.encode() + b"\0" + repr(a.shape).encode() + b"\0")
-        h.update(a.tobytes())
-    return h.hexdigest()
+#: sha256 of named arrays (shared with the dataset cache of :mod:`snninit._dataset`).
+_digest = data_digest
 
 
 # ---------------------------------------------------------------------------

@@ -105,6 +105,7 @@ def _spike_paths(x, cfg: NetworkConfig) -> np.ndarray:
         np.ascontiguousarray(x[:, None, :]),
         np.ascontiguousarray(np.broadcast_to(np.eye(steps), (m, steps, steps))),
         np.zeros((m, steps)),
+        np.ones((m, steps)),  # unscaled: the "mean" is the path's own membrane
         cfg.beta,
         cfg.theta,
         RESET_CODES[cfg.reset],

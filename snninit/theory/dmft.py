@@ -92,6 +92,24 @@ def _shape_from_raw(m1, m2, m3, m4):
     return var, skew, kurt
 
 
+#: Values whose magnitude lies in ``[2^-_SCALE_EXP, 2^_SCALE_EXP]`` are never rescaled.
+_SCALE_EXP = 100
+
+
+def _pow2_scale(size) -> np.ndarray:
+    """A power of two near ``size`` (elementwise), 1 where ``size`` is moderate, 0 or not finite.
+
+    Dividing by it before raising to the 4th power keeps raw and central
+    moments inside the float range (membranes of 1e98 have ``u^4 = 1e392``).
+    A power of two scales exactly, and ordinary magnitudes are left alone, so
+    results that did not overflow keep their bits.
+    """
+    size = np.abs(np.asarray(size, dtype=float))
+    exp = np.frexp(np.where(np.isfinite(size) & (size > 0), size, 1.0))[1]
+    moderate = np.abs(exp) <= _SCALE_EXP
+    return np.ldexp(1.0, np.where(moderate, 0, exp))
+
+
 def _update_membrane(u_prev, s_prev, drive, beta, theta, reset, reset_decay):
     """One step of DESIGN 1b for arrays (``drive`` is the layer's input)."""
     if reset == "subtract":
@@ -209,13 +227,15 @@ def _encoding_layer(cfg: NetworkConfig):
 
 
 @numba.njit(cache=True)
-def _layer_kernel(z, factor_t, drive, beta, theta, reset, reset_decay, raw, corr):
+def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay, raw, corr):
     """Run the LIF recursion of DESIGN 1b on every input path.
 
     Input paths ``h = drive + z @ factor_t`` per group: z (K, m, T) standard
     normals, factor_t (K, T, T) the transposed covariance factor, drive (K, T).
-    Writes raw moments ``raw[k, j, t] = mean over paths of (u^t) ** (j + 1)``
-    (j = 0..3) and ``corr[k] = mean over paths of s s^T``. Serial on purpose:
+    Writes raw moments of the scaled membrane,
+    ``raw[k, j, t] = mean over paths of (inv_scale[k, t] u^t) ** (j + 1)``
+    (j = 0..3; ``inv_scale`` (K, T) powers of two, see :func:`_pow2_scale`) and
+    ``corr[k] = mean over paths of s s^T``. Serial on purpose:
     on the shared 2-core machines numba's thread pool cost more than it gained
     (measured); the caller pins BLAS to one thread for ``np.dot``.
     """
@@ -239,10 +259,11 @@ def _layer_kernel(z, factor_t, drive, beta, theta, reset, reset_decay, raw, corr
                     u = beta * (1.0 - s_prev) * u_prev + (h[p, t] + drive[k, t])
                 else:
                     u = beta * u_prev + (h[p, t] + drive[k, t])
-                u2 = u * u
-                acc[0, t] += u
+                us = u * inv_scale[k, t]
+                u2 = us * us
+                acc[0, t] += us
                 acc[1, t] += u2
-                acc[2, t] += u2 * u
+                acc[2, t] += u2 * us
                 acc[3, t] += u2 * u2
                 if u > theta:
                     s_prev = 1.0
@@ -280,9 +301,29 @@ def _path_normals(steps: int, per_group: int, groups: int, seed: int) -> np.ndar
     return z
 
 
+#: Diagonals spanning more than this ratio are factored through the correlation matrix.
+_EQUILIBRATE_RATIO = 1e-8
+
+
 def _pca_factor(cov: np.ndarray) -> np.ndarray:
-    """``F`` with ``F F^T = cov`` (PSD part), columns by decreasing eigenvalue."""
-    w, v = np.linalg.eigh(0.5 * (cov + cov.T))
+    """``F`` with ``F F^T = cov`` (PSD part), columns by decreasing eigenvalue.
+
+    When the variances on the diagonal span more than 8 decades (a step with
+    rate 1e-134 next to one with 1e-300 at an extreme threshold), an
+    eigendecomposition of ``cov`` itself resolves its small directions only
+    to ``1e-16 max(diag)`` and would sample those steps with a wrong
+    variance (even 0); then ``cov = D R D`` is factored through the
+    correlation matrix ``R`` (unit diagonal, accurate), ``F = D F_R``.
+    Ordinary covariances take the plain path, unchanged.
+    """
+    cov = 0.5 * (cov + cov.T)
+    d = np.diagonal(cov)
+    positive = d[d > 0]
+    if positive.size > 1 and positive.min() < _EQUILIBRATE_RATIO * positive.max():
+        sd = np.sqrt(np.clip(d, 0.0, None))
+        inv = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
+        return sd[:, None] * _pca_factor(inv[:, None] * cov * inv[None, :])
+    w, v = np.linalg.eigh(cov)
     order = np.argsort(w)[::-1]
     w = np.clip(w[order], 0.0, None)
     return v[:, order] * np.sqrt(w)
@@ -563,12 +604,27 @@ def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
             for g in range(replicates):
                 factor_t[g] = _pca_factor(n * s2[layer - 1] * prev[g]).T
                 drive[g] = n * mu[layer - 1] * np.diagonal(prev[g])
+            _check_finite_drive(cfg, layer, factor_t, drive)
+            scale = _membrane_scale(factor_t, drive, beta, theta)
             with threadpool_limits(1):  # BLAS runs inside the kernel's threads
                 _layer_kernel(
-                    z, factor_t, drive, beta, theta, reset_code, cfg.reset_decay, raw, corr_new
+                    z,
+                    factor_t,
+                    drive,
+                    1.0 / scale,
+                    beta,
+                    theta,
+                    reset_code,
+                    cfg.reset_decay,
+                    raw,
+                    corr_new,
                 )
             var, skew, kurt = _shape_from_raw(raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3])
-            val["mean_u"][:, layer] = raw[:, 0]
+            with np.errstate(over="ignore"):  # refused just below
+                var = var * (scale * scale)
+                mean = raw[:, 0] * scale
+            _check_finite_moments(cfg, layer, mean, var)
+            val["mean_u"][:, layer] = mean
             val["var_u"][:, layer] = var
             val["skew"][:, layer] = skew
             val["kurt"][:, layer] = kurt
@@ -582,6 +638,45 @@ def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
         corr[:, layer, 0, 0] = r0
 
     return val, corr
+
+
+def _membrane_scale(factor_t: np.ndarray, drive: np.ndarray, beta: float, theta: float):
+    """Power-of-two size of the membranes ``u^t`` of every group, shape ``(K, T)``.
+
+    ``|u^t| <~ b_t = sum_{s <= t} beta^(t-s) (sd(h^s) + |drive^s| + theta)`` (leak,
+    a reset of at most theta per step), ``sd(h^s)`` the norm of column ``s``
+    of the factor the paths are drawn with; :func:`_pow2_scale` of it. Per
+    time step, since the sizes may differ by a hundred decades between steps
+    (a nearly silent step next to one driven by weights of variance 1e196).
+    """
+    with np.errstate(over="ignore"):
+        sd = np.sqrt(np.einsum("kjt,kjt->kt", factor_t, factor_t))
+    step = sd + np.abs(drive) + theta
+    bound = np.empty_like(step)
+    acc = np.zeros(step.shape[0])
+    with np.errstate(over="ignore"):  # an infinite bound just means "scale as far as possible"
+        for t in range(step.shape[1]):
+            acc = beta * acc + step[:, t]
+            bound[:, t] = acc
+    return _pow2_scale(bound)
+
+
+def _overflow_error(cfg: NetworkConfig, layer: int, what: str) -> ValueError:
+    return ValueError(
+        f"dynamic_mean_field: {what} of layer {layer} exceeds the float range for "
+        f"init={cfg.init!r}, theta={cfg.theta!r}, width={cfg.width}, steps={cfg.steps}, "
+        f"beta={cfg.beta!r}; use a smaller theta or another init"
+    )
+
+
+def _check_finite_drive(cfg: NetworkConfig, layer: int, factor_t, drive) -> None:
+    if not (np.all(np.isfinite(factor_t)) and np.all(np.isfinite(drive))):
+        raise _overflow_error(cfg, layer, "the input-path covariance")
+
+
+def _check_finite_moments(cfg: NetworkConfig, layer: int, mean, var) -> None:
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
+        raise _overflow_error(cfg, layer, "the membrane variance")
 
 
 #: The convergence check reruns every group on its first ``m / _COARSE`` paths.
@@ -661,8 +756,18 @@ def _bias_estimate(full: np.ndarray, coarse: np.ndarray, factor: float) -> np.nd
     """
     d = full - coarse
     k = d.shape[0]
+    scale = _cell_scale(d)  # var_u ~ 1e197 would overflow when squared
+    d = d / scale
     resolved = d.mean(axis=0) ** 2 - d.var(axis=0, ddof=1) / k
-    return np.sqrt(np.maximum(resolved, 0.0)) / (factor - 1.0)
+    return np.sqrt(np.maximum(resolved, 0.0)) * scale / (factor - 1.0)
+
+
+def _cell_scale(groups: np.ndarray) -> np.ndarray:
+    """:func:`_pow2_scale` of each cell's largest ``|value|`` over the groups (axis 0)."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells
+        size = np.nanmax(np.abs(groups), axis=0)
+    return _pow2_scale(size)
 
 
 def _mean_and_se(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -671,8 +776,10 @@ def _mean_and_se(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Cells where any group is NaN (undefined shape statistics) are NaN in both.
     """
     k = groups.shape[0]
-    est = groups.mean(axis=0)
-    se = groups.std(axis=0, ddof=1) / math.sqrt(k)
+    scale = _cell_scale(groups)  # squares of var_u ~ 1e197 would overflow
+    scaled = groups / scale
+    est = scaled.mean(axis=0) * scale
+    se = scaled.std(axis=0, ddof=1) * scale / math.sqrt(k)
     # exact cells are identical in every group: force the SE to exactly 0
     se = np.where(np.all(groups == groups[:1], axis=0), 0.0, se)
     se = np.where(np.isnan(est), np.nan, se)

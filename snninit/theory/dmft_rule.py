@@ -67,6 +67,7 @@ def _layer_rate(log_s2, prev_corr, n, cfg, z, raw, corr_out):
         z,
         factor_t[None].copy(),
         np.zeros((1, T)),
+        np.ones((1, T)),  # no rescaling of the moments (only the rate is read)
         cfg.beta,
         cfg.theta,
         RESET_CODES[cfg.reset],

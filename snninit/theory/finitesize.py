@@ -172,13 +172,16 @@ def _add_binomial_row(out, weight, n, q, r, tol, buf, up, down):
 def _propagate(p0, n, theta, s2, mu, tol, keep):
     """Propagate the spike-count distribution ``p0`` through ``len(s2)`` layers.
 
-    Returns ``moments[l] = (P(k=0), E[k], E[k^2], P(k>0))`` for layers
-    ``0..L`` (``P(k>0)`` summed over ``k >= 1``, not ``1 - P(k=0)``, so that it
-    keeps its relative accuracy as extinction becomes certain) and, if
-    ``keep``, the distributions ``dist[l, k]`` (else an empty array).
+    Returns ``moments[l] = (P(k=0), E[k], E[k^2], P(k>0), Var[k], Var[k | k>0])``
+    for layers ``0..L`` (``P(k>0)`` summed over ``k >= 1``, not ``1 - P(k=0)``,
+    so that it keeps its relative accuracy as extinction becomes certain; the
+    variances centred in a second pass, ``sum p_k (k - E[k])^2``, not
+    ``E[k^2] - E[k]^2``, which cancels; ``Var[k | k>0]`` is NaN where
+    ``P(k>0) = 0``) and, if ``keep``, the distributions ``dist[l, k]`` (else an
+    empty array).
     """
     L = s2.shape[0]
-    moments = np.zeros((L + 1, 4))
+    moments = np.zeros((L + 1, 6))
     if keep:
         dist = np.zeros((L + 1, n + 1))
     else:
@@ -198,10 +201,18 @@ def _propagate(p0, n, theta, s2, mu, tol, keep):
             m1 += k * p[k]
             m2 += k * k * p[k]
             alive += p[k]
+        mean_a = m1 / alive if alive > 0.0 else 0.0
+        c2 = p[0] * m1 * m1
+        c2_a = 0.0
+        for k in range(1, n + 1):
+            c2 += p[k] * (k - m1) * (k - m1)
+            c2_a += p[k] * (k - mean_a) * (k - mean_a)
         moments[layer, 0] = p[0]
         moments[layer, 1] = m1
         moments[layer, 2] = m2
         moments[layer, 3] = alive
+        moments[layer, 4] = c2
+        moments[layer, 5] = c2_a / alive if alive > 0.0 else np.nan
         if keep:
             dist[layer, :] = p
         if layer == L:
@@ -246,47 +257,52 @@ def _chain(cfg: NetworkConfig, keep: bool):
     return mu, s2, c, moments, dist
 
 
-def _var_u_moments(n, c, s2, e_k, e_k2):
-    """Mean and SD of ``var_u`` for layers ``0..L`` given ``E[k]``, ``E[k^2]`` of the layer below.
+def _var_u_moments(n, c, s2, e_k, var_k):
+    """Mean and SD of ``var_u`` for layers ``0..L`` given ``E[k]``, ``Var[k]`` of the layer below.
 
-    ``var_u_l = s2_l k chi2_{n-1} / n`` with ``E[chi2/n] = (n-1)/n`` and
-    ``E[(chi2/n)^2] = (n^2 - 1)/n^2``; layer 0 is ``c^2 chi2_{n-1} / n``.
+    ``var_u_l = s2_l k chi2_{n-1} / n`` with ``E[chi2/n] = a1 = (n-1)/n`` and
+    ``E[(chi2/n)^2] = a2 = (n^2 - 1)/n^2``; layer 0 is ``c^2 chi2_{n-1} / n``.
+    The variance is taken in its centred form,
+    ``Var[var_u] = s2^2 (a2 Var[k] + (a2 - a1^2) E[k]^2)`` (two non-negative
+    terms, no cancellation), and the SD as ``s2 hypot(sqrt(a2 Var[k]),
+    sqrt(a2 - a1^2) E[k])``: nothing is squared that could overflow or
+    underflow (``s2`` may be ~1e300 where ``E[k]`` is ~1e-300, Micheli at a
+    high threshold), so the SD is finite wherever the mean is.
     """
     a1 = (n - 1.0) / n
     a2 = (n * n - 1.0) / (n * n)
-    mean = np.empty(len(s2) + 1)
-    second = np.empty(len(s2) + 1)
-    mean[0], second[0] = c * c * a1, c**4 * a2
-    mean[1:] = s2 * e_k * a1
-    second[1:] = s2 * s2 * e_k2 * a2
-    sd = np.sqrt(np.maximum(second - mean * mean, 0.0))
+    spread = math.sqrt(a2 - a1 * a1)  # = sqrt(2 (n - 1)) / n
+    s2_all = np.concatenate([[c * c], s2])
+    e_all = np.concatenate([[1.0], e_k])
+    v_all = np.concatenate([[0.0], var_k])
+    mean = s2_all * e_all * a1
+    sd = s2_all * np.hypot(np.sqrt(a2 * v_all), spread * e_all)
     return mean, sd
 
 
-def _survivors(n, c, s2, mu, e_k, e_k2, p_alive) -> dict[str, np.ndarray]:
+def _survivors(n, c, s2, mu, e_k, p_alive, var_k_alive) -> dict[str, np.ndarray]:
     """Survivors' moments for layers ``0..L`` (DESIGN 3d) from the chain's moments.
 
-    ``E[k | k > 0] = E[k] / P(k > 0)`` and ``E[k^2 | k > 0] = E[k^2] / P(k > 0)``
-    (the extinct networks add nothing to either sum). ``var_u`` of layer ``l``
-    is positive exactly when ``k_{l-1} > 0``, so its survivors are conditioned
-    on the layer below; the spike count on its own layer. NaN where the
-    conditioning probability is 0.
+    ``E[k | k > 0] = E[k] / P(k > 0)`` (the extinct networks add nothing to
+    the sum) and ``Var[k | k > 0]`` centred by the chain. ``var_u`` of layer
+    ``l`` is positive exactly when ``k_{l-1} > 0``, so its survivors are
+    conditioned on the layer below; the spike count on its own layer. NaN
+    where the conditioning probability is 0.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(p_alive > 0, 1.0 / p_alive, np.nan)
-    ek_a, ek2_a = e_k * inv, e_k2 * inv
-    var_mean, var_sd = _var_u_moments(n, c, s2, ek_a[:-1], ek2_a[:-1])
+    ek_a = e_k * inv
+    var_k_a = np.where(np.isfinite(inv), var_k_alive, np.nan)
+    var_mean, var_sd = _var_u_moments(n, c, s2, ek_a[:-1], var_k_a[:-1])
     # layer 0 is driven by the input whenever c > 0, whatever the spikes
-    plain_mean, plain_sd = _var_u_moments(n, c, s2, e_k[:-1], e_k2[:-1])
-    var_mean[0], var_sd[0] = (plain_mean[0], plain_sd[0]) if c > 0 else (np.nan, np.nan)
+    if c <= 0:
+        var_mean[0] = var_sd[0] = np.nan
     bad = ~np.isfinite(np.concatenate([[1.0], inv[:-1]]))
     var_mean[bad] = var_sd[bad] = np.nan
-    var_k_a = np.maximum(ek2_a - ek_a * ek_a, 0.0)
     spikes_sd = np.sqrt(var_k_a)
-    spikes_sd[~np.isfinite(inv)] = np.nan
     # mean membrane given k: N(k mu, k s2 / n); layer 0: N(0, c^2 / n)
     mean_u = np.concatenate([[0.0], mu * ek_a[:-1]])
-    mean_u_sd = np.sqrt(np.concatenate([[c * c / n], mu * mu * var_k_a[:-1] + s2 * ek_a[:-1] / n]))
+    mean_u_sd = _mean_u_sd(n, c, s2, mu, ek_a[:-1], var_k_a[:-1])
     mean_u[bad] = mean_u_sd[bad] = np.nan
     return {
         "var_u_given_alive": var_mean,
@@ -297,6 +313,17 @@ def _survivors(n, c, s2, mu, e_k, e_k2, p_alive) -> dict[str, np.ndarray]:
         "spikes_sd_given_alive": spikes_sd,
         "rate_given_alive": ek_a / n,
     }
+
+
+def _mean_u_sd(n, c, s2, mu, e_k, var_k):
+    """SD of ``mean_u`` over layers ``0..L`` (given ``k``: ``N(k mu, k s2 / n)``).
+
+    Layer 0 is ``N(0, c^2 / n)``; the others ``sqrt(mu^2 Var[k] + s2 E[k] / n)``,
+    as a ``hypot`` (no squares that overflow).
+    """
+    return np.concatenate(
+        [[c / math.sqrt(n)], np.hypot(np.abs(mu) * np.sqrt(var_k), np.sqrt(s2 * e_k / n))]
+    )
 
 
 def _assumptions(cfg: NetworkConfig) -> str:
@@ -373,13 +400,11 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
     cfg = check_config(cfg)
     mu, s2, c, moments, dist = _chain(cfg, distribution)
     n, L = cfg.width, cfg.layers
-    p_zero, e_k, e_k2, p_alive = moments[:, 0], moments[:, 1], moments[:, 2], moments[:, 3]
-    var_mean, var_sd = _var_u_moments(n, c, s2, e_k[:-1], e_k2[:-1])
-    alive = _survivors(n, c, s2, mu, e_k, e_k2, p_alive)
+    p_zero, e_k, p_alive = moments[:, 0], moments[:, 1], moments[:, 3]
+    var_k, var_k_alive = moments[:, 4], moments[:, 5]
+    var_mean, var_sd = _var_u_moments(n, c, s2, e_k[:-1], var_k[:-1])
+    alive = _survivors(n, c, s2, mu, e_k, p_alive, var_k_alive)
     mean_u = np.concatenate([[0.0], mu * e_k[:-1]])
-    var_k = np.maximum(e_k2 - e_k * e_k, 0.0)
-    # mean over neurons given k: N(k mu, k s2 / n); layer 0: N(0, c^2 / n)
-    mean_u_var = np.concatenate([[c * c / n], mu * mu * var_k[:-1] + s2 * e_k[:-1] / n])
     dims = ("layer", "time")
     data = {
         "var_u": (dims, var_mean[:, None]),
@@ -389,8 +414,10 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
         "spikes": (dims, e_k[:, None]),
         "p_extinct": (dims, np.minimum(p_zero, 1.0)[:, None]),
         "spikes_sd": (dims, np.sqrt(var_k)[:, None]),
-        "mean_u_sd": (dims, np.sqrt(mean_u_var)[:, None]),
+        # mean over neurons given k: N(k mu, k s2 / n); layer 0: N(0, c^2 / n)
+        "mean_u_sd": (dims, _mean_u_sd(n, c, s2, mu, e_k[:-1], var_k[:-1])[:, None]),
     }
+    _refuse_overflow(cfg, {name: values for name, (_, values) in data.items()})
     data.update({name: (dims, values[:, None]) for name, values in alive.items()})
     coords = {"layer": layer_coord(L), "time": time_coord(1)}
     if distribution:
@@ -408,6 +435,24 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
         assumptions=_assumptions(cfg),
         propagation_tol=PROPAGATION_TOL,
     )
+
+
+def _refuse_overflow(cfg: NetworkConfig, data: dict) -> None:
+    """One-line ValueError if a prediction is not finite (beyond the float range).
+
+    The moments above are computed so that nothing overflows on the way to a
+    finite result; a non-finite value here is a prediction that itself exceeds
+    ~1.8e308 (an extreme rule or threshold), not a number to hand on.
+    """
+    for name, values in data.items():
+        bad = ~np.isfinite(np.asarray(values, dtype=float))
+        if bad.any():
+            layer = int(np.argwhere(bad)[0][0])
+            raise ValueError(
+                f"finite_size: {name} at layer {layer} is not finite for init={cfg.init!r}, "
+                f"theta={cfg.theta!r}, width={cfg.width} (beyond the float range); use a "
+                "smaller theta or another init"
+            )
 
 
 def spike_distribution(cfg: NetworkConfig) -> np.ndarray:
@@ -563,8 +608,7 @@ def finite_size_expansion(
         m = mbar + delta / n
         S = sigma / n
         e_k = n * m
-        e_k2 = n * n * (S + m * m)
-        var_mean, var_sd = _var_u_moments(n, c, s2, e_k[:-1], e_k2[:-1])
+        var_mean, var_sd = _var_u_moments(n, c, s2, e_k[:-1], (n * n * S)[:-1])
     data = {
         "var_u": var_mean,
         "var_u_sd": var_sd,

@@ -56,7 +56,9 @@ def run_study(
         Rule names to compare.
     out : path
         Folder; each run writes ``out/<run name>/`` and is skipped if finished.
-        The gathered curves go to ``out/study.nc``.
+        The gathered curves go to ``out/study.nc``. At the end, temporary
+        files that a killed earlier run left in these folders (older than
+        this run's start, :func:`snninit._io.remove_stale_temps`) are removed.
 
     Returns
     -------
@@ -64,8 +66,12 @@ def run_study(
         ``train_acc, test_acc, train_loss`` over ``(run, epoch)``; coords
         ``axis, value, init`` over ``run``; the training settings in attrs.
     """
+    import time
+
+    from .._io import remove_stale_temps
     from ..theory.rules import get_rule
 
+    started = time.time()
     out = Path(out)
     for name in axes:
         check_choice("axis", name, tuple(AXES))
@@ -108,6 +114,10 @@ def run_study(
     )
     result = finish_dataset(result, base, kind="training-study", train_config=tcfg.to_json())
     save_dataset(result, out / "study.nc")
+    # leftovers of a killed earlier run (``.<name>.<random>.tmp``) in the study's folder
+    # and in every run's folder (a finished run is not retrained, so train() does not
+    # clean it); a concurrent writer's fresh temporary file is left alone
+    remove_stale_temps([out, *(out / name for name in cache)], started)
     return result
 
 
@@ -161,8 +171,10 @@ def study_figure(ds: xr.Dataset, path: str | Path) -> Path:
     tc = ds.attrs.get("train_config", "")
     fig.suptitle(f"Initialisation study ({styles_txt})\n{tc}", fontsize=8)
     fig.tight_layout()
+    from .._io import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fmt = path.suffix.lstrip(".") or "png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=110))
     plt.close(fig)
     return path

@@ -8,7 +8,15 @@ Adam state are restored bit for bit), and ends with identical results.
 
 Outputs in ``out``: ``checkpoint.npz`` (weights, Adam moments, metrics so
 far; rewritten atomically after every epoch), ``metrics.nc`` (xarray Dataset,
-dims ``epoch`` and ``layer``) and ``metrics.csv`` (one row per epoch).
+dims ``epoch`` and ``layer``) and ``metrics.csv`` (one row per epoch). A run
+that finishes removes the temporary files (``.<name>.<random>.tmp``) that a
+killed earlier run left in ``out`` (only files older than its own start, so a
+concurrent writer is never hurt; :func:`snninit._io.remove_stale_temps`).
+
+Thread counts. The matrix products go through
+:func:`~snninit.training.model.fixed_matmul`, so the weights, the Adam state
+and every metric but ``seconds`` are bit-identical for any number of BLAS
+threads (``--threads``) as well as for any resume point.
 """
 
 from __future__ import annotations
@@ -22,8 +30,8 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_choice, check_int, check_real
-from .._dataset import atomic_write, finish_dataset, save_dataset
-from .._io import check_writable, save_or_rescue
+from .._dataset import finish_dataset, save_dataset
+from .._io import atomic_write, check_writable, remove_stale_temps, save_or_rescue
 from ..config import NetworkConfig, check_config
 from .data import DATASETS, Dataset, load_dataset_arrays, standardise
 from .model import SNN, softmax_cross_entropy
@@ -293,6 +301,7 @@ def train(
         ``epoch`` (1-based) and ``rate`` over ``(epoch, layer)``, layer 0 =
         encoding, ``L+1`` = readout; configuration in attrs.
     """
+    started = time.time()
     cfg = check_config(cfg)
     from tqdm.auto import tqdm
 
@@ -364,6 +373,10 @@ def train(
             )
         if out is not None:
             _save_epoch(out, cfg, tcfg, model, opt, hist, rates, rate0)
+    if out is not None:
+        # what a killed earlier run left (.checkpoint.npz.<random>.tmp, ...): older than
+        # this run's start, so never the temporary file of a writer still at work
+        remove_stale_temps([out], started)
     ds = _metrics_dataset(cfg, tcfg, model, hist, rates, rate0)
     ds.attrs["weights_sha256"] = _weights_digest(model)
     return ds

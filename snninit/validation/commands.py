@@ -36,7 +36,8 @@ def register(subparsers) -> None:
         action="append",
         default=None,
         metavar="NAME",
-        help="run only this experiment (repeatable): fig2, fig3, beyond, fig4, rules",
+        help="run only this experiment (repeatable): fig2, fig3, beyond, fig4, rules; the "
+        "report keeps the experiments an earlier run left in OUT (from their cached cells)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_run_reproduce)

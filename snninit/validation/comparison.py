@@ -186,6 +186,54 @@ def _check_configs(theory: xr.Dataset, simulation: xr.Dataset, swept: set[str]) 
             )
 
 
+def _nan_allowed(name: str, side: str) -> bool:
+    """Where a NaN is documented (not an error): see :func:`compare`'s Notes.
+
+    Shape statistics (undefined where a layer's membranes are all equal), the
+    theory's survivors' moments (no network can be alive) and the theory's own
+    ``_se`` (NaN in dynamic-mean-field layers not converged in paths: no error
+    can be stated, the cell is not tested).
+    """
+    base = name[: -len(ALIVE)] if name.endswith(ALIVE) else name
+    for suffix in ("_sd", "_se"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    if base in _SHAPE_VARIABLES:
+        return True
+    if side == "simulation":
+        return False
+    return ALIVE in name or name.endswith("_se")
+
+
+def _check_finite(ds: xr.Dataset, side: str) -> None:
+    """One-line ValueError naming the variable and a cell holding +-inf (or an undocumented NaN).
+
+    An infinite prediction, spread or error has no test (``z`` would be NaN or
+    0 and the summary would report a perfect agreement), so it is refused
+    wherever it occurs, like NaN outside the places where NaN is documented.
+    """
+    for name in ds.data_vars:
+        values = ds[name]
+        if values.dtype.kind not in "fc":
+            continue
+        arr = np.asarray(values.values)
+        inf = np.isinf(arr)
+        nan = np.zeros_like(inf) if _nan_allowed(name, side) else np.isnan(arr)
+        for mask, what in ((inf, "infinite"), (nan, "NaN")):
+            if not mask.any():
+                continue
+            first = np.argwhere(mask)[0] if arr.ndim else ()
+            cell = ", ".join(
+                f"{d}={_fmt_coord(values[d].values[i].item()) if d in values.coords else i}"
+                for d, i in zip(values.dims, first)
+            )
+            raise ValueError(
+                f"{side} variable {name!r} is {what} at {cell or 'its only cell'} "
+                f"({int(mask.sum())} of {mask.size} cells): compare needs finite values "
+                "(NaN only in skew/kurt, *_given_alive and a theory's *_se)"
+            )
+
+
 def _z_from(diff: xr.DataArray, se: xr.DataArray, theory: xr.DataArray) -> xr.DataArray:
     """diff / se, with cells of zero se judged by equality within tolerance."""
     equal = np.abs(diff) <= _ATOL + _RTOL * np.abs(theory)
@@ -482,6 +530,8 @@ def compare(
         swept.add("width")
     theory, simulation = _align(theory, simulation)
     _check_configs(theory, simulation, swept)
+    _check_finite(theory, "theory")
+    _check_finite(simulation, "simulation")
 
     out: dict[str, xr.DataArray] = {}
     for v in chosen:

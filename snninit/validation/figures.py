@@ -79,7 +79,7 @@ def figure_style() -> Iterator[None]:
 
 def save_figure(fig, out_dir: str | os.PathLike, name: str) -> list[Path]:
     """Write ``fig`` as ``name.png`` and ``name.pdf`` into ``out_dir`` and close it."""
-    from .._dataset import atomic_write
+    from .._io import atomic_write
 
     plt = _mpl()
     out_dir = Path(out_dir)

@@ -263,8 +263,16 @@ def run_experiment(
     *,
     progress: bool = True,
     predictions: bool = True,
-) -> ExperimentResult:
-    """Simulate and predict every cell of ``exp`` (reusing matching cache files)."""
+    cached_only: bool = False,
+) -> ExperimentResult | None:
+    """Simulate and predict every cell of ``exp`` (reusing matching cache files).
+
+    ``cached_only``: compute nothing and write nothing; return the result
+    rebuilt from the cache files whose protocol matches, or None when a
+    simulated cell is missing (a prediction with a missing cell is left out
+    and named in ``errors``). ``reproduce --only`` uses it to keep in the
+    report the experiments of an earlier run into the same folder.
+    """
     from tqdm.auto import tqdm
 
     from .._dataset import config_attrs
@@ -295,6 +303,13 @@ def run_experiment(
                 path = _cache_path(root, exp, what, cell)
                 tag = exp.tag(what, cell, i)
                 ds = load_cached(path, tag)
+                if ds is None and cached_only:
+                    if what == "simulation":
+                        return None
+                    errors.append(f"{what}: not in the cache of an earlier run")
+                    skip.add(what)
+                    bar.update()
+                    continue
                 if ds is None:
                     cfg = exp.config(cell)
                     try:
@@ -337,7 +352,8 @@ def run_experiment(
         for dim, _values in exp.sweep:
             if dim in ("theta", "beta", "init", "n"):
                 ds.attrs.pop("width" if dim == "n" else dim, None)
-        save_dataset(ds, root / f"{exp.name}_{what}.nc")
+        if not cached_only:
+            save_dataset(ds, root / f"{exp.name}_{what}.nc")
         stacked[what] = ds
     sim = stacked.pop("simulation", None)
     return ExperimentResult(
@@ -389,7 +405,8 @@ def run_rules(
     *,
     progress: bool = True,
     log: Callable[[str], None] = print,
-) -> RulesResult:
+    cached_only: bool = False,
+) -> RulesResult | None:
     """Every registered rule on one grid (:func:`compare_rules`), cached as one file.
 
     Writes ``data/rules/rules.{nc,csv,md,png}`` (:func:`write_rules_outputs`)
@@ -397,6 +414,8 @@ def run_rules(
     is reused when its recorded protocol (settings, package version and source hash)
     matches. If the training part fails (no MNIST data offline, no torch-free
     trainer), the simulations are kept and the failure is reported.
+    ``cached_only``: return None unless the cached dataset matches (nothing
+    is computed).
     """
     import shutil
 
@@ -424,6 +443,8 @@ def run_rules(
     errors: list[str] = []
     ds = load_cached(cache, tag)
     reused = ds is not None
+    if ds is None and cached_only:
+        return None
     if ds is None:
         try:
             ds = compare_rules(**settings, progress=progress, cache_dir=cells)
@@ -516,49 +537,79 @@ def _fixed_point_arrays(fps) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_figures(
-    results: Mapping[str, ExperimentResult], fig_dir: Path, log: Callable[[str], None]
+    results: Mapping[str, ExperimentResult],
+    fig_dir: Path,
+    log: Callable[[str], None],
+    *,
+    keep: Sequence[str] = (),
 ) -> list[Path]:
-    """Draw every figure the available data allows; return the written paths."""
+    """Draw every figure the available data allows; return the written paths.
+
+    The figures of the experiments named in ``keep`` (kept from an earlier
+    run by ``reproduce --only``, their data unchanged) are not redrawn when
+    their PNG and PDF are already there; their paths are returned all the same.
+    """
     from . import figures as F
 
     written: list[Path] = []
 
-    def save(fig, name):
-        written.extend(F.save_figure(fig, fig_dir, name))
+    def save(name, make, exp=None):
+        paths = [fig_dir / f"{name}.{ext}" for ext in ("png", "pdf")]
+        if exp in keep and all(p.is_file() for p in paths):
+            written.extend(paths)
+            return
+        written.extend(F.save_figure(make(), fig_dir, name))
 
     r = results.get("fig2")
     if r is not None and r.simulation is not None:
         save(
-            F.plot_fig2(
+            "fig2_variance_vs_depth",
+            lambda r=r: F.plot_fig2(
                 r.simulation, r.predictions.get("finite_size"), r.predictions.get("mean_field")
             ),
-            "fig2_variance_vs_depth",
+            "fig2",
         )
     r = results.get("fig3")
     if r is not None and r.simulation is not None:
-        save(F.plot_fig3(r.simulation, r.predictions.get("finite_size")), "fig3_finite_size")
+        save(
+            "fig3_finite_size",
+            lambda r=r: F.plot_fig3(r.simulation, r.predictions.get("finite_size")),
+            "fig3",
+        )
     r = results.get("beyond")
     if r is not None and r.simulation is not None:
-        width = int(r.simulation.attrs.get("width", 0))
-        th = r.predictions.get("finite_size")
-        fig = F.plot_fig3(
-            r.simulation.expand_dims(n=[width]),
-            th.expand_dims(n=[width]) if th is not None else None,
-            title="Beyond the paper — Micheli init near and past θ* ≈ 1.19",
-        )
-        save(fig, "beyond_theta_star")
+
+        def beyond(r=r):
+            width = int(r.simulation.attrs.get("width", 0))
+            th = r.predictions.get("finite_size")
+            return F.plot_fig3(
+                r.simulation.expand_dims(n=[width]),
+                th.expand_dims(n=[width]) if th is not None else None,
+                title="Beyond the paper — Micheli init near and past θ* ≈ 1.19",
+            )
+
+        save("beyond_theta_star", beyond, "beyond")
     r = results.get("fig4")
     if r is not None and r.simulation is not None:
         dmft = r.predictions.get("dmft")
-        for beta in r.simulation["beta"].values:
-            b = f"{float(beta):g}"
-            save(F.plot_fig4(r.simulation, float(beta), dmft), f"fig4_beta{b}")
-            save(F.plot_fig4_profiles(r.simulation, float(beta), dmft), f"fig4_profiles_beta{b}")
-        if 0.9 in [float(b) for b in r.simulation["beta"].values] and "skew" in r.simulation:
-            save(F.plot_fig7(r.simulation, dmft, beta=0.9, init="micheli"), "fig7_skew_kurtosis")
+        sim = r.simulation
+        for beta in sim["beta"].values:
+            b, beta = f"{float(beta):g}", float(beta)
+            save(f"fig4_beta{b}", lambda beta=beta: F.plot_fig4(sim, beta, dmft), "fig4")
+            save(
+                f"fig4_profiles_beta{b}",
+                lambda beta=beta: F.plot_fig4_profiles(sim, beta, dmft),
+                "fig4",
+            )
+        if 0.9 in [float(b) for b in sim["beta"].values] and "skew" in sim:
+            save(
+                "fig7_skew_kurtosis",
+                lambda: F.plot_fig7(sim, dmft, beta=0.9, init="micheli"),
+                "fig4",
+            )
     try:
         thetas, chi, theta_star, fp = _stability_data()
-        save(F.plot_stability(thetas, chi, theta_star, fp), "stability")
+        save("stability", lambda: F.plot_stability(thetas, chi, theta_star, fp))
     except (ImportError, AttributeError, ValueError) as exc:
         log(f"stability figure skipped: {type(exc).__name__}: {exc}")
     return written
@@ -796,19 +847,27 @@ def _convention_name(changes: Mapping[str, Any]) -> str:
 
 
 def run_conventions(
-    results: Mapping[str, ExperimentResult], data_dir: Path, *, progress: bool = True
+    results: Mapping[str, ExperimentResult],
+    data_dir: Path,
+    *,
+    progress: bool = True,
+    cached_only: bool = False,
 ) -> dict[str, ExperimentResult]:
     """Simulate :func:`convention_experiments` of the run's ``fig4`` (cached like any cell).
 
-    Returns an empty dict when the run has no ``fig4``.
+    Returns an empty dict when the run has no ``fig4``. ``cached_only``: only
+    the conventions whose every cell is cached (``fig4`` kept from an earlier
+    run by ``reproduce --only``; nothing is simulated).
     """
     r = results.get("fig4")
     if r is None:
         return {}
-    return {
-        exp.name: run_experiment(exp, data_dir, progress=progress)
-        for exp in convention_experiments(r.experiment)
-    }
+    out = {}
+    for exp in convention_experiments(r.experiment):
+        res = run_experiment(exp, data_dir, progress=progress, cached_only=cached_only)
+        if res is not None:
+            out[exp.name] = res
+    return out
 
 
 def _micheli(ds: xr.Dataset, beta: float) -> xr.Dataset:
@@ -1114,14 +1173,17 @@ def write_report(
     alpha: float = ALPHA,
     rules: RulesResult | None = None,
     conventions: Mapping[str, ExperimentResult] | None = None,
+    kept: Sequence[str] = (),
 ) -> tuple[str, list[list[str]]]:
     """Write ``report.md``; return its text and the summary rows.
 
     ``conventions`` (:func:`run_conventions`) feed the section *where our
-    results and the paper differ* (:func:`paper_differences`).
+    results and the paper differ* (:func:`paper_differences`). ``kept``
+    names the sections rebuilt from the cache of an earlier run (``reproduce
+    --only``); the report says so.
     """
     from .. import __version__
-    from .._dataset import atomic_write
+    from .._io import atomic_write
     from .comparison import agreement_summary, worst_cells
 
     summary_rows: list[list[str]] = []
@@ -1193,6 +1255,14 @@ def write_report(
         f"- snninit {__version__}, written "
         f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, "
         f"{seconds:.0f} s",
+        *(
+            [
+                "- kept from an earlier run into this folder (its cached cells, not rerun "
+                "this time): " + ", ".join(kept)
+            ]
+            if kept
+            else []
+        ),
         f"- verdicts: Holm over all cells of a comparison at family-wise false-failure rate "
         f"{alpha:g}; cell tests on the mean over repetitions use the normal law where the "
         "prediction states the spread across networks and Student t where the sample gives "
@@ -1310,43 +1380,86 @@ def reproduce(
         comparison and no report.
     only : sequence of str, optional
         Run only these experiments (names of :func:`experiments`, and
-        ``rules`` for the head to head of the initialisation rules).
+        ``rules`` for the head to head of the initialisation rules). The
+        report still covers every experiment of the same mode (quick or
+        full) that an earlier run left in ``out``: it is rebuilt from the
+        data, never merged as text. An experiment not in ``only`` whose
+        cells are all in ``out/data/cache`` under the current protocol
+        (:func:`run_experiment` with ``cached_only``; same for ``rules`` and
+        the Fig. 4 conventions) is reloaded, compared and reported again,
+        marked "kept from an earlier run"; its figures are reused when
+        present. Nothing is computed for it, and an experiment with a
+        missing or stale cell (another mode, another version of the code)
+        is left out of the report. So ``--only fig2`` then ``--only fig3``
+        into one folder gives a report with both.
     progress : bool
         Show tqdm progress bars.
 
     Returns
     -------
     dict
-        ``results`` (per experiment), ``rules`` (the head to head of the
-        rules, or None), ``figures`` (paths), ``summary`` (the report's rows)
-        and ``report`` (path or None).
+        ``results`` (per experiment, those run and those kept), ``rules``
+        (the head to head of the rules, or None), ``figures`` (paths),
+        ``summary`` (the report's rows), ``report`` (path or None) and
+        ``kept`` (names kept from an earlier run).
+
+    Notes
+    -----
+    A successful run ends by removing the temporary files
+    (``.<name>.<random>.tmp``) that a killed earlier run left in ``out``,
+    ``out/data`` (with the cache) and ``out/figures``: only files older
+    than this run's start (:func:`snninit._io.remove_stale_temps`), so the
+    temporary file of a run writing concurrently into the same folder is
+    not touched.
     """
+    from .._io import remove_stale_temps
+
+    started = time.time()
     t0 = time.perf_counter()
     out = Path(out)
     data_dir = out / "data"
     fig_dir = out / "figures"
-    exps = experiments(quick=quick)
+    every = experiments(quick=quick)
+    exps = every
     with_rules = True
     if only:
-        names = [e.name for e in exps] + [RULES]
+        names = [e.name for e in every] + [RULES]
         for n in only:
             if n not in names:
                 raise ValueError(f"only must name experiments among {names}; got {n!r}")
-        exps = [e for e in exps if e.name in only]
+        exps = [e for e in every if e.name in only]
         with_rules = RULES in only
+    # the others, from the cache of an earlier run (only where a report is written)
+    keep_others = bool(only) and not figures_only
     results: dict[str, ExperimentResult] = {}
-    for exp in exps:
-        results[exp.name] = run_experiment(exp, data_dir, progress=progress)
-        for e in results[exp.name].errors:
-            log(f"{exp.name}: {e}")
-    rules = run_rules(quick, data_dir, fig_dir, progress=progress, log=log) if with_rules else None
-    figures = make_figures(results, fig_dir, log)
+    kept: list[str] = []
+    for exp in every:  # the report's order, whatever the order of --only
+        if exp.name in {e.name for e in exps}:
+            results[exp.name] = run_experiment(exp, data_dir, progress=progress)
+            for e in results[exp.name].errors:
+                log(f"{exp.name}: {e}")
+        elif keep_others:
+            r = run_experiment(exp, data_dir, progress=False, cached_only=True)
+            if r is not None:
+                results[exp.name] = r
+                kept.append(exp.name)
+    if with_rules:
+        rules = run_rules(quick, data_dir, fig_dir, progress=progress, log=log)
+    elif keep_others:
+        rules = run_rules(quick, data_dir, fig_dir, progress=False, log=log, cached_only=True)
+        if rules is not None:
+            kept.append(RULES)
+    else:
+        rules = None
+    figures = make_figures(results, fig_dir, log, keep=kept)
     if rules is not None and rules.figure is not None:
         figures.append(rules.figure)
     summary: list[list[str]] = []
     report_path = None
     if not figures_only:
-        conventions = run_conventions(results, data_dir, progress=progress)
+        conventions = run_conventions(
+            results, data_dir, progress=progress, cached_only="fig4" in kept
+        )
         comps = _comparisons(results)
         for name, what, cmp in comps:
             if isinstance(cmp, str):
@@ -1363,11 +1476,16 @@ def reproduce(
             seconds=time.perf_counter() - t0,
             rules=rules,
             conventions=conventions,
+            kept=kept,
         )
+    # leftovers of a killed earlier run, never those of a concurrent writer
+    remove_stale_temps([out], started)
+    remove_stale_temps([data_dir, fig_dir], started, recursive=True)
     return {
         "results": results,
         "rules": rules,
         "figures": figures,
         "summary": summary,
         "report": report_path,
+        "kept": kept,
     }

@@ -73,7 +73,9 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._io import check_writable, save_or_rescue
+    import time
+
+    from .._io import check_writable, remove_stale_temps, save_or_rescue
     from .rules_comparison import (
         DEFAULT_TRAINING,
         compare_rules,
@@ -81,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
         write_rules_outputs,
     )
 
+    started = time.time()
     rules = None if args.rules is None else [r.strip() for r in args.rules.split(",") if r.strip()]
     train_settings = {**DEFAULT_TRAINING["train"], "dataset": args.dataset}
     if args.epochs is not None:
@@ -114,6 +117,8 @@ def _run(args: argparse.Namespace) -> int:
         paths.update(write_rules_outputs(ds, folder))
 
     save_or_rescue(write, args.out, "--out", prefix="rules", kind="dir")
+    # a killed earlier run's temporary files (.<name>.<random>.tmp), never a live writer's
+    remove_stale_temps([args.out, Path(args.out) / "cache"], started)
     print(rules_markdown(ds))
     print("wrote " + ", ".join(str(v) for v in paths.values()))
     return 0

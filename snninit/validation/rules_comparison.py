@@ -472,16 +472,18 @@ def rules_figure(ds: xr.Dataset, path):
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(inits), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+    from .._io import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fmt = path.suffix.lstrip(".") or "png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120))
     plt.close(fig)
     return path
 
 
 def write_rules_outputs(ds: xr.Dataset, out) -> dict:
     """Write ``rules.nc``, ``.csv``, ``.md`` and ``.png`` into ``out`` (atomically)."""
-    from .._dataset import atomic_write
+    from .._io import atomic_write
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

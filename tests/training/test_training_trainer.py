@@ -111,3 +111,40 @@ def test_study_runs_and_draws(tmp_path):
     assert png.stat().st_size > 10_000
     again = run_study(base, tcfg, axes, ["micheli", "kaiming"], tmp_path, progress=False, data=DATA)
     np.testing.assert_array_equal(again.test_acc.values, ds.test_acc.values)
+
+
+def _leftover(folder, target, age=3600.0):
+    """The temporary file a writer killed mid-write leaves (``atomic_write``'s naming)."""
+    import os
+    import tempfile
+    import time
+    from pathlib import Path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    if age:
+        os.utime(name, (time.time() - age, time.time() - age))
+    return Path(name)
+
+
+def test_finished_run_removes_a_killed_runs_temp_files(tmp_path):
+    tcfg = TrainConfig(epochs=2, batch=50, lr=3e-3, dataset="synthetic", seed=3)
+    out = tmp_path / "run"
+    train(CFG, tcfg, out, progress=False, data=DATA, stop_after=1)  # "killed" after epoch 1 ...
+    stale = [_leftover(out, n) for n in ("checkpoint.npz", "metrics.nc", "metrics.csv")]
+    fresh = _leftover(out, "checkpoint.npz", age=0)  # ... and a writer busy right now
+    train(CFG, tcfg, out, resume=True, progress=False, data=DATA)
+    assert [p for p in stale if p.exists()] == [] and fresh.exists()
+
+
+def test_study_removes_temp_files_in_its_folders(tmp_path):
+    tcfg = TrainConfig(epochs=1, batch=64, lr=3e-3, dataset="synthetic")
+    base = CFG.replace(width=20, layers=1)
+    args = (base, tcfg, {"theta": [1.0]}, ["micheli"], tmp_path)
+    run_study(*args, progress=False, data=DATA)
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    stale = [_leftover(tmp_path, "study.png"), _leftover(run_dir, "metrics.nc")]
+    fresh = _leftover(tmp_path, "study.nc", age=0)
+    run_study(*args, progress=False, data=DATA)  # every run finished: nothing retrained
+    assert [p for p in stale if p.exists()] == [] and fresh.exists()

@@ -350,3 +350,95 @@ def test_validation_doc_blocks_are_regenerated_in_place():
         script.rewrite("no markers", {"quick-run": "x"})
     with pytest.raises(ValueError, match="no section"):
         script.report_section(report, "Nowhere")
+
+
+def _leftover(folder, target: str, age: float = 3600.0):
+    """The temporary file a writer killed mid-write leaves (``atomic_write``'s naming).
+
+    ``age``: seconds since its last change (0: a concurrent writer's, fresh).
+    """
+    import os
+    import tempfile
+    import time
+    from pathlib import Path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target}.", suffix=".tmp", dir=folder)
+    os.write(fd, b"half a file")
+    os.close(fd)
+    if age:
+        then = time.time() - age
+        os.utime(name, (then, then))
+    return Path(name)
+
+
+def test_only_fig3_after_only_fig2_keeps_both_sections(tiny, tmp_path, capsys):
+    """`reproduce --quick --only fig2`, then `--only fig3` into the same folder."""
+    args = ["reproduce", "--quick", "--out", str(tmp_path), "--no-progress"]
+    assert cli.main([*args, "--only", "fig2"]) == 0
+    first = (tmp_path / "report.md").read_text()
+    assert "## fig2:" in first and "## fig3:" not in first
+    assert cli.main([*args, "--only", "fig3"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    lines = report.splitlines()
+    assert "## fig2:" in report and "## fig3:" in report
+    assert report.index("## fig2:") < report.index("## fig3:")  # the experiments' order
+    kept = [ln for ln in lines if ln.startswith("- kept from an earlier run")]
+    assert len(kept) == 1 and kept[0].endswith(": fig2")
+    # fig2's rows are the first run's, rebuilt from its cached cells (not recomputed)
+    rows = [ln for ln in first.splitlines() if ln.startswith("| fig2 |")]
+    assert rows and all(r in lines for r in rows)
+    assert "| fig3 | exact finite-n chain |" in report
+    assert "(figures/fig2_variance_vs_depth.png)" in report
+    assert "(figures/fig3_finite_size.png)" in report
+    out = capsys.readouterr().out
+    assert "fig2    vs" in out and "fig3    vs" in out
+    # and the API says what was kept, computing nothing for it
+    res = pipeline.reproduce(tmp_path, quick=True, only=["fig2"], progress=False, log=print)
+    assert res["kept"] == ["fig3"] and res["results"]["fig3"].computed == 0
+    assert "## fig3:" in (tmp_path / "report.md").read_text()
+    # figures-only writes no report, so it keeps nothing
+    res = pipeline.reproduce(
+        tmp_path, quick=True, only=["fig2"], figures_only=True, progress=False, log=print
+    )
+    assert res["kept"] == [] and list(res["results"]) == ["fig2"]
+
+
+def test_only_leaves_out_experiments_whose_cache_is_stale(tiny, tmp_path):
+    """A kept section must come from cells of the current protocol, or not at all."""
+    pipeline.reproduce(tmp_path, quick=True, only=["fig2"], progress=False, log=print)
+    cell = next((tmp_path / "data" / "cache" / "fig2").glob("simulation__*.nc"))
+    cell.unlink()  # one simulated cell missing: fig2 cannot be rebuilt
+    res = pipeline.reproduce(tmp_path, quick=True, only=["fig3"], progress=False, log=print)
+    assert res["kept"] == []
+    assert "## fig2:" not in (tmp_path / "report.md").read_text()
+
+
+def test_successful_rerun_removes_stale_temp_files_only(tiny, tmp_path):
+    """kill -9 during a write leaves `.<name>.<random>.tmp`; the next good run removes it."""
+    import os
+    import time
+
+    pipeline.reproduce(tmp_path, quick=True, only=["fig2"], progress=False, log=print)
+    cache = tmp_path / "data" / "cache" / "fig2"
+    cell = next(cache.glob("simulation__*.nc")).name
+    stale = [
+        _leftover(tmp_path, "report.md"),
+        _leftover(cache, cell),
+        _leftover(tmp_path / "data", "fig2_simulation.nc"),
+        _leftover(tmp_path / "figures", "fig2_variance_vs_depth.png"),
+        _leftover(tmp_path / "data" / "rules", "rules.nc"),
+    ]
+    fresh = _leftover(cache, cell, age=0)  # a concurrent writer's: it is writing now
+    foreign = tmp_path / "figures" / ".my-notes.tmp"  # not our naming pattern
+    foreign.write_text("keep me")
+    then = time.time() - 3600
+    os.utime(foreign, (then, then))
+    pipeline.reproduce(tmp_path, quick=True, only=["fig2"], progress=False, log=print)
+    assert [p for p in stale if p.exists()] == []
+    assert fresh.exists() and foreign.exists()
+    # and a failed run removes nothing
+    old = _leftover(tmp_path, "report.md")
+    with pytest.raises(ValueError):
+        pipeline.reproduce(tmp_path, quick=True, only=["nope"], progress=False, log=print)
+    assert old.exists()

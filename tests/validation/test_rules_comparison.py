@@ -164,6 +164,24 @@ def test_cli_writes_its_files(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| T | beta | theta | layer 0 | micheli | diffusion |" in text
     assert "wrote" in text
+    # a rerun removes what a killed run left (.<name>.<random>.tmp, older than the
+    # rerun's start), not a concurrent writer's fresh temporary file
+    import os
+    import tempfile
+    import time
+
+    def leftover(folder, target, age):
+        fd, name = tempfile.mkstemp(prefix=f".{target}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.utime(name, (time.time() - age, time.time() - age))
+        return name
+
+    stale = [leftover(out, "rules.png", 3600), leftover(out / "cache", "cell-micheli-x.nc", 3600)]
+    fresh = leftover(out, "rules.nc", 0)
+    assert main(["compare-rules", "--rules", "micheli,diffusion", "--width", "40", "--layers",
+                 "3", "--steps", "1,2", "--beta", "0.5", "--theta", "1.0", "--reps", "2",
+                 "--no-train", "--out", str(out)]) == 0
+    assert not any(os.path.exists(p) for p in stale) and os.path.exists(fresh)
 
 
 def test_cli_reports_bad_input(tmp_path, capsys):
