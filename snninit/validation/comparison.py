@@ -356,7 +356,9 @@ def _normal_score(pval: xr.DataArray, diff: xr.DataArray) -> xr.DataArray:
     """
     with np.errstate(divide="ignore"):
         score = xr.apply_ufunc(lambda q: stats.norm.isf(np.clip(q, 0.0, 1.0) / 2.0), pval)
-    return np.sign(diff) * score
+    # a difference of exactly 0 has p = 1 and score 0, except where its SE is 0 and
+    # the cell is a disagreement of another part (two-part tests): count it as +
+    return xr.where(diff < 0, -1.0, 1.0) * score
 
 
 def _survivors_sample(values: xr.DataArray) -> xr.DataArray:
