@@ -361,7 +361,7 @@ def _normal_score(pval: xr.DataArray, diff: xr.DataArray) -> xr.DataArray:
     return xr.where(diff < 0, -1.0, 1.0) * score
 
 
-def _survivors_sample(values: xr.DataArray) -> xr.DataArray:
+def survivors_sample(values: xr.DataArray) -> xr.DataArray:
     """The repetitions in which ``values`` is not in its extinct mode (exactly 0); NaN elsewhere.
 
     A surviving network's value is 0 with probability 0 (continuous membranes;
@@ -615,11 +615,21 @@ def _mean_test(
         df = (se**4 / (sim_var**2 / (n_ok - 1).clip(min=1.0))).fillna(np.inf)
     df = xr.where(known, np.inf, df)  # a stated spread: the normal law
     pval = xr.apply_ufunc(
-        lambda a, d: np.where(np.isinf(d), 2.0 * stats.norm.sf(np.abs(a)), 2.0 * stats.t.sf(np.abs(a), d)),
+        lambda a, d: np.where(
+            np.isinf(d), 2.0 * stats.norm.sf(np.abs(a)), 2.0 * stats.t.sf(np.abs(a), d)
+        ),
         stat,
         df,
     )
     pval = pval.fillna(0.0)  # only z = +-inf cells could give NaN; they disagree
+    cell = _cell_columns(sim_mean, sim_se, pred, se, diff, pval, tested)
+    # where the reference law is the normal one, z is the statistic itself
+    cell["normal_z"] = stat.where(np.isinf(df))
+    return cell
+
+
+def _cell_columns(sim_mean, sim_se, pred, se, diff, pval, tested) -> dict:
+    """The per-cell columns of :func:`compare` (untested cells: p = 1, rel_err NaN)."""
     return {
         "sim_mean": sim_mean,
         "sim_se": sim_se,
@@ -628,9 +638,7 @@ def _mean_test(
         "diff": diff,
         "p": pval.where(tested, 1.0),
         "tested": tested,
-        "rel_err": _rel_err(sim_mean_t, pred_t).where(tested),
-        # where the reference law is the normal one, z is the statistic itself
-        "normal_z": stat.where(np.isinf(df)),
+        "rel_err": _rel_err(sim_mean.where(tested, 0.0), pred.where(tested, 0.0)).where(tested),
     }
 
 
@@ -650,7 +658,7 @@ def _cell_test(v: str, theory: xr.Dataset, simulation: xr.Dataset, reps: int) ->
         if not suffix and base not in _SHAPE_VARIABLES and bool(pred.isnull().any()):
             raise ValueError(f"theory variable {v!r} contains NaN")
         if suffix:
-            values = _survivors_sample(values)
+            values = survivors_sample(values)
         counting = base if base in ("spikes", "rate") else None
         cell = _mean_test(values, pred, _theory_sd(theory, v), theory_se, counting, simulation)
         if not suffix and base in _HURDLE_VARIABLES and f"{v}{ALIVE}" in theory:
@@ -681,16 +689,7 @@ def _extinction_test(pred, simulation, reps, theory_se) -> dict:
         pval = xr.apply_ufunc(lambda a: 2.0 * stats.norm.sf(np.abs(a)), stat).fillna(0.0)
     else:
         pval = xr.apply_ufunc(_binomial_pvalue, count, reps, p0.fillna(0.0))
-    return {
-        "sim_mean": sim_mean,
-        "sim_se": sim_se,
-        "theory": pred,
-        "se": se,
-        "diff": diff,
-        "p": pval.where(tested, 1.0),
-        "tested": tested,
-        "rel_err": _rel_err(sim_mean.where(tested, 0.0), pred.where(tested, 0.0)).where(tested),
-    }
+    return _cell_columns(sim_mean, sim_se, pred, se, diff, pval, tested)
 
 
 def _zero_mode_probability(theory: xr.Dataset, driver: str) -> xr.DataArray:
@@ -744,7 +743,7 @@ def _two_part_test(v: str, whole: dict, theory: xr.Dataset, simulation: xr.Datas
     )
     counting = v if v in ("spikes", "rate") else None
     survivors = _mean_test(
-        _survivors_sample(values),
+        survivors_sample(values),
         pred_alive,
         _theory_sd(theory, alive_name),
         alive_se,

@@ -126,7 +126,7 @@ def _squeeze_time(da: xr.DataArray) -> xr.DataArray:
 
 
 def survivors_stat(sim: xr.Dataset, var: str = "var_u") -> tuple[xr.DataArray, ...]:
-    """Mean, SD (ddof=1) and number of the repetitions with ``var > 0``, per cell.
+    """Mean, SD (ddof=1) and number of the repetitions not in the extinct mode, per cell.
 
     The survivors of a bimodal population (DESIGN 3d): for ``var_u`` the
     networks whose layer below emitted at least one spike, for ``spikes`` or
@@ -145,9 +145,10 @@ def survivors_stat(sim: xr.Dataset, var: str = "var_u") -> tuple[xr.DataArray, .
     mean, sd, count : DataArray
         Over the remaining dims of ``sim[var]``.
     """
-    da = _squeeze_time(sim[var])
-    alive = da.where(da > 0)
-    count = (da > 0).sum("rep")
+    from .comparison import survivors_sample
+
+    alive = survivors_sample(_squeeze_time(sim[var]))  # the comparison's survivors
+    count = alive.notnull().sum("rep")
     return alive.mean("rep", skipna=True), alive.std("rep", ddof=1, skipna=True), count
 
 
