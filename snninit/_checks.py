@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +19,11 @@ __all__ = [
     "check_int",
     "check_real",
     "check_choice",
+    "check_bool",
     "check_finite_array",
+    "check_path",
+    "check_callable",
+    "check_dataset",
     "show",
 ]
 
@@ -88,6 +94,16 @@ def check_real(
     if bad:
         raise ValueError(message)
     return fvalue
+
+
+def check_bool(name: str, value) -> bool:
+    """``value`` as a bool; only ``True``/``False`` (also numpy's) are accepted.
+
+    A string such as ``"no"`` or a number would be truthy and silently mean yes.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False; got {show(value)}")
 
 
 def check_choice(name: str, value, allowed: Iterable[str]) -> str:
@@ -167,3 +183,63 @@ def _describe_range(low, high, *, integer=False, low_open=False, high_open=False
     left = "(" if (low_open or low is None) else "["
     right = ")" if (high_open or high is None) else "]"
     return f"in {left}{lo}, {hi}{right}"
+
+
+def check_path(name: str, value) -> Path:
+    """Return ``value`` as a :class:`~pathlib.Path` if it is a non-empty ``str`` or path-like."""
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
+        text = os.fspath(value)
+        if isinstance(text, str) and text.strip():
+            return Path(text)
+    raise ValueError(
+        f"{name} must be a path (a non-empty str or os.PathLike); got "
+        f"{type(value).__name__} {show(value)}"
+    )
+
+
+def check_callable(name: str, value, signature: str = "") -> object:
+    """Return ``value`` if it can be called (``signature`` describes the expected call)."""
+    if callable(value):
+        return value
+    what = f" {signature}" if signature else ""
+    raise ValueError(
+        f"{name} must be a callable{what}; got {type(value).__name__} {show(value)}"
+    )
+
+
+def check_dataset(
+    name: str,
+    value,
+    *,
+    what: str = "",
+    kind: str | Iterable[str] | None = None,
+    variables: Iterable[str] = (),
+):
+    """Return ``value`` if it is an :class:`xarray.Dataset` of the expected sort.
+
+    ``what`` says which result is expected (``"a compare_rules result"``);
+    ``kind`` (one or several) is checked against ``attrs["kind"]`` when given,
+    and every name in ``variables`` must be a data variable or coordinate.
+    """
+    import xarray as xr
+
+    hint = f" ({what})" if what else ""
+    if not isinstance(value, xr.Dataset):
+        raise ValueError(
+            f"{name} must be an xarray.Dataset{hint}; got {type(value).__name__} {show(value)}"
+        )
+    if kind is not None:
+        kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+        got = value.attrs.get("kind")
+        if got not in kinds:
+            raise ValueError(
+                f"{name} must be an xarray.Dataset{hint} with attrs['kind'] in "
+                f"{', '.join(repr(k) for k in kinds)}; got kind {show(got)}"
+            )
+    missing = [v for v in variables if v not in value.variables]
+    if missing:
+        raise ValueError(
+            f"{name} must be an xarray.Dataset{hint} holding {', '.join(map(repr, missing))}; "
+            f"got one with {', '.join(map(str, value.data_vars)) or 'no variables'}"
+        )
+    return value

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from .._checks import check_real
+from .._checks import check_dataset, check_int, check_real
 
 __all__ = [
     "COMPARED_VARIABLES",
@@ -51,14 +51,15 @@ ALIVE = "_given_alive"
 #: Variables whose law across networks has an extinct mode, an exact point mass
 #: at 0, and the non-negative variable whose mean gives that mode's probability:
 #: a silent layer below gives var_u = mean_u = 0; a silent layer gives no spike.
-_ZERO_MODE = {"var_u": "var_u", "mean_u": "var_u", "spikes": "spikes", "rate": "spikes"}
-_HURDLE_VARIABLES = tuple(_ZERO_MODE)
+_HURDLE_VARIABLES = ("var_u", "mean_u", "spikes", "rate")
+#: Suffix of the (internal) probability of a variable's extinct mode, exactly 0.
+_P_ZERO = "__p_zero"
 
 #: Shape statistics: undefined (NaN) where a layer's membranes are all equal.
 _SHAPE_VARIABLES = ("skew", "kurt")
 #: Variables whose relative error means nothing (probabilities near 0, statistics
 #: centred on 0 for a Gaussian): summaries report their absolute error only.
-_NO_RELATIVE_ERROR = ("p_extinct", "skew", "kurt")
+_NO_RELATIVE_ERROR = ("p_extinct", "skew", "kurt", "mean_u", "mean_u_given_alive")
 
 #: Configuration fields that must agree between theory and simulation unless
 #: one of the datasets sweeps them as a dimension.
@@ -212,7 +213,9 @@ def _check_finite(ds: xr.Dataset, side: str) -> None:
     0 and the summary would report a perfect agreement), so it is refused
     wherever it occurs, like NaN outside the places where NaN is documented.
     """
-    for name in ds.data_vars:
+    # the user's variables first: a NaN in p_extinct is reported as such, not as the NaN
+    # it puts into the internal extinct-mode probabilities derived from it
+    for name in sorted(ds.data_vars, key=lambda n: _P_ZERO in str(n)):
         values = ds[name]
         if values.dtype.kind not in "fc":
             continue
@@ -481,7 +484,7 @@ def compare(
             f"{type(theory).__name__} and {type(simulation).__name__}"
         )
     reps = _rep_count(simulation)
-    theory = _spread_from_distribution(theory)
+    theory = _with_extinct_modes(_spread_from_distribution(theory))
 
     available = [
         v
@@ -513,7 +516,7 @@ def compare(
         name
         for v in chosen
         for w in (
-            (v, f"{v}{ALIVE}", _ZERO_MODE[v], f"{_ZERO_MODE[v]}{ALIVE}")
+            (v, f"{v}{ALIVE}", f"{v}{_P_ZERO}")
             if v in _HURDLE_VARIABLES
             else (v,)
         )
@@ -661,7 +664,7 @@ def _cell_test(v: str, theory: xr.Dataset, simulation: xr.Dataset, reps: int) ->
             values = survivors_sample(values)
         counting = base if base in ("spikes", "rate") else None
         cell = _mean_test(values, pred, _theory_sd(theory, v), theory_se, counting, simulation)
-        if not suffix and base in _HURDLE_VARIABLES and f"{v}{ALIVE}" in theory:
+        if not suffix and f"{v}{_P_ZERO}" in theory:
             cell = _two_part_test(v, cell, theory, simulation, reps)
     score = _normal_score(cell["p"], cell["diff"])
     if "normal_z" in cell:  # exact for normal-law cells (no round trip through p)
@@ -683,28 +686,91 @@ def _extinction_test(pred, simulation, reps, theory_se) -> dict:
     tested = pred.notnull() & theory_se.notnull()
     se = np.sqrt(sim_se**2 + theory_se**2).where(tested, 0.0)
     diff = (sim_mean - pred).where(tested, 0.0)
-    if bool((theory_se > 0).any()):
-        # the prediction has its own error: a normal test on the difference
-        stat = _z_from(diff, se, pred.where(tested, 0.0))
-        pval = xr.apply_ufunc(lambda a: 2.0 * stats.norm.sf(np.abs(a)), stat).fillna(0.0)
-    else:
-        pval = xr.apply_ufunc(_binomial_pvalue, count, reps, p0.fillna(0.0))
+    # a cell whose prediction has an error of its own: a normal test on the difference
+    # (the binomial law of the count holds only at an exact p); the others: exact binomial
+    stat = _z_from(diff, se, pred.where(tested, 0.0))
+    normal = xr.apply_ufunc(lambda a: 2.0 * stats.norm.sf(np.abs(a)), stat).fillna(0.0)
+    exact = xr.apply_ufunc(_binomial_pvalue, count, reps, p0.fillna(0.0))
+    pval = xr.where(theory_se.fillna(0.0) > 0, normal, exact)
     return _cell_columns(sim_mean, sim_se, pred, se, diff, pval, tested)
 
 
-def _zero_mode_probability(theory: xr.Dataset, driver: str) -> xr.DataArray:
-    """``P(v = 0) = 1 - E[v] / E[v | alive]`` of a non-negative ``driver`` (var_u, spikes).
+def _layer_below(p: xr.DataArray) -> xr.DataArray | None:
+    """``p`` of layer ``l - 1`` at layer ``l`` (0 at the first layer, fed by the constant input).
 
-    The extinct networks add nothing to ``E[v]``; 1 where no survivor can exist.
+    None unless the layer coordinate is ``0, 1, ..., L`` (a gap would pair a
+    layer with the wrong one above it).
     """
-    if f"{driver}{ALIVE}" not in theory:
-        raise ValueError(
-            f"the theory gives survivors' moments but not {driver}{ALIVE}, which fixes "
-            "the probability of the extinct mode"
-        )
-    mean, alive = theory[driver].astype(float), theory[f"{driver}{ALIVE}"].astype(float)
+    if "layer" not in p.dims or "layer" not in p.coords:
+        return None
+    layers = np.asarray(p["layer"].values)
+    if not np.issubdtype(layers.dtype, np.integer) or not np.array_equal(
+        layers, np.arange(layers.size)
+    ):
+        return None
+    return p.shift(layer=1, fill_value=0.0)
+
+
+def _with_extinct_modes(theory: xr.Dataset) -> xr.Dataset:
+    """Add the probability of each variable's extinct mode and, if missing, its survivors' moments.
+
+    For each of ``var_u``, ``mean_u``, ``spikes``, ``rate`` in the theory, the
+    probability ``P0`` that a network's value is exactly 0 (DESIGN 3d):
+
+    * ``spikes``, ``rate``: the layer is silent, ``p_extinct`` if the theory
+      gives it, else ``1 - E[k] / E[k | alive]`` (the silent networks add
+      nothing to ``E[k]``);
+    * ``var_u``, ``mean_u``: the layer *below* is silent (one time step: a
+      layer's membranes are the weighted spikes of the layer below; the first
+      layer's input is the constant input, never 0). ``var_u`` of a single
+      neuron is 0 in every network, so at width 1 its ``P0`` is 1. When the
+      spikes' ``P0`` is not known per layer, ``1 - E[var_u] / E[var_u |
+      alive]`` (both variables share that mode).
+
+    Where ``P0`` is known but the theory states no survivors' moments (a
+    theory giving means and ``p_extinct`` only), they follow from the same
+    identity: ``E[v | alive] = E[v] / (1 - P0)`` and, with a stated spread
+    ``v_sd``, ``Var[v | alive] = E[v^2] / (1 - P0) - E[v | alive]^2``; NaN
+    where ``P0 = 1`` (no survivor). The two-part test of :func:`compare` then
+    applies to such a theory too.
+    """
+    out = theory.copy()
+    p_zero: dict[str, xr.DataArray] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
-        return xr.where(alive.notnull() & (alive > 0), (1.0 - mean / alive).clip(0.0, 1.0), 1.0)
+        for v in ("spikes", "rate"):
+            if "p_extinct" in theory:
+                p_zero[v] = theory["p_extinct"].astype(float).clip(0.0, 1.0)
+        for v in ("spikes", "rate"):
+            if v not in p_zero and v in theory and f"{v}{ALIVE}" in theory:
+                mean, alive = theory[v].astype(float), theory[f"{v}{ALIVE}"].astype(float)
+                p_zero["spikes"] = p_zero["rate"] = xr.where(
+                    alive.notnull() & (alive > 0), (1.0 - mean / alive).clip(0.0, 1.0), 1.0
+                )
+        one_step = "time" not in theory.dims or theory.sizes["time"] == 1
+        below = _layer_below(p_zero["spikes"]) if one_step and "spikes" in p_zero else None
+        if below is not None:
+            width = theory["n"] if "n" in theory.dims else _scalar_value(theory, "width")
+            p_zero["mean_u"] = below
+            p_zero["var_u"] = below if width is None else xr.where(width == 1, 1.0, below)
+        elif "var_u" in theory and f"var_u{ALIVE}" in theory:
+            mean, alive = theory["var_u"].astype(float), theory[f"var_u{ALIVE}"].astype(float)
+            p_zero["var_u"] = p_zero["mean_u"] = xr.where(
+                alive.notnull() & (alive > 0), (1.0 - mean / alive).clip(0.0, 1.0), 1.0
+            )
+        for v, p0 in p_zero.items():
+            if v not in theory:
+                continue
+            out[f"{v}{_P_ZERO}"] = p0
+            if f"{v}{ALIVE}" in theory:
+                continue
+            alive_frac = xr.where(p0 < 1.0 - _ATOL, 1.0 - p0, np.nan)
+            mean = theory[v].astype(float)
+            out[f"{v}{ALIVE}"] = mean / alive_frac
+            if f"{v}_sd" in theory:
+                second = theory[f"{v}_sd"].astype(float) ** 2 + mean**2
+                var = (second / alive_frac - out[f"{v}{ALIVE}"] ** 2).clip(min=0.0)
+                out[f"{v}_sd{ALIVE}"] = np.sqrt(var)
+    return out
 
 
 def _two_part_test(v: str, whole: dict, theory: xr.Dataset, simulation: xr.Dataset, reps: int):
@@ -731,7 +797,7 @@ def _two_part_test(v: str, whole: dict, theory: xr.Dataset, simulation: xr.Datas
     alive_name = f"{v}{ALIVE}"
     pred = whole["theory"]
     pred_alive = theory[alive_name].astype(float)
-    p_zero = _zero_mode_probability(theory, _ZERO_MODE[v])
+    p_zero = theory[f"{v}{_P_ZERO}"]
     values = simulation[v].astype(float)
     zeros = (values == 0).sum("rep").astype(float)
     zeros, p_zero = xr.broadcast(zeros, p_zero)
@@ -761,6 +827,26 @@ def _two_part_test(v: str, whole: dict, theory: xr.Dataset, simulation: xr.Datas
     out["diff"] = whole["diff"].where(whole["tested"], (whole["sim_mean"] - pred))
     out.pop("normal_z", None)  # the combined p-value has no statistic of its own
     return out
+
+
+def _check_comparison(cmp, name: str = "cmp") -> xr.Dataset:
+    """``cmp`` if it is a :func:`compare` result, else a one-line ValueError."""
+    return check_dataset(
+        name, cmp, what="the result of snninit.validation.compare", kind="comparison"
+    )
+
+
+def _chosen_variables(cmp: xr.Dataset, variables) -> list[str]:
+    """``variables`` (default: all of the comparison), each checked to be in ``cmp``."""
+    if variables is None:
+        return _variables_of(cmp)
+    chosen = _variable_list(variables)
+    missing = [v for v in chosen if f"{v}_z" not in cmp]
+    if missing:
+        raise ValueError(
+            f"variables must be among the compared ones {_variables_of(cmp)}; got {missing[0]!r}"
+        )
+    return chosen
 
 
 def _variables_of(cmp: xr.Dataset) -> list[str]:
@@ -797,7 +883,9 @@ def _cells(cmp: xr.Dataset, variables: Sequence[str]) -> list[dict[str, Any]]:
 
 def worst_cells(cmp: xr.Dataset, k: int = 10, variables: Sequence[str] | None = None) -> list:
     """The ``k`` cells with the smallest p-values (largest |z| breaking ties)."""
-    variables = _variables_of(cmp) if variables is None else _variable_list(variables)
+    cmp = _check_comparison(cmp)
+    k = check_int("k", k, low=0)
+    variables = _chosen_variables(cmp, variables)
     # untested cells (z undefined) are no evidence either way: never listed
     rows = [r for r in _cells(cmp, variables) if not math.isnan(r["z"])]
     rows.sort(key=lambda r: (r["p"], -abs(r["z"])))
@@ -848,7 +936,8 @@ def family_pvalues(
     Returns the p-values (the family :func:`assert_agrees` tests) and the
     variables they come from.
     """
-    chosen = _variables_of(cmp) if variables is None else _variable_list(variables)
+    cmp = _check_comparison(cmp)
+    chosen = _chosen_variables(cmp, variables)
     pvals = [
         np.asarray(cmp[f"{v}_p"].values).ravel()[np.asarray(cmp[f"{v}_tested"].values).ravel()]
         if f"{v}_tested" in cmp
@@ -908,16 +997,8 @@ def assert_agrees(
     """
     alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     if simulation is None:
-        if not isinstance(theory, xr.Dataset) or theory.attrs.get("kind") != "comparison":
-            raise ValueError("assert_agrees needs (theory, simulation) or one compare() result")
-        cmp = theory
-        if variables is not None:
-            chosen = _variable_list(variables)
-            missing = [v for v in chosen if f"{v}_z" not in cmp]
-            if missing:
-                raise ValueError(f"variables {missing} are not in the comparison")
-        else:
-            chosen = _variables_of(cmp)
+        cmp = _check_comparison(theory, "theory (alone)")
+        chosen = _chosen_variables(cmp, variables)
     else:
         cmp = compare(theory, simulation, variables)
         chosen = _variables_of(cmp)
@@ -959,7 +1040,9 @@ def agreement_summary(
     zero standard error whose values differ (a certain disagreement). Relative
     errors are also NaN for ``skew`` and ``kurt``, which are 0 for a Gaussian.
     """
+    cmp = _check_comparison(cmp)
     alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    negligible = check_real("negligible", negligible, low=0.0, high=1.0)
     variables = _variables_of(cmp)
     pvals = {v: np.asarray(cmp[f"{v}_p"].values).ravel() for v in variables}
     masks = {

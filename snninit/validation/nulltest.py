@@ -17,6 +17,11 @@ Two paths are measured, as the comparison has two:
 * ``spread=False``: the same theory with every ``*_sd`` companion dropped, as
   for a prediction that states only means (the cell tests estimate the
   spread from the sample, Student t).
+
+Independently, ``survivors=False`` drops the survivors' moments
+(``*_given_alive``) too, as for a theory that states means and ``p_extinct``
+only: the comparison derives them from ``p_extinct`` (see
+:func:`~snninit.validation.compare`), and this measures that path.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from .._checks import check_int, check_real
+from .._checks import check_bool, check_int, check_real
 from ..config import NetworkConfig, check_config
 from .comparison import compare, family_pvalues
 
@@ -49,9 +54,14 @@ CONTINUOUS_CELLS = (
 Z2_RATE = float(2.0 * stats.norm.sf(2.0))
 
 
-def _without_spread(theory: xr.Dataset) -> xr.Dataset:
-    """The theory with every stated spread (``*_sd``, ``*_sd_given_alive``) dropped."""
-    return theory.drop_vars([v for v in theory.data_vars if "_sd" in v])
+def _stripped(theory: xr.Dataset, spread: bool, survivors: bool) -> xr.Dataset:
+    """The theory without its stated spread (``*_sd``) and/or its survivors' moments."""
+    drop = [
+        v
+        for v in theory.data_vars
+        if (not spread and "_sd" in v) or (not survivors and v.endswith("_given_alive"))
+    ]
+    return theory.drop_vars(drop)
 
 
 def null_rejections(
@@ -61,6 +71,7 @@ def null_rejections(
     reps: int = 20,
     alphas: Sequence[float] = (0.05, 1e-3),
     spread: bool = True,
+    survivors: bool = True,
     first_seed: int = 0,
     method: str = "gram",
 ) -> xr.Dataset:
@@ -82,6 +93,9 @@ def null_rejections(
     spread : bool
         Whether the theory states its spread across networks (see the module
         docstring).
+    survivors : bool
+        Whether the theory states the survivors' moments (``*_given_alive``);
+        without them the comparison derives them from ``p_extinct``.
     first_seed : int
         First simulation seed.
     method : str
@@ -106,12 +120,14 @@ def null_rejections(
     seeds = check_int("seeds", seeds, low=1, high=100_000)
     reps = check_int("reps", reps, low=3, high=10_000)
     first_seed = check_int("first_seed", first_seed, low=0)
-    alphas = [check_real("alphas", a, low=0.0, high=1.0, low_open=True, high_open=True) for a in alphas]
+    alphas = [
+        check_real("alphas", a, low=0.0, high=1.0, low_open=True, high_open=True) for a in alphas
+    ]
     if not alphas:
         raise ValueError("alphas must hold at least one rate in (0, 1)")
-    theory = finite_size(cfg)
-    if not spread:
-        theory = _without_spread(theory)
+    spread = check_bool("spread", spread)
+    survivors = check_bool("survivors", survivors)
+    theory = _stripped(finite_size(cfg), spread, survivors)
     rejected = np.zeros((seeds, len(alphas)), dtype=bool)
     exceed: list[dict[str, int]] = []
     tested: list[dict[str, int]] = []
@@ -146,8 +162,11 @@ def null_rejections(
         config=repr(cfg),
         reps=reps,
         spread=int(spread),
+        survivors=int(survivors),
         method=method,
-        theory="finite_size (exact chain)" + ("" if spread else " without *_sd companions"),
+        theory="finite_size (exact chain)"
+        + ("" if spread else " without *_sd companions")
+        + ("" if survivors else ", survivors' moments derived from p_extinct"),
     )
     return ds
 
@@ -180,6 +199,11 @@ def null_summary(ds: xr.Dataset, level: float = 0.999) -> dict[str, Any]:
         cluster-robust one of a ratio estimator over seeds, ``sqrt(S / (S - 1)
         sum_s (e_s - F t_s)^2) / sum_s t_s``, not the binomial one over cells.
     """
+    if not isinstance(ds, xr.Dataset) or ds.attrs.get("kind") != "null_test":
+        raise ValueError(
+            "ds must be the result of snninit.validation.null_rejections(...); "
+            f"got {type(ds).__name__}"
+        )
     level = check_real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     seeds = int(ds.sizes["seed"])
     family = {}
@@ -208,6 +232,11 @@ def null_summary(ds: xr.Dataset, level: float = 0.999) -> dict[str, Any]:
 
 def format_null_summary(summary: dict[str, Any], title: str = "") -> str:
     """A plain-text table of :func:`null_summary` (for notes and the validate log)."""
+    if not isinstance(summary, dict) or not {"family", "cells", "level"} <= set(summary):
+        raise ValueError(
+            "summary must be the dict of snninit.validation.null_summary(...); "
+            f"got {type(summary).__name__}"
+        )
     lines = [title] if title else []
     for a, f in summary["family"].items():
         lo, hi = f["ci"]

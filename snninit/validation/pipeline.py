@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._checks import check_bool
 from .._dataset import load_cached, save_dataset
 from ..config import NetworkConfig
 
@@ -126,6 +127,7 @@ def experiments(quick: bool = False) -> list[Experiment]:
     thresholds of Figs. 2-3 but fewer layers, and a smaller Fig. 4, so the
     whole job takes about a minute on two cores.
     """
+    quick = check_bool("quick", quick)
     one = NetworkConfig(width=1000, layers=100, steps=1, init="micheli")
     L = 40 if quick else 100
     out = [
@@ -924,7 +926,22 @@ def fig4_numbers(ds: xr.Dataset, beta: float) -> dict[str, Any]:
         ("rate_L", rate_t.sel(layer=L)),
     ):
         out[key], out[f"{key}_sd"] = stat(da)
+    # a dynamic mean field's deep layers may not be converged in paths (DESIGN 3c)
+    bad = [] if "converged" not in one else one["layer"].values[~one["converged"].values]
+    out["unconverged_from"] = int(bad[0]) if len(bad) else None
     return out
+
+
+def _dmft_words(t: Mapping[str, Any] | None, first: str, last: str) -> str:
+    """``"; dynamic mean field: a → b"``, or where it is not converged in paths."""
+    if not t:
+        return ""
+    if t["unconverged_from"] is not None and t["unconverged_from"] <= t["L"]:
+        return (
+            f"; dynamic mean field: not converged in paths from layer {t['unconverged_from']} "
+            "(no value stated there)"
+        )
+    return f"; dynamic mean field: {t[first]:.3g} → {t[last]:.3g}"
 
 
 def _pm(x: float, sd: float) -> str:
@@ -992,23 +1009,20 @@ def paper_differences(
             f"Eq. 13 as written (DESIGN.md 1b): Var[u] of layer {s['L']} goes from "
             f"{_pm(s['var_first'], s['var_first_sd'])} at t = 0 to "
             f"{_pm(s['var_last'], s['var_last_sd'])} at t = {s['T'] - 1}"
-            + (f" (dynamic mean field: {t['var_first']:.3g} → {t['var_last']:.3g})" if t else "")
+            + (f" ({_dmft_words(t, 'var_first', 'var_last')[2:]})" if t else "")
             + f" and {_dissipation(s)}; Var[u_l] is larger at the last step than at t = 0 in "
             f"{s['grows']} of {s['layers']} hidden layers."
         )
     if 0.5 in nums:
         s, t = nums[0.5], theo.get(0.5)
-        try:
-            volleys = unstable_layer(_micheli(sim, 0.5), width=b.width)
-        except (ValueError, KeyError):
-            volleys = None
+        volleys = unstable_layer(_micheli(sim, 0.5), width=b.width)
         lines.append(
             "- **Fig. 4a (β = 0.5)** — the paper: activity conserved over 100 layers and 20 "
             "steps. Eq. 13 as written: the time-averaged rate "
             + ("falls" if s["rate_L"] < s["rate_1"] else "does not fall")
             + f" from {_pm(s['rate_1'], s['rate_1_sd'])} at layer 1 to "
             f"{_pm(s['rate_L'], s['rate_L_sd'])} at layer {s['L']} ({_kept(s)} kept"
-            + (f"; dynamic mean field: {t['rate_1']:.3g} → {t['rate_L']:.3g}" if t else "")
+            + _dmft_words(t, "rate_1", "rate_L")
             + ")"
             + (
                 f"; from layer {volleys} on the networks fire in volleys whose timing differs "
@@ -1419,11 +1433,16 @@ def reproduce(
     out = Path(out)
     data_dir = out / "data"
     fig_dir = out / "figures"
+    quick = check_bool("quick", quick)
+    figures_only = check_bool("figures_only", figures_only)
+    progress = check_bool("progress", progress)
     every = experiments(quick=quick)
     exps = every
     with_rules = True
-    if only:
+    if only is not None:
         names = [e.name for e in every] + [RULES]
+        if isinstance(only, str):
+            only = [only]  # one name, not its letters
         for n in only:
             if n not in names:
                 raise ValueError(f"only must name experiments among {names}; got {n!r}")

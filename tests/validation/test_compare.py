@@ -330,3 +330,100 @@ def test_survivors_cells_untested_without_survivors():
     th = _hurdle_theory(0.8, 1.0).assign(var_u_given_alive=(("layer", "time"), [[np.nan]]))
     cmp = compare(th, _sim(x))  # NaN survivors' prediction: no survivor possible
     assert not cmp["var_u_given_alive_tested"].item()
+
+
+def test_survivors_derived_from_p_extinct_match_the_chain():
+    """Means and p_extinct only: compare derives E[v | alive] = E[v] / (1 - P0) exactly."""
+    import snninit as si
+    from snninit.validation.comparison import _with_extinct_modes
+
+    th = si.theory.finite_size(si.NetworkConfig(width=100, layers=30, theta=0.9))
+    stripped = th.drop_vars([v for v in th.data_vars if v.endswith("_given_alive")])
+    derived = _with_extinct_modes(stripped)
+    for v in ("var_u", "mean_u", "spikes", "rate"):
+        np.testing.assert_allclose(
+            derived[f"{v}_given_alive"], th[f"{v}_given_alive"], rtol=1e-9, atol=1e-12
+        )
+    for name in ("var_u_sd_given_alive", "spikes_sd_given_alive"):
+        np.testing.assert_allclose(derived[name], th[name], rtol=1e-6, atol=1e-9)
+    # the membranes' extinct mode is the layer below's silence, the counts' their own
+    np.testing.assert_allclose(
+        derived["mean_u__p_zero"].isel(layer=slice(1, None)),
+        th["p_extinct"].isel(layer=slice(None, -1)).values,
+    )
+    assert float(derived["var_u__p_zero"].isel(layer=0, time=0)) == 0.0
+
+
+def test_width_one_membranes_extinct_mode_is_the_layer_below():
+    """A single neuron has var_u = 0 in every network; mean_u is 0 exactly when the layer
+    below is silent (not when var_u is 0). Null test: 40 seeds at alpha = 0.05."""
+    import snninit as si
+
+    cfg = si.NetworkConfig(width=1, layers=6, steps=1, theta=0.5)
+    th = si.theory.finite_size(cfg)
+    seeds, alpha, rejected = 40, 0.05, 0
+    for s in range(seeds):
+        try:
+            assert_agrees(th, si.montecarlo.simulate(cfg, reps=20, seed=s), alpha=alpha)
+        except AssertionError:
+            rejected += 1
+    assert rejected <= stats.binom.ppf(1 - 1e-3, seeds, alpha)
+
+
+def test_extinction_law_is_chosen_per_cell():
+    """A theory error in one cell does not switch the others from the exact binomial law."""
+    spikes = np.ones((20, 2, 1))
+    spikes[:3, 0] = 0.0  # layer 0: 3 of 20 silent
+    sim = xr.Dataset(
+        {"spikes": (("rep", "layer", "time"), spikes)},
+        coords={"rep": np.arange(20), "layer": [0, 1], "time": [0]},
+        attrs={"width": 10},
+    )
+    th = xr.Dataset(
+        {
+            "p_extinct": (("layer", "time"), [[0.1], [0.1]]),
+            "p_extinct_se": (("layer", "time"), [[0.0], [0.05]]),
+        },
+        coords={"layer": [0, 1], "time": [0]},
+    )
+    cmp = compare(th, sim, variables=["p_extinct"])
+    k, p = 3, 0.1
+    exact = min(1.0, 2 * min(stats.binom.cdf(k, 20, p), stats.binom.sf(k - 1, 20, p)))
+    assert cmp["p_extinct_p"].isel(layer=0).item() == pytest.approx(exact)
+    se = np.sqrt(0.1 * 0.9 / 20 + 0.05**2)
+    normal = 2 * stats.norm.sf(0.1 / se)
+    assert cmp["p_extinct_p"].isel(layer=1).item() == pytest.approx(normal)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda c: agreement_summary(None), "cmp must be an xarray.Dataset"),
+        (lambda c: worst_cells(None), "cmp must be an xarray.Dataset"),
+        (lambda c: worst_cells(c, k=-1), "k must be"),
+        (lambda c: worst_cells(c, k="a"), "k must be"),
+        (lambda c: assert_agrees(xr.Dataset()), "the result of snninit.validation.compare"),
+        (lambda c: agreement_summary(c, negligible=2.0), "negligible"),
+    ],
+    ids=["summary-None", "worst-None", "worst-k-neg", "worst-k-str", "assert-not-cmp", "negl"],
+)
+def test_comparison_consumers_refuse_bad_input(call, match):
+    from snninit.validation import family_pvalues
+
+    x = np.ones((5, 3, 1)) + np.arange(5)[:, None, None] * 0.01
+    cmp = compare(_theory(np.ones((3, 1))), _sim(x))
+    with pytest.raises(ValueError, match=match):
+        call(cmp)
+    with pytest.raises(ValueError, match="cmp must be an xarray"):
+        family_pvalues(None)
+    with pytest.raises(ValueError, match=r"among the compared ones \['var_u'\]; got 'bogus'"):
+        family_pvalues(cmp, variables=["bogus"])
+
+
+def test_null_summary_refuses_bad_input():
+    from snninit.validation.nulltest import format_null_summary, null_summary
+
+    with pytest.raises(ValueError, match="null_rejections"):
+        null_summary(None)
+    with pytest.raises(ValueError, match="null_summary"):
+        format_null_summary(None)

@@ -57,22 +57,34 @@ def _cfg(width, theta, layers):
     return si.NetworkConfig(width=width, layers=layers, steps=1, theta=theta, init="micheli")
 
 
+#: (spread, survivors): the theory's stated spread across networks and survivors'
+#: moments, or neither (a theory of means and p_extinct only: compare derives the
+#: survivors' means from p_extinct)
+PATHS = {"stated": (True, True), "sample": (False, True), "p_extinct-only": (False, False)}
+
+
 @pytest.mark.parametrize(
-    "setting,spread", [(SETTINGS[0], True), (SETTINGS[1], False)], ids=["stated", "sample"]
+    "setting,path",
+    [(SETTINGS[0], "stated"), (SETTINGS[1], "sample"), (SETTINGS[0], "p_extinct-only")],
+    ids=["stated", "sample", "p_extinct-only"],
 )
-def test_null_harness_fast(setting, spread):
-    """Default run: each path at one setting, 30 seeds (all four at 400 in validate)."""
-    ds = null_rejections(_cfg(*setting), seeds=30, spread=spread, alphas=(0.2, 0.05))
+def test_null_harness_fast(setting, path):
+    """Default run: each path at one setting, 30 seeds (all of them at 400 in validate)."""
+    spread, survivors = PATHS[path]
+    ds = null_rejections(
+        _cfg(*setting), seeds=30, spread=spread, survivors=survivors, alphas=(0.2, 0.05)
+    )
     _check(ds)
 
 
 @pytest.mark.validation
-@pytest.mark.parametrize("spread", [True, False], ids=["stated-spread", "sample-spread"])
+@pytest.mark.parametrize("path", list(PATHS))
 @pytest.mark.parametrize("width,theta,layers", SETTINGS)
-def test_null_harness_400_seeds(width, theta, layers, spread):
+def test_null_harness_400_seeds(width, theta, layers, path):
+    spread, survivors = PATHS[path]
     ds = null_rejections(
-        _cfg(width, theta, layers), seeds=400, spread=spread, alphas=(0.05, 1e-2, 1e-3),
-        first_seed=10_000,
+        _cfg(width, theta, layers), seeds=400, spread=spread, survivors=survivors,
+        alphas=(0.05, 1e-2, 1e-3), first_seed=10_000,
     )
     _check(ds)
 
@@ -109,3 +121,5 @@ def test_null_rejections_validates_input():
         null_rejections(si.NetworkConfig(width=50, layers=3, steps=2), seeds=2)
     with pytest.raises(ValueError, match="seeds"):
         null_rejections(_cfg(50, 0.9, 3), seeds=0)
+    with pytest.raises(ValueError, match="survivors must be True or False"):
+        null_rejections(_cfg(50, 0.9, 3), seeds=2, survivors="no")

@@ -248,7 +248,18 @@ def test_fig4_numbers_on_a_known_dataset():
     assert num["rate_1"] == pytest.approx(0.1) and num["rate_L"] == pytest.approx(0.1)
     assert pipeline._dissipation(num) == "decays after its peak at t = 1"
     # a prediction (no rep dim): no SD
-    assert np.isnan(pipeline.fig4_numbers(sim.mean("rep"), 0.9)["var_last_sd"])
+    pred = sim.mean("rep")
+    assert np.isnan(pipeline.fig4_numbers(pred, 0.9)["var_last_sd"])
+    assert pipeline.fig4_numbers(pred, 0.9)["unconverged_from"] is None
+    # a dynamic mean field not converged in paths at the deep layer: no value quoted
+    pred["converged"] = ("layer", [True, False])
+    t = pipeline.fig4_numbers(pred, 0.9)
+    assert t["unconverged_from"] == 1
+    words = pipeline._dmft_words(t, "rate_1", "rate_L")
+    assert "not converged in paths from layer 1" in words and "→" not in words
+    pred["converged"] = ("layer", [True, True])
+    t = pipeline.fig4_numbers(pred, 0.9)
+    assert pipeline._dmft_words(t, "rate_1", "rate_L") == "; dynamic mean field: 0.1 → 0.1"
 
 
 def test_report_says_where_we_differ_from_the_paper(tmp_path):
@@ -442,3 +453,14 @@ def test_successful_rerun_removes_stale_temp_files_only(tiny, tmp_path):
     with pytest.raises(ValueError):
         pipeline.reproduce(tmp_path, quick=True, only=["nope"], progress=False, log=print)
     assert old.exists()
+
+
+def test_reproduce_and_experiments_refuse_bad_flags(tmp_path):
+    with pytest.raises(ValueError, match="quick must be True or False"):
+        pipeline.experiments(quick="yes")
+    # one name is one experiment, not its letters
+    with pytest.raises(ValueError, match="got 'fig2x'"):
+        pipeline.reproduce(tmp_path, quick=True, only="fig2x", progress=False)
+    with pytest.raises(ValueError, match="progress must be True or False"):
+        pipeline.reproduce(tmp_path, quick=True, only="fig2", progress="no")
+    assert not any(tmp_path.iterdir())  # refused before anything was written
