@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._checks import check_choice, check_finite_array, check_int, check_real, show
+from .models import INPUT_SCALES, RESETS, input_factor  # the neuron model's variants
 
 __all__ = [
     "NetworkConfig",
@@ -21,10 +22,6 @@ __all__ = [
     "check_config",
 ]
 
-#: Reset variants of DESIGN.md section 1b.
-RESETS = ("subtract", "zero", "none")
-#: How the constant input enters the encoding layer's membrane each step.
-INPUT_SCALES = ("1", "1-beta")
 #: Distributions the dense Monte Carlo sampler can draw weights from.
 WEIGHT_DISTRIBUTIONS = ("normal", "uniform")
 
@@ -175,6 +172,11 @@ class NetworkConfig:
         from .theory.rules import get_rule  # local: rules import nothing from here
 
         get_rule(self.init).check_params(self)
+
+    @property
+    def input_factor(self) -> float:
+        """Factor ``c`` on the constant input of the encoding layer (1 or ``1 - beta``)."""
+        return input_factor(self.beta, self.input_scale)
 
     # dataclasses' generated hash would fail on the mapping field
     def __hash__(self) -> int:

@@ -20,6 +20,14 @@ import math
 import numpy as np
 from numba import njit
 
+from ..models.leaky import (
+    RESET_NONE,
+    RESET_SUBTRACT,
+    RESET_ZERO,
+    membrane_update_jit,
+    spike_jit,
+)
+
 __all__ = [
     "RESET_SUBTRACT",
     "RESET_ZERO",
@@ -33,9 +41,6 @@ __all__ = [
     "simulate_rep",
 ]
 
-RESET_SUBTRACT = 0
-RESET_ZERO = 1
-RESET_NONE = 2
 
 METHOD_DENSE = 0
 METHOD_GRAM = 1
@@ -47,40 +52,34 @@ _NOPY = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def lif_layer(u, s, beta, theta, reset, reset_decay):
     """Turn the drive ``u`` (T, n) into membranes in place and fill spikes ``s``.
 
-    With ``x^t`` the drive (``u`` on entry) and ``u^{-1} = s^{-1} = 0``::
-
-        subtract: u^t = beta u^{t-1} + x^t - k theta s^{t-1}   (k = beta if reset_decay else 1)
-        zero:     u^t = beta (1 - s^{t-1}) u^{t-1} + x^t
-        none:     u^t = beta u^{t-1} + x^t
-        s^t = 1[u^t > theta]
-
-    This is snntorch's ``Leaky`` with ``reset_delay=True`` (the reset uses
-    the previous step's spike).
+    The neuron of :mod:`snninit.models.leaky` (DESIGN 1b): with ``x^t`` the
+    drive (``u`` on entry) and ``u^{-1} = s^{-1} = 0``, ``u^t =``
+    ``membrane_update(u^{t-1}, s^{t-1}, x^t, ...)`` and ``s^t = spike(u^t,
+    theta)``; at ``t = 0`` the membrane is the drive itself.
     """
     T, n = u.shape
-    k = beta if reset_decay else 1.0
     for t in range(T):
         if t == 0:
             for i in range(n):
-                s[0, i] = 1 if u[0, i] > theta else 0
+                s[0, i] = 1 if spike_jit(u[0, i], theta) else 0
             continue
+        # the reset code as a literal in each branch: after inlining, the compiler drops
+        # the other variants from the inner loop and vectorises it
         if reset == RESET_SUBTRACT:
-            kt = k * theta
-            for i in range(n):
-                v = beta * u[t - 1, i] + u[t, i] - kt * s[t - 1, i]
-                u[t, i] = v
-                s[t, i] = 1 if v > theta else 0
+            _lif_row(u, s, t, beta, theta, RESET_SUBTRACT, reset_decay)
         elif reset == RESET_ZERO:
-            for i in range(n):
-                keep = 1.0 - s[t - 1, i]
-                v = beta * keep * u[t - 1, i] + u[t, i]
-                u[t, i] = v
-                s[t, i] = 1 if v > theta else 0
+            _lif_row(u, s, t, beta, theta, RESET_ZERO, reset_decay)
         else:
-            for i in range(n):
-                v = beta * u[t - 1, i] + u[t, i]
-                u[t, i] = v
-                s[t, i] = 1 if v > theta else 0
+            _lif_row(u, s, t, beta, theta, RESET_NONE, reset_decay)
+
+
+@njit(inline="always", cache=True)
+def _lif_row(u, s, t, beta, theta, reset, reset_decay):
+    for i in range(u.shape[1]):
+        v = membrane_update_jit(u[t - 1, i], s[t - 1, i], u[t, i], beta, theta, reset,
+                                reset_decay)
+        u[t, i] = v
+        s[t, i] = 1 if spike_jit(v, theta) else 0
 
 
 @njit(**_NOPY)
