@@ -82,12 +82,15 @@ def pick_layers(layers: int, rows: int) -> np.ndarray:
 
 
 def format_table(columns: dict[str, np.ndarray], index: np.ndarray, index_name="layer") -> str:
-    """Right-aligned table of ``columns`` at the rows ``index``."""
-    width = 11
-    head = f"{index_name:>6}" + "".join(f"{name:>{width}}" for name in columns)
+    """Right-aligned table of ``columns`` at the rows ``index``.
+
+    Columns are 11 characters wide, or one more than a longer name.
+    """
+    widths = [max(11, len(name) + 1) for name in columns]
+    head = f"{index_name:>6}" + "".join(f"{name:>{w}}" for name, w in zip(columns, widths))
     lines = [head]
     for i, row in enumerate(index):
-        cells = "".join(f"{_fmt(col[i]):>{width}}" for col in columns.values())
+        cells = "".join(f"{_fmt(col[i]):>{w}}" for col, w in zip(columns.values(), widths))
         lines.append(f"{int(row):>6}{cells}")
     return "\n".join(lines)
 
@@ -184,8 +187,16 @@ def run_theory(args: argparse.Namespace) -> int:
             names = ("var_u", "var_u_sd", "rate", "spikes", "p_extinct")
         elif args.expansion:
             ds = _expansion(cfg)
-            lines.append("1/n expansion of the finite-width chain (one step)")
-            names = ("var_u", "var_u_sd", "rate", "spikes")
+            lines.append(
+                "1/n expansion of the finite-width chain (one step), surviving networks "
+                "(*_given_alive: the series has no extinction)"
+            )
+            names = (
+                "var_u_given_alive",
+                "var_u_sd_given_alive",
+                "rate_given_alive",
+                "spikes_given_alive",
+            )
         else:
             ds = meanfield.mean_field(cfg)
             lines.append("mean-field map (n -> infinity, one step)")

@@ -30,8 +30,8 @@ def check_prediction(cfg: NetworkConfig, what: str) -> None:
 
     The one-step predictions refuse ``steps != 1`` (their own check,
     ``meanfield._one_step_only``); refusals that need the computation itself
-    (e.g. ``finite_size_expansion`` breaking down at some layer) surface when
-    the task runs.
+    surface when the task runs. (``finite_size_expansion`` breaking down at
+    some layer is not one: a sweep masks those layers, see :func:`predict`.)
     """
     cfg = check_config(cfg)
     if what in ("mean_field", "finite_size", "finite_size_expansion"):
@@ -51,13 +51,23 @@ def _dmft_paths(paths) -> int:
 
 
 def predict(cfg: NetworkConfig, seed: int, *, what: str, paths: int | None = None) -> xr.Dataset:
-    """Evaluate prediction ``what`` at ``cfg`` (one task of a theory sweep)."""
+    """Evaluate prediction ``what`` at ``cfg`` (one task of a theory sweep).
+
+    ``finite_size_expansion`` runs with ``on_breakdown="mask"``: every grid
+    point keeps all its layers (the store's fixed ``layer`` axis), the
+    survivors' values past the point's breakdown are NaN (cells that
+    :func:`snninit.validation.compare` leaves untested) and ``valid`` says which
+    layers are within the expansion's tolerance. A grid crossing the breakdown
+    (in ``theta`` or ``width``) is swept instead of refused.
+    """
     cfg = check_config(cfg)
     from .. import theory
 
     fn = getattr(theory, what)
     if what == "dynamic_mean_field":
         return fn(cfg, paths=paths, seed=seed)
+    if what == "finite_size_expansion":
+        return fn(cfg, on_breakdown="mask")
     return fn(cfg)
 
 

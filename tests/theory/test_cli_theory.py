@@ -63,8 +63,8 @@ def test_out_saves_a_dataset_that_reads_back_identical(capsys, tmp_path):
 
 
 def test_expansion_and_kaiming(capsys):
-    code, out, _ = run(capsys, "--expansion", "--width", "500", "--layers", "5")
-    assert code == 0 and "1/n expansion" in out
+    code, out, _ = run(capsys, "--expansion", "--width", "1000", "--layers", "5")
+    assert code == 0 and "1/n expansion" in out and "var_u_given_alive" in out
     code, out, _ = run(capsys, "--init", "kaiming", "--theta", "0.8", "--layers", "50")
     assert code == 0
     last = [line.split() for line in out.splitlines() if line.split()[:1] == ["50"]][0]
