@@ -35,6 +35,12 @@ _EXPORTS = {
     "breakup_layer": "breakup",
     "breakup_analysis": "breakup",
     "dmft_layer_variances": "dmft_rule",
+    # one interface to every prediction (issue 14)
+    "predict": "predictions",
+    "PREDICTIONS": "predictions",
+    "Prediction": "predictions",
+    "register_prediction": "predictions",
+    "get_prediction": "predictions",
     # predictions on a parameter grid (module name differs from the function's)
     "sweep": "gridsweep",
     # peers' schemes (issue 7)

@@ -1,0 +1,71 @@
+"""One prediction interface: every registered prediction against the simulation.
+
+Conformance in the style of neural-tangents (``kernel_fn`` against
+``monte_carlo_kernel_fn``): each entry of :data:`snninit.theory.PREDICTIONS`
+is computed through :func:`snninit.theory.predict` and compared with
+:func:`snninit.montecarlo.simulate` on a small case inside its claimed
+validity, with :func:`snninit.validation.assert_agrees` at family-wise
+false-failure rate ``ALPHA`` (fixed seeds: the outcome is deterministic, and
+was drawn with that probability of a false failure). A new prediction without
+a case here fails ``test_every_prediction_has_a_case``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import snninit as si
+from snninit.theory import PREDICTIONS, get_prediction, predict, register_prediction
+from snninit.validation import assert_agrees
+
+ALPHA = 1e-3
+
+#: name -> (config, options, reps): inside the prediction's stated validity
+#: (the n -> infinity theories at a width where the 1/n bias is far below the SE)
+CASES = {
+    "mean_field": (dict(width=2000, layers=6, theta=0.5), {}, 20),
+    "finite_size": (dict(width=60, layers=12, theta=0.9), {"distribution": True}, 40),
+    "finite_size_expansion": (dict(width=400, layers=8, theta=0.9), {}, 40),
+    "dynamic_mean_field": (
+        dict(width=2000, layers=3, steps=6, beta=0.7), {"paths": 2**13}, 20
+    ),
+}
+
+
+def test_every_prediction_has_a_case():
+    assert set(CASES) == set(PREDICTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_prediction_agrees_with_simulation(name):
+    fields, options, reps = CASES[name]
+    cfg = si.NetworkConfig(**{"steps": 1, **fields})
+    th = predict(cfg, name, seed=3, **options)
+    assert th.attrs["kind"] == get_prediction(name).kind
+    sim = si.montecarlo.simulate(cfg, reps=reps, seed=11, method="gram")
+    cmp = assert_agrees(th, sim, alpha=ALPHA)
+    assert int(sum(cmp[f"{v}_tested"].sum() for v in cmp.attrs["variables"].split(","))) > 10
+
+
+def test_aliases_and_refusals():
+    assert get_prediction("dmft") is PREDICTIONS["dynamic_mean_field"]
+    assert get_prediction("expansion") is PREDICTIONS["finite_size_expansion"]
+    cfg = si.NetworkConfig(width=20, layers=2, steps=3)
+    with pytest.raises(ValueError, match="mean_field is a one-step theory"):
+        predict(cfg, "mean_field")
+    with pytest.raises(ValueError, match=r"prediction must be one of \["):
+        predict(cfg, "bogus")
+    with pytest.raises(ValueError, match="takes the options"):
+        predict(cfg.replace(steps=1), "mean_field", paths=100)
+    with pytest.raises(ValueError, match="already registered"):
+        register_prediction(PREDICTIONS["mean_field"])
+    with pytest.raises(ValueError, match="must be a snninit.theory.Prediction"):
+        register_prediction("mean_field")
+
+
+def test_conformance_can_fail():
+    """The n -> infinity mean field at width 60 misses extinction over 30 layers: rejected."""
+    cfg = si.NetworkConfig(width=60, layers=30, theta=0.9)
+    sim = si.montecarlo.simulate(cfg, reps=40, seed=11, method="gram")
+    with pytest.raises(AssertionError, match="rejects the prediction"):
+        assert_agrees(predict(cfg, "mean_field"), sim, alpha=ALPHA)
