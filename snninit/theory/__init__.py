@@ -34,6 +34,7 @@ _EXPORTS = {
     # break-up of the time-homogeneous state (DESIGN 3e)
     "breakup_layer": "breakup",
     "breakup_analysis": "breakup",
+    "breakup_outcome": "breakup",
     "dmft_layer_variances": "dmft_rule",
     # one interface to every prediction (issue 14)
     "predict": "predictions",

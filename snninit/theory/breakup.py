@@ -86,7 +86,7 @@ from .dmft import (
 )
 from .rules import layer_weight_moments
 
-__all__ = ["breakup_layer", "breakup_analysis", "crossing_layer"]
+__all__ = ["breakup_layer", "breakup_analysis", "crossing_layer", "breakup_outcome"]
 
 #: Paths per kernel call: bounds the (chunk, T, T) work arrays.
 _CHUNK = 8192
@@ -308,6 +308,7 @@ def breakup_analysis(
         seed=seed,
         tolerance=tolerance,
         breakup_layer=crossing_layer(ds, cfg.width, tolerance),
+        breakup_outcome=breakup_outcome(ds, cfg.width, tolerance)[1],
         method=(
             "linear-noise theory of the finite-width correlation chain around the dynamic "
             "mean field; score-function Jacobian on scrambled-Sobol paths"
@@ -339,6 +340,27 @@ def crossing_layer(analysis: xr.Dataset, width: int, tolerance: float = 0.5) -> 
     float
         The (fractional) crossing layer, or ``inf``.
     """
+    return breakup_outcome(analysis, width, tolerance)[0]
+
+
+def breakup_outcome(
+    analysis: xr.Dataset, width: int, tolerance: float = 0.5
+) -> tuple[float, str]:
+    """:func:`crossing_layer` and why: ``(layer, outcome)``.
+
+    ``outcome`` is ``"breaks up"`` (``layer`` finite) or, with ``layer = inf``,
+    which of the cases it is:
+
+    * ``"stable"``: the time-inhomogeneous perturbations contract
+      (``lambda_l <= 1``) at the deepest analysed layer, so ``g_l`` saturates
+      there and networks of every width stay time-homogeneous down to it (an
+      amplifying region deeper down cannot be excluded without analysing it);
+    * ``"collapses"``: the background dies out (``g_l`` undefined past a
+      collapse) before any break-up;
+    * ``"deeper"``: still growing (``lambda_l > 1``) at the last analysed
+      layer, below the criterion: the break-up, if the growth goes on, lies
+      deeper than ``cfg.layers`` (analyse more layers to place it).
+    """
     width = check_int("width", width, low=1)
     tolerance = check_real("tolerance", tolerance, low=0.0, high=10.0, low_open=True)
     if "growth" not in analysis or "lam" not in analysis:
@@ -348,18 +370,20 @@ def crossing_layer(analysis: xr.Dataset, width: int, tolerance: float = 0.5) -> 
     lam = analysis["lam"].values
     layers = analysis["layer"].values
     prev = None  # (layer, ln g) of the last layer with a finite positive g
+    last_lam = math.nan
     for layer, g, lam_l in zip(layers[1:], growth[1:], lam[1:]):
         if not np.isfinite(g):
-            break  # collapsed background: nothing left to break up
+            return math.inf, "collapses"  # nothing left to break up
+        last_lam = float(lam_l)
         if g <= 0:
             continue
         lg = math.log(g)
         if lg >= target and lam_l > 1.0:
             if prev is None or lg <= prev[1] or prev[1] >= target:
-                return float(layer)
-            return float(prev[0] + (target - prev[1]) / (lg - prev[1]))
+                return float(layer), "breaks up"
+            return float(prev[0] + (target - prev[1]) / (lg - prev[1])), "breaks up"
         prev = (layer, lg)
-    return math.inf
+    return math.inf, ("deeper" if last_lam > 1.0 else "stable")
 
 
 def breakup_layer(
@@ -431,5 +455,5 @@ def breakup_layer(
     paths, seed, tolerance = _validate(cfg, paths, seed, tolerance)
     if cfg.steps == 1:
         return math.inf
-    stop = tolerance * math.sqrt(cfg.width)
+    stop = tolerance * math.sqrt(cfg.width)  # the growth is followed up to the criterion
     return crossing_layer(_analyse(cfg, paths, seed, stop_growth=stop), cfg.width, tolerance)

@@ -107,6 +107,20 @@ def test_stable_leak_has_lambda_below_one():
     ds = si.theory.breakup_analysis(cfg, paths=2**12)
     assert float(ds["lam"].sel(layer=slice(3, None)).max()) < 1.0
     assert ds.attrs["breakup_layer"] == math.inf
+    assert ds.attrs["breakup_outcome"] == "stable"
+
+
+def test_outcome_tells_stable_collapse_and_deeper_apart(unstable_analysis):
+    """inf has three causes; the outcome names which (and a finite layer is a break-up)."""
+    layer, outcome = breakup.breakup_outcome(unstable_analysis, 250)
+    assert outcome == "breaks up" and layer == breakup.crossing_layer(unstable_analysis, 250)
+    # the same unstable analysis cut above the break-up: still growing, so it lies deeper
+    shallow = unstable_analysis.sel(layer=slice(0, int(layer) - 1))
+    assert float(shallow["lam"].isel(layer=-1)) > 1.0
+    assert breakup.breakup_outcome(shallow, 250) == (math.inf, "deeper")
+    cfg = si.NetworkConfig(width=250, layers=20, **{**UNSTABLE, "init": "kaiming"})
+    ds = si.theory.breakup_analysis(cfg, paths=2**12)
+    assert breakup.breakup_outcome(ds, 250) == (math.inf, "collapses")
 
 
 def test_small_width_simulation_breaks_up_where_predicted(unstable_analysis):
