@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ._checks import check_choice, check_finite_array, check_int, check_real, show
+from ._checks import check_bool, check_choice, check_finite_array, check_int, check_real, show
 from .models import INPUT_SCALES, RESETS, input_factor  # the neuron model's variants
 
 __all__ = [
@@ -161,8 +161,7 @@ class NetworkConfig:
         check_choice("reset", self.reset, RESETS)
         check_choice("input_scale", self.input_scale, INPUT_SCALES)
         check_choice("weights", self.weights, WEIGHT_DISTRIBUTIONS)
-        if not isinstance(self.reset_decay, bool):
-            raise ValueError(f"reset_decay must be True or False; got {show(self.reset_decay)}")
+        set_(self, "reset_decay", check_bool("reset_decay", self.reset_decay))
         if not isinstance(self.init_params, Mapping):
             raise ValueError(
                 f"init_params must be a mapping of parameter names to values; "

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_choice
+from .._checks import check_bool, check_choice
 from ..config import NetworkConfig, check_limit
 from ..theory.rules import get_rule, layer_weight_moments
 from ._compat import require
@@ -432,8 +432,7 @@ def init_snntorch(
     r = get_rule(rule)
     steps = check_limit("steps", steps)
     check_choice("first_layer", first_layer, FIRST_LAYER_CHOICES)
-    if not isinstance(zero_bias, bool):
-        raise ValueError(f"zero_bias must be True or False; got {zero_bias!r}")
+    zero_bias = check_bool("zero_bias", zero_bias)
     r.resolve_params(rule_params)  # unknown parameters fail before anything changes
     dtype = _model_dtype(model)
     x = None if sample is None else _as_tensor(sample, dtype)
