@@ -202,9 +202,7 @@ def check_callable(name: str, value, signature: str = "") -> object:
     if callable(value):
         return value
     what = f" {signature}" if signature else ""
-    raise ValueError(
-        f"{name} must be a callable{what}; got {type(value).__name__} {show(value)}"
-    )
+    raise ValueError(f"{name} must be a callable{what}; got {type(value).__name__} {show(value)}")
 
 
 def check_dataset(

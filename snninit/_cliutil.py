@@ -19,6 +19,7 @@ __all__ = [
     "Parser",
     "DefaultsHelpFormatter",
     "add_network_arguments",
+    "network_flags_given",
     "config_from_args",
     "flag_message",
     "one_line",
@@ -126,30 +127,63 @@ def flag_message(message: str, parser: argparse.ArgumentParser | None, argv) -> 
     return pattern.sub(lambda m: m.group(1) + flags[m.group(2)], message)
 
 
+#: Namespace attribute listing the network flags the user typed (see :func:`network_flags_given`).
+_GIVEN = "_network_flags_given"
+
+
+def _recorded(action_class):
+    """``action_class`` that also notes its flag in the namespace when the user types it."""
+
+    class Recorded(action_class):
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            given = list(getattr(namespace, _GIVEN, None) or [])
+            flag = self.option_strings[0]
+            if flag not in given:
+                given.append(flag)
+            setattr(namespace, _GIVEN, given)
+
+    return Recorded
+
+
 def add_network_arguments(parser: argparse.ArgumentParser, **defaults) -> None:
     """Add the NetworkConfig options (``--width`` ... ``--init``) to ``parser``."""
     base = NetworkConfig()
     d = {**base.to_dict(), **defaults}
+    store = _recorded(argparse._StoreAction)
     g = parser.add_argument_group("network")
-    g.add_argument("--width", type=int, default=d["width"], help="neurons per layer (n)")
-    g.add_argument("--layers", type=int, default=d["layers"], help="hidden layers (L)")
-    g.add_argument("--steps", type=int, default=d["steps"], help="time steps (T)")
-    g.add_argument("--theta", type=float, default=d["theta"], help="firing threshold")
-    g.add_argument("--beta", type=float, default=d["beta"], help="leak factor in [0, 1]")
-    g.add_argument("--reset", default=d["reset"], help="subtract | zero | none")
-    g.add_argument("--init", default=d["init"], help="initialisation rule")
-    g.add_argument("--input-scale", default=d["input_scale"], help="'1' or '1-beta'")
     g.add_argument(
-        "--reset-decay", action="store_true", help="apply the soft reset before the leak"
+        "--width", type=int, default=d["width"], action=store, help="neurons per layer (n)"
     )
-    g.add_argument("--weights", default=d["weights"], help="normal | uniform")
+    g.add_argument(
+        "--layers", type=int, default=d["layers"], action=store, help="hidden layers (L)"
+    )
+    g.add_argument("--steps", type=int, default=d["steps"], action=store, help="time steps (T)")
+    g.add_argument("--theta", type=float, default=d["theta"], action=store, help="firing threshold")
+    g.add_argument(
+        "--beta", type=float, default=d["beta"], action=store, help="leak factor in [0, 1]"
+    )
+    g.add_argument("--reset", default=d["reset"], action=store, help="subtract | zero | none")
+    g.add_argument("--init", default=d["init"], action=store, help="initialisation rule")
+    g.add_argument("--input-scale", default=d["input_scale"], action=store, help="'1' or '1-beta'")
+    g.add_argument(
+        "--reset-decay",
+        action=_recorded(argparse._StoreTrueAction),
+        help="apply the soft reset before the leak",
+    )
+    g.add_argument("--weights", default=d["weights"], action=store, help="normal | uniform")
     g.add_argument(
         "--init-param",
-        action="append",
+        action=_recorded(argparse._AppendAction),
         default=[],
         metavar="NAME=VALUE",
         help="extra parameter of the init rule (repeatable)",
     )
+
+
+def network_flags_given(args: argparse.Namespace) -> list[str]:
+    """The network flags of :func:`add_network_arguments` the user typed, in order."""
+    return list(getattr(args, _GIVEN, None) or [])
 
 
 def config_from_args(args: argparse.Namespace) -> NetworkConfig:

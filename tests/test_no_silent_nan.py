@@ -166,6 +166,34 @@ def test_dmft_huge_variance_has_finite_shape_statistics(case):
     assert np.nanmin(ds["kurt"].values) >= -2.0  # excess kurtosis of any law: not garbage
 
 
+DMFT_CHECK_CASES = {
+    # docs/reliability.md: spread_ratio and drift_t were NaN at layer 0 (exact), and in
+    # every layer where the rate does not vary between the groups (theta=0: all fire)
+    "width1": dict(width=1, layers=3, steps=3),
+    "beta1": dict(width=20, layers=3, steps=3, beta=1.0),
+    "theta30": dict(width=100, layers=5, steps=5, theta=30.0),
+    "theta0": dict(width=20, layers=3, steps=3, theta=0.0),
+}
+
+
+@pytest.mark.parametrize("case", DMFT_CHECK_CASES)
+def test_dmft_convergence_statistics_are_finite(case):
+    ds = dynamic_mean_field(NetworkConfig(**DMFT_CHECK_CASES[case]), paths=1024)
+    defined = ds["check_defined"].values
+    assert ds["check_defined"].dtype == bool and not defined[0]  # layer 0 is exact
+    for v in ("spread_ratio", "drift_t", "converged", "check_defined"):
+        assert np.all(np.isfinite(ds[v].values.astype(float))), (v, ds[v].values)
+    # undefined: the sampling law's ratio (read as converged) and no drift
+    np.testing.assert_array_equal(ds["spread_ratio"].values[~defined], 8.0)
+    np.testing.assert_array_equal(ds["drift_t"].values[0], 0.0)
+    assert bool(ds["converged"].all())
+    if case == "theta0":  # every layer fires always: nothing to check anywhere
+        assert not defined.any()
+    else:
+        assert defined[1:].all()
+    assert "sampling-law value 8" in ds["check_defined"].attrs["long_name"]
+
+
 def test_dmft_refuses_a_variance_beyond_the_float_range():
     cfg = NetworkConfig(width=1, layers=2, steps=20, theta=37.5, beta=1.0)
     with pytest.raises(ValueError, match=r"exceeds the float range.*theta=37\.5") as info:

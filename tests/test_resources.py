@@ -91,36 +91,127 @@ def test_simulate_too_large_for_memory_is_refused(free_22gib, no_run):
     _fast(call)
 
 
-def test_long_dense_simulation_warns_with_estimate_and_knob(free_22gib, no_run):
+def test_long_dense_simulation_is_refused_with_estimate_and_knob(free_22gib, no_run):
+    """~9 h (20 reps) or ~1 h (1 rep) of the dense sampler at width 10**6: refused, not run."""
     cfg = si.NetworkConfig(width=10**6, layers=2)
+    for reps in (20, 1):
+
+        def call(reps=reps):
+            with pytest.raises(ValueError) as info:
+                simulate(cfg, reps=reps, method="dense")
+            message = str(info.value)
+            assert "\n" not in message
+            assert message.startswith("simulate would take ~")
+            assert " h " in message or " min " in message
+            assert "over the 30 min limit" in message
+            assert "dense sampler" in message and "use method='gram'" in message
+            assert "set SNNINIT_MAX_SECONDS=" in message
+
+        _fast(call)
+
+
+def test_the_time_limit_can_be_raised(free_22gib, no_run, monkeypatch):
+    cfg = si.NetworkConfig(width=10**6, layers=2)
+    monkeypatch.setenv("SNNINIT_MAX_SECONDS", "inf")
+    with pytest.warns(R.LongRunWarning, match="simulate may take ~"):
+        with pytest.raises(AssertionError, match="the run started"):
+            simulate(cfg, reps=1)
+    monkeypatch.setenv("SNNINIT_MAX_SECONDS", "soon")
+    with pytest.raises(ValueError, match=r"^SNNINIT_MAX_SECONDS must be a number of seconds"):
+        simulate(cfg, reps=1)
+    monkeypatch.delenv("SNNINIT_MAX_SECONDS")
+    with pytest.warns(R.LongRunWarning):
+        assert R.check_resources("simulate", cfg, reps=1, limit=1e6).seconds > R.MAX_RUN_SECONDS
+
+
+def test_long_dense_simulation_warns_with_estimate_and_knob(free_22gib, no_run):
+    cfg = si.NetworkConfig(width=500_000, layers=2)  # ~14 min: long, within the limit
 
     def call():
         with warnings.catch_warnings():
             warnings.simplefilter("error", R.LongRunWarning)
             with pytest.raises(R.LongRunWarning) as info:
-                simulate(cfg, method="dense")
+                simulate(cfg, reps=1, method="dense")
         message = str(info.value)
         assert "\n" not in message
         assert message.startswith("simulate may take ~")
-        assert " h " in message or " days " in message
+        assert " min " in message
         assert "dense sampler" in message and "use method='gram'" in message
 
     _fast(call)
 
 
 def test_the_warning_points_at_the_callers_line(free_22gib, no_run):
-    cfg = si.NetworkConfig(width=10**6, layers=2)
+    cfg = si.NetworkConfig(width=500_000, layers=2)
     with pytest.warns(R.LongRunWarning) as record:
         with pytest.raises(AssertionError, match="the run started"):
-            simulate(cfg)
+            simulate(cfg, reps=1)
     assert record[0].filename == __file__
 
 
 def test_uniform_weights_are_not_told_to_use_gram(free_22gib):
     cfg = si.NetworkConfig(width=10**6, layers=2, weights="uniform")
-    with pytest.warns(R.LongRunWarning) as record:
+    with pytest.raises(ValueError) as info:
         R.check_resources("simulate", cfg, reps=20, method="dense")
+    assert "gram" not in str(info.value)
+    with pytest.warns(R.LongRunWarning) as record:
+        R.check_resources("simulate", cfg.replace(width=500_000), reps=1, method="dense")
     assert "gram" not in str(record[0].message)
+
+
+def test_finite_size_estimate_bounds_the_measured_cost():
+    """The kind other modules call before finite_size: generous, and refuses the huge case."""
+    from snninit.theory import finite_size
+
+    cfg = si.NetworkConfig(width=20_000, layers=4, theta=3.0)  # the slowest theta measured
+    finite_size(cfg.replace(width=10, layers=1))  # compile first
+    start = time.perf_counter()
+    finite_size(cfg)
+    elapsed = time.perf_counter() - start
+    est = R.estimate("finite_size", cfg)
+    assert elapsed / 20 <= est.seconds <= 20 * elapsed + 1.0
+    huge = si.NetworkConfig(width=10**6, layers=10**5)
+    with pytest.raises(ValueError, match=r"^finite_size would take ~.* days .*layers x width\^1.5"):
+        R.check_resources("finite_size", huge)
+    big = R.estimate("finite_size", huge.replace(layers=10), distribution=True).bytes
+    assert big > 2 * 11 * (10**6 + 1) * 8
+    with pytest.raises(ValueError, match="distribution must be True or False"):
+        R.estimate("finite_size", huge, distribution="yes")
+
+
+# --- many runs: a sweep, a rule comparison ----------------------------------------------
+
+
+def test_check_runs_refuses_the_slowest_run_and_the_total(free_22gib):
+    small = si.NetworkConfig(width=1000, layers=100)
+    slow = si.NetworkConfig(width=10**6, layers=2)
+    with pytest.raises(
+        ValueError, match=r"^point b: simulate would take ~.*, or smaller chunks; or set"
+    ):
+        R.check_runs(
+            "simulate",
+            [("point a", small, 1), ("point b", slow, 1)],
+            reps=20,
+            run_knob="smaller chunks",
+        )
+    one = R.estimate("simulate", small, reps=20).seconds
+    runs = [("", small, 10)]
+    with pytest.raises(ValueError, match=r"^the job \(simulate\) would take .*MAX_TOTAL_SECONDS"):
+        R.check_runs("simulate", runs, reps=20, total_limit=5 * one)
+    with pytest.raises(ValueError, match=r"cannot resume.*SNNINIT_MAX_SECONDS="):
+        R.check_runs("simulate", runs, reps=20, resumable=False, limit=5 * one)
+    with pytest.warns(R.LongRunWarning, match="^the job may take"):
+        est = R.check_runs("simulate", runs, reps=20, parallel=2, long_run=one)
+    assert est.seconds == pytest.approx(5 * one)
+    assert R.check_runs("simulate", [], reps=20) == (0.0, 0.0)
+
+
+def test_check_memory():
+    R.check_memory("x", 10, "ten bytes", "use fewer", available=100)
+    with pytest.raises(
+        ValueError, match=r"^x needs ~1 KiB \(a kibibyte\) but 100 B are free: less$"
+    ):
+        R.check_memory("x", 1024, "a kibibyte", "less", available=100)
 
 
 # --- normal sizes pass silently ---------------------------------------------

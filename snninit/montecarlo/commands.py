@@ -7,7 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .._cliutil import add_network_arguments, config_from_args
+from .._cliutil import add_network_arguments, config_from_args, network_flags_given
 
 __all__ = ["register"]
 
@@ -59,6 +59,14 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     cache = None
+    if args.preset is not None:
+        given = network_flags_given(args)
+        if given:  # the preset fixes the network: a flag would be silently ignored
+            raise ValueError(
+                f"--preset {args.preset} fixes the network (its cells set width, layers, "
+                f"steps, theta, beta, init); drop {', '.join(given)}, or simulate one "
+                "network without --preset"
+            )
     cfg = None if args.preset is not None else config_from_args(args)
     if args.out:  # before the work: a path that cannot be written fails now
         from .._io import check_writable

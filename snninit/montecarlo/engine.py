@@ -291,16 +291,17 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
     """Run given weight matrices on given inputs (deterministic forward pass).
 
     Same model and kernels as :func:`simulate` (``cfg`` supplies ``steps``,
-    ``theta``, ``beta``, ``reset``, ``reset_decay``, ``input_scale``; its
-    ``width``, ``layers``, ``init`` and ``weights`` are ignored): layer 0 is
-    driven by ``c x`` at every step, layer ``l`` by ``weights[l-1] @ s_{l-1}^t``
+    ``theta``, ``beta``, ``reset``, ``reset_decay``, ``input_scale`` and the
+    number of hidden layers ``layers``; its ``width``, ``init`` and
+    ``weights`` are ignored, the layer sizes come from the matrices): layer 0
+    is driven by ``c x`` at every step, layer ``l`` by ``weights[l-1] @ s_{l-1}^t``
     (sum over the presynaptic neurons that spiked, in index order).
 
     Parameters
     ----------
     weights : sequence of array_like
-        ``weights[l-1]`` has shape ``(n_l, n_{l-1})`` (torch's ``nn.Linear``
-        layout), finite; ``n_0`` is the input size.
+        ``cfg.layers`` matrices; ``weights[l-1]`` has shape ``(n_l, n_{l-1})``
+        (torch's ``nn.Linear`` layout), finite; ``n_0`` is the input size.
     inputs : array_like
         ``(n_0,)`` or ``(batch, n_0)``, finite: the constant input.
     cfg : NetworkConfig
@@ -327,9 +328,24 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
         raise ValueError(
             f"weights must be a sequence of (n_out, n_in) arrays; got {type(weights).__name__}"
         ) from None
+    if len(weights) != cfg.layers:
+        raise ValueError(
+            f"weights must hold one matrix per hidden layer, cfg.layers = {cfg.layers}; "
+            f"got {len(weights)}"
+        )
     n_prev = x.shape[1]
     for idx, w in enumerate(weights):
+        if not _is_numeric(w):
+            raise ValueError(
+                f"weights[{idx}] must be a numeric (n_out, n_in) array; got {type(w).__name__}"
+            )
         w = np.ascontiguousarray(w, dtype=np.float64)
+        if idx == 0 and w.ndim == 2 and w.shape[0] >= 1 and w.shape[1] != n_prev:
+            raise ValueError(
+                f"inputs have n_0 = {n_prev} entries per row but weights[0] has shape "
+                f"{w.shape}: weights[0] must have shape (n_out, {n_prev}), or inputs "
+                f"(..., {w.shape[1]})"
+            )
         if w.ndim != 2 or w.shape[1] != n_prev or w.shape[0] < 1:
             raise ValueError(f"weights[{idx}] must have shape (n_out, {n_prev}); got {w.shape}")
         if not np.all(np.isfinite(w)):

@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -89,7 +90,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_int, check_path
 from .._dataset import atomic_write, data_digest, finish_dataset, layer_coord, time_coord
 from ..config import NetworkConfig, check_config, check_limit
 
@@ -101,6 +102,7 @@ __all__ = [
     "point_seed",
     "simulate_chunk",
     "SWEEPABLE",
+    "MAX_GRID_POINTS",
 ]
 
 #: Store format tag (bump when the layout changes).
@@ -120,6 +122,9 @@ SWEEPABLE = (
     "weights",
 )
 _ALIASES = {"n": "width"}
+#: Most points a grid may have (the product of the numbers of swept values), checked
+#: before any configuration is built: ``theta=0:1:100000000`` is a typo, not a sweep.
+MAX_GRID_POINTS = 100_000
 _DONE_DIR = "_snninit_done"
 _DEFAULT_CHUNK_REPS = 100
 _RESULT_DIMS = ("rep", "layer", "time")
@@ -174,6 +179,7 @@ def make_grid(cfg: NetworkConfig, over: Mapping[str, Iterable[Any]] | None) -> G
             f"got {type(over).__name__}"
         )
     dims, fields, values = [], [], []
+    points = 1
     for dim, raw in over.items():
         check_choice("over key", dim, SWEEPABLE)
         field = _ALIASES.get(dim, dim)
@@ -181,6 +187,19 @@ def make_grid(cfg: NetworkConfig, over: Mapping[str, Iterable[Any]] | None) -> G
             raise ValueError(f"over sweeps {field!r} twice (as {dim!r} and an alias)")
         if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
             raise ValueError(f"over[{dim!r}] must be a list of values; got {raw!r}")
+        # the size first (an iterator is read only up to the limit): no config is built
+        # for a grid that is refused anyway
+        if not hasattr(raw, "__len__"):
+            raw = list(itertools.islice(raw, MAX_GRID_POINTS + 1))
+        points *= max(len(raw), 1)
+        if points > MAX_GRID_POINTS:
+            counts = [str(len(v)) for v in values] + [str(len(raw))]
+            size = f"{' x '.join(counts)} = {points}" if values else str(points)
+            raise ValueError(
+                f"over has at least {size} grid points; at most "
+                f"{MAX_GRID_POINTS} are allowed: sweep fewer values, or split the grid "
+                "into several sweeps"
+            )
         canon = []
         for v in raw:
             if isinstance(v, np.generic):
@@ -1045,6 +1064,7 @@ def run_sweep(
             raise ValueError("chunk_reps applies to simulations only")
         chunk_reps = check_int("chunk_reps", chunk_reps, low=1, high=spec.reps)
     _check_client(client, workers)
+    store = None if store is None else check_path("store", store)
     spec.validate()
     layout = _layout(spec, chunk_reps or min(spec.reps or 1, _DEFAULT_CHUNK_REPS))
     # memory is per task: the engine's own check (inside simulate) is skipped by the
@@ -1290,31 +1310,58 @@ def check_simulation(cfg: NetworkConfig, method: str) -> None:
 
 
 def check_chunk_resources(
-    points: Sequence[tuple[Mapping[str, Any], NetworkConfig]], chunk_reps: int, method: str
+    points: Sequence[tuple[Mapping[str, Any], NetworkConfig]],
+    chunk_reps: int,
+    method: str,
+    *,
+    reps: int | None = None,
+    parallel: int = 1,
+    threads: int | None = None,
+    resumable: bool = True,
+    total: bool = True,
 ) -> None:
-    """:func:`~snninit._resources.check_resources` of one task of a simulation sweep.
+    """:func:`~snninit._resources.check_runs` of the tasks of a simulation sweep.
 
     A task simulates ``chunk_reps`` repetitions of one grid point through
-    :func:`~snninit.montecarlo.engine.simulate_range`, which skips the memory
-    check inside ``simulate``; memory is per task, so the largest point (by
-    estimated memory; ``points`` are ``(coords, cfg)``) is checked here,
-    before any task runs. Raises a one-line ``ValueError`` naming the grid
-    point when one chunk cannot fit in the free memory.
+    :func:`~snninit.montecarlo.engine.simulate_range`, which skips the checks
+    inside ``simulate``; so, before any task runs: one chunk of the largest
+    grid point (by estimated memory; ``points`` are ``(coords, cfg)``) must
+    fit in the free memory, the slowest chunk must stay within the time of
+    one run (:func:`snninit._resources.max_seconds`), and the whole sweep
+    (``ceil(reps / chunk_reps)`` tasks per point, ``parallel`` at a time,
+    each on ``threads`` threads) within the total a resumable job may take
+    (only what one run may when ``resumable`` is False: no store; not
+    checked with ``total=False``, a cluster of unknown size). Raises a
+    one-line ``ValueError`` naming the grid point, or the sweep's estimate
+    and how to shorten it.
     """
-    from .._resources import check_resources, estimate
+    from .._resources import check_runs
 
     if not points:
         return
-    coords, cfg = max(
-        points, key=lambda p: estimate("simulate", p[1], reps=chunk_reps, method=method).bytes
-    )
-    try:
-        check_resources("simulate", cfg, reps=chunk_reps, method=method)
-    except ValueError as exc:
-        if not coords:
-            raise
+    per_point = 1 if reps is None else -(-int(reps) // int(chunk_reps))
+    runs = []
+    for coords, cfg in points:
         where = ", ".join(f"{k}={v}" for k, v in coords.items())
-        raise ValueError(f"grid point {where}: {exc}") from None
+        runs.append((f"grid point {where}" if coords else "", cfg, per_point))
+    options: dict[str, Any] = {"reps": chunk_reps, "method": method}
+    if threads is not None:
+        options["threads"] = threads
+    check_runs(
+        "simulate",
+        runs,
+        parallel=parallel,
+        resumable=resumable,
+        job="the sweep",
+        total_knob=(
+            "sweep fewer points or reps"
+            + (", use method='gram' (--method gram)" if method == "dense" else "")
+            + ", or spread it over more workers (workers=/--workers, a dask cluster)"
+        ),
+        run_knob="smaller chunks (--chunk-reps)",
+        total_limit=None if total else math.inf,
+        **options,
+    )
 
 
 def simulate_chunk(
@@ -1430,7 +1477,24 @@ def sweep(
         engine="snninit.montecarlo.simulate" if task is None else _qualname(task),
         fn=fn,
         check=(lambda c: check_simulation(c, method)) if task is None else None,
-        resources=(lambda c, n: check_chunk_resources(c, n, method)) if task is None else None,
+        resources=(
+            (
+                lambda c, n: check_chunk_resources(
+                    c,
+                    n,
+                    method,
+                    reps=reps,
+                    # a local cluster: single-threaded workers; a given cluster: its size
+                    # is unknown, so only each task is checked, not the total
+                    parallel=1 if workers is None else int(workers),
+                    threads=None if client is None and workers is None else 1,
+                    resumable=store is not None,
+                    total=client is None,
+                )
+            )
+            if task is None
+            else None
+        ),
     )
     return run_sweep(
         spec, store=store, client=client, workers=workers, chunk_reps=chunk_reps, progress=progress
@@ -1481,7 +1545,7 @@ def _version() -> str:
 
 
 def _open_store(store) -> tuple[SweepStore, SweepSpec, dict, list[Task], str]:
-    st = SweepStore(store)
+    st = SweepStore(check_path("store", store))
     if not st.exists():
         raise FileNotFoundError(f"no sweep store at {store}")
     spec, attrs = _spec_from_store(st)

@@ -18,6 +18,7 @@ _FLOAT_FIELDS = ("theta", "beta")
 _INT_FIELDS = ("width", "n", "layers", "steps")
 _BOOL_FIELDS = ("reset_decay",)
 _KINDS = ("simulation", "mean_field", "finite_size", "finite_size_expansion", "dynamic_mean_field")
+_DEFAULT_PATHS = 100_000
 
 
 def register(subparsers) -> None:
@@ -57,7 +58,12 @@ def register(subparsers) -> None:
     g.add_argument(
         "--chunk-reps", type=int, default=None, help="repetitions per task (default min(reps, 100))"
     )
-    g.add_argument("--paths", type=int, default=100_000, help="dynamic_mean_field sample paths")
+    g.add_argument(
+        "--paths",
+        type=int,
+        default=None,
+        help=f"sample paths of --kind dynamic_mean_field (default: {_DEFAULT_PATHS})",
+    )
     e = g.add_mutually_exclusive_group()
     e.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler, e.g. tcp://host:8786")
     e.add_argument("--workers", type=int, help="start a local dask cluster with N workers")
@@ -77,8 +83,15 @@ def _range_values(name: str, text: str) -> list[float]:
         raise ValueError(
             f"--over {name}: START and STOP must be numbers and NUM an integer; got {text!r}"
         ) from None
-    if num < 1 or not (math.isfinite(start) and math.isfinite(stop)):
-        raise ValueError(f"--over {name}: NUM must be >= 1 and START, STOP finite; got {text!r}")
+    from .gridsweep import MAX_GRID_POINTS
+
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise ValueError(f"--over {name}: START and STOP must be finite; got {text!r}")
+    if not 1 <= num <= MAX_GRID_POINTS:  # before linspace allocates NUM values
+        raise ValueError(
+            f"--over {name}: NUM must be an integer in [1, {MAX_GRID_POINTS}] (the most "
+            f"points a sweep may have); got {num}"
+        )
     # 12 significant digits: 0:1.2:13 gives 0.3, not 0.30000000000000004
     return [float(f"{x:.12g}") for x in np.linspace(start, stop, num)]
 
@@ -171,6 +184,15 @@ def _run(args: argparse.Namespace) -> int:
         _print_status(args.store)
         return 0
     cfg = config_from_args(args)
+    if args.paths is not None and args.kind != "dynamic_mean_field":
+        raise ValueError(
+            f"--paths applies to --kind dynamic_mean_field only (the number of sampled "
+            f"paths); got --paths {args.paths} with --kind {args.kind}: drop it"
+        )
+    if args.kind == "dynamic_mean_field":
+        from ..config import check_limit
+
+        args.paths = check_limit("--paths", _DEFAULT_PATHS if args.paths is None else args.paths)
     over = parse_over(args.over)
     # before any work: a store or output that cannot be written is one line now
     check_writable(args.store, "--store", kind="dir")

@@ -113,8 +113,9 @@ import math
 import numpy as np
 from scipy import integrate, special, stats
 
-from .._checks import check_choice, check_int, check_real
-from ..config import NetworkConfig, check_config, check_limit
+from .._checks import check_bool, check_choice, check_int, check_real
+from .._resources import check_memory
+from ..config import INPUT_SCALES, RESETS, NetworkConfig, check_config, check_limit
 from .rules import InitRule, register_rule, survival, widen_and_solve
 
 __all__ = [
@@ -472,28 +473,68 @@ _DEFAULTS = {"rate": None, "noise": "gaussian", "shot_below": 20.0, "frozen": Fa
              "nodes": 24}
 
 
-@functools.lru_cache(maxsize=256)
+#: Most quadrature points of :func:`encoding_rate` (the default, 20000, is exact to ~1e-8).
+MAX_ENCODING_POINTS = 10_000_000
+
+
+def _check_encoding_args(theta, beta, steps, reset, input_scale, reset_decay, points):
+    """The arguments of :func:`encoding_rate`, validated and normalised (hashable for the cache)."""
+    theta = check_limit("theta", theta)
+    beta = check_limit("beta", beta)
+    steps = check_limit("steps", steps)
+    check_choice("reset", reset, RESETS)
+    check_choice("input_scale", input_scale, INPUT_SCALES)
+    reset_decay = check_bool("reset_decay", reset_decay)
+    points = check_int("points", points, low=1, high=MAX_ENCODING_POINTS)
+    # the quadrature runs all points at once: steps x points membranes and spikes
+    check_memory(
+        "encoding_rate",
+        steps * points * 9.0 + points * 16.0,
+        f"steps x points = {steps} x {points} membranes (float64) and spikes",
+        "use fewer points",
+    )
+    return theta, beta, steps, reset, input_scale, reset_decay, points
+
+
 def encoding_rate(theta, beta, steps, reset="subtract", input_scale="1", reset_decay=False,
                   points=20000):
     """Time-averaged rate of the encoding layer (constant input ``c I``, ``I ~ N(0, 1)``).
 
     Deterministic quadrature: ``I`` at the midpoints of ``points`` equal-probability
-    cells, each run through the LIF kernel for ``steps`` steps.
+    cells, each run through the LIF kernel for ``steps`` steps. The arguments
+    are validated (one-line ``ValueError`` naming the parameter: ``theta``
+    and ``beta`` finite in their ``NetworkConfig`` ranges, ``steps`` in
+    ``[1, 10000]``, ``points`` in ``[1, MAX_ENCODING_POINTS]``) before the
+    cached computation.
     """
-    if steps == 1:  # exact: the first step fires iff c I > theta
-        c1 = 1.0 if input_scale == "1" else 1.0 - beta
-        return float(survival(theta / c1)) if c1 > 0 else 0.0
-    return encoding_rate_moments(theta, beta, steps, reset, input_scale, reset_decay, points)[0]
+    return _encoding_rate(
+        *_check_encoding_args(theta, beta, steps, reset, input_scale, reset_decay, points)
+    )
 
 
-@functools.lru_cache(maxsize=256)
 def encoding_rate_moments(theta, beta, steps, reset="subtract", input_scale="1",
                           reset_decay=False, points=20000):
     """Mean ``nu`` and mean square ``q`` of the encoding neurons' time-averaged rates.
 
-    Same quadrature as :func:`encoding_rate`; ``q - nu^2`` is the spread of the
-    rates over neurons (for ``T = 1``, ``q = nu``: each neuron fires or not).
+    Same quadrature (and validation) as :func:`encoding_rate`; ``q - nu^2`` is
+    the spread of the rates over neurons (for ``T = 1``, ``q = nu``: each
+    neuron fires or not).
     """
+    return _encoding_rate_moments(
+        *_check_encoding_args(theta, beta, steps, reset, input_scale, reset_decay, points)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _encoding_rate(theta, beta, steps, reset, input_scale, reset_decay, points):
+    if steps == 1:  # exact: the first step fires iff c I > theta
+        c1 = 1.0 if input_scale == "1" else 1.0 - beta
+        return float(survival(theta / c1)) if c1 > 0 else 0.0
+    return _encoding_rate_moments(theta, beta, steps, reset, input_scale, reset_decay, points)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _encoding_rate_moments(theta, beta, steps, reset, input_scale, reset_decay, points):
     from ..montecarlo import kernels as K
 
     codes = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO, "none": K.RESET_NONE}

@@ -378,7 +378,9 @@ def dynamic_mean_field(
         Skewness and kurtosis are NaN where ``var_u == 0``. With
         ``check_paths``: ``<var>_se`` includes the estimated ``O(1/m)`` bias
         (Notes), ``converged`` (bool over ``layer``), ``spread_ratio`` and
-        ``drift_t`` (the check's statistics, over ``layer``); in
+        ``drift_t`` (the check's statistics, over ``layer``; finite
+        everywhere: where they are undefined, ``check_defined`` (bool over
+        ``layer``) is False and they hold ``F`` and 0, see Notes); in
         layers that are not converged every ``<var>_se`` with ``time >= 1`` is
         NaN (the value is kept; see Notes) and ``attrs["unconverged_from_layer"]``
         is the first such layer (absent if all are converged).
@@ -428,12 +430,16 @@ def dynamic_mean_field(
       or be more erratic; both ratios are ``F`` under the sampling law):
       about ``F`` or more while the spread is sampling error (``Var ~ 1/m``,
       QMC faster), about 1 once the groups have broken up (spread
-      independent of ``m``); NaN where the coarse run is silent (a dying
-      layer whose last spikes ``m / F`` paths miss is not a break-up);
+      independent of ``m``); undefined in layer 0 (exact), where the rate
+      does not vary between the groups (a silent or saturated layer) and
+      where the coarse run is silent (a dying layer whose last spikes
+      ``m / F`` paths miss is not a break-up): there ``check_defined`` is
+      False and the value is ``F``, which the rule below reads as converged;
     * ``drift_t = mean_g(d) / se_d``, ``se_d = sd_g(d) / sqrt K``, with
       ``d_g`` the time-averaged ``x_g - y_g`` (a diagnostic: under an
       ``O(1/m)`` bias, ``E[d] = -(F - 1) bias(value)``, which the stated
-      ``se`` already includes, see above).
+      ``se`` already includes, see above); 0 where the differences do not
+      vary between the groups (layer 0, exact layers).
 
     The first unconverged layer is the first ``l`` with
     ``spread_ratio_l < sqrt F`` (nearer to 1 than to ``F`` in log scale) and
@@ -498,8 +504,13 @@ def dynamic_mean_field(
             ("layer",),
             np.arange(L + 1) < (L + 1 if first_bad is None else first_bad),
         )
-        data["spread_ratio"] = (("layer",), check["spread_ratio"])
-        data["drift_t"] = (("layer",), check["drift_t"])
+        # undefined in exact, silent or saturated layers (layer 0 always): a finite fill
+        # that reads as "no break-up" (the sampling law's ratio, no drift) and a mask
+        defined = np.isfinite(check["spread_ratio"])
+        data["check_defined"] = (("layer",), defined)
+        data["spread_ratio"] = (("layer",), np.where(defined, check["spread_ratio"], factor))
+        drift = check["drift_t"]
+        data["drift_t"] = (("layer",), np.where(np.isfinite(drift), drift, 0.0))
     data["corr"] = (("layer", "time", "time2"), c_est)
     data["corr_se"] = (("layer", "time", "time2"), c_se)
     ds = xr.Dataset(
@@ -517,13 +528,21 @@ def dynamic_mean_field(
             long_name="estimate converged in paths (the replicate groups follow the "
             "sampling law from m/8 to m paths, not broken up)"
         )
+        ds["check_defined"].attrs.update(
+            long_name="the convergence statistics are defined in this layer (a sampled layer "
+            "whose rate varies between the groups, with all paths and with 1/8 of them); "
+            "elsewhere (layer 0, exact; silent or saturated layers) spread_ratio holds "
+            f"the sampling-law value {factor:g} and drift_t 0"
+        )
         ds["spread_ratio"].attrs.update(
             long_name="group variance of rate (t >= 1, absolute or relative to the level, "
-            "the smaller) with 1/8 / with all paths: ~8 sampling-limited, ~1 broken up",
+            "the smaller) with 1/8 / with all paths: ~8 sampling-limited, ~1 broken up "
+            "(where not check_defined: the sampling-law value)",
             units="1",
         )
         ds["drift_t"].attrs.update(
-            long_name="t statistic of the time-averaged rate change from m/8 to m paths per group",
+            long_name="t statistic of the time-averaged rate change from m/8 to m paths per group "
+            "(0 where the change does not vary between the groups, e.g. exact layers)",
             units="1",
         )
     convergence = (

@@ -94,7 +94,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_finite_array, check_int, check_real
 from .._dataset import finish_dataset
 from ..config import NetworkConfig, check_config, check_limit
 from .rules import InitRule, register_rule
@@ -193,13 +193,15 @@ def _summed_rates(rates, n, bernoulli, *, name, scalar_name, silent):
     neuron (checked as ``name``); ``V = sum nu`` (Poisson) or ``sum nu (1 - nu)``
     (Bernoulli). ``silent`` completes the message for an all-zero input.
     """
-    arr = np.asarray(rates, dtype=float)
-    if arr.ndim == 0:
-        nu = check_real(scalar_name, float(arr), low=0.0, high=1.0, low_open=True)
+    if np.ndim(rates) == 0:
+        if isinstance(rates, np.ndarray):
+            rates = rates.item()
+        nu = check_real(scalar_name, rates, low=0.0, high=1.0, low_open=True)
         total = n * nu
         var = total * (1.0 - nu) if bernoulli else total
     else:
-        if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+        arr = check_finite_array(name, rates)
+        if arr.shape != (n,):
             raise ValueError(
                 f"{name} must be a number or a finite array of length {n} (one rate per "
                 f"presynaptic neuron); got shape {arr.shape}"
@@ -277,7 +279,7 @@ def fluctuation_layer_moments(
         n_in,
         bernoulli,
         name="rates_in",
-        scalar_name="nu",
+        scalar_name="rates_in",
         silent="the fluctuation rule cannot put a membrane into any regime without input",
     )
     sigma_u = (theta - mu_u) / xi

@@ -126,7 +126,30 @@ _REGISTRY: dict[str, InitRule] = {}
 
 
 def register_rule(rule: InitRule) -> InitRule:
-    """Add ``rule`` to the registry (replacing a rule of the same name)."""
+    """Add ``rule`` to the registry (replacing a rule of the same name).
+
+    Raises
+    ------
+    ValueError
+        If ``rule`` is not an :class:`InitRule` (a rule's name, say), or its
+        name is not a non-empty string or its ``variance`` not callable.
+    """
+    from .._checks import check_callable, show
+
+    if not isinstance(rule, InitRule):
+        hint = (
+            f": it is a name; build the rule with snninit.theory.rules.InitRule({rule!r}, "
+            "variance=...), or use get_rule(name) for a registered one"
+            if isinstance(rule, str)
+            else ""
+        )
+        raise ValueError(
+            f"rule must be a snninit.theory.rules.InitRule; got {type(rule).__name__} "
+            f"{show(rule)}{hint}"
+        )
+    if not isinstance(rule.name, str) or not rule.name.strip():
+        raise ValueError(f"rule.name must be a non-empty string; got {show(rule.name)}")
+    check_callable("rule.variance", rule.variance, "variance(n_in, theta, beta, steps, **params)")
     _REGISTRY[rule.name] = rule
     return rule
 

@@ -212,6 +212,17 @@ def _run_study(args) -> None:
         "theta": _numbers(args.thetas, "--thetas", float),
     }
     inits = _split(args.inits, "--inits")
+    # every grid point before the first run trains (and before any data is read)
+    from .study import study_configs
+
+    flags = {"layers": "--depths", "width": "--widths", "beta": "--betas", "theta": "--thetas"}
+    for axis, values in axes.items():
+        try:
+            study_configs(base, {axis: values}, inits)
+        except ValueError as exc:
+            text = str(exc)
+            message = f"{flags[axis]}: {text}" if text.startswith(f"{axis}=") else text
+            raise ValueError(message) from None
     if tcfg.dataset != "synthetic":
         _check_data_dir(write=False)
     check_writable(args.out, "--out", kind="dir")

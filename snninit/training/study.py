@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .._checks import check_choice
+from .._checks import check_choice, check_dataset, check_path, show
 from .._dataset import finish_dataset, load_dataset, save_dataset
-from ..config import NetworkConfig
-from .trainer import METRICS_NC, TrainConfig, train
+from ..config import NetworkConfig, check_config
+from .trainer import CHECKPOINT, METRICS_NC, TrainConfig, train
 
-__all__ = ["run_study", "study_figure", "AXES"]
+__all__ = ["run_study", "study_figure", "study_configs", "AXES"]
 
 #: Study axes: NetworkConfig field -> label in the figure.
 AXES = {"layers": "depth", "width": "width", "beta": "beta", "theta": "theta"}
@@ -30,6 +30,45 @@ AXES = {"layers": "depth", "width": "width", "beta": "beta", "theta": "theta"}
 
 def _run_name(cfg: NetworkConfig) -> str:
     return f"{cfg.init}_L{cfg.layers}_n{cfg.width}_T{cfg.steps}_theta{cfg.theta:g}_beta{cfg.beta:g}"
+
+
+def study_configs(
+    base: NetworkConfig, axes: Mapping[str, Sequence], inits: Sequence[str]
+) -> list[tuple[str, float, str, NetworkConfig]]:
+    """Every ``(axis, value, init, cfg)`` of a study, validated before any training.
+
+    Raises a one-line ``ValueError`` for an unknown axis or rule, or a value
+    that :class:`~snninit.config.NetworkConfig` refuses, named as
+    ``axis=value`` (``width=0: width must be an integer in [1, 1000000]; got 0``).
+    """
+    from ..theory.rules import get_rule
+
+    base = check_config(base, "base")
+    if not isinstance(axes, Mapping):
+        raise ValueError(
+            f"axes must be a mapping {{field: values}} with fields among "
+            f"{', '.join(AXES)}; got {type(axes).__name__} {show(axes)}"
+        )
+    if isinstance(inits, str) or not hasattr(inits, "__iter__"):
+        raise ValueError(f"inits must be a list of rule names; got {show(inits)}")
+    inits = list(inits)
+    if not inits:
+        raise ValueError("inits must name at least one rule; got none")
+    for init in inits:
+        get_rule(init)
+    out = []
+    for axis, values in axes.items():
+        check_choice("axis", axis, tuple(AXES))
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise ValueError(f"axes[{axis!r}] must be a list of values; got {show(values)}")
+        for value in values:
+            for init in inits:
+                try:
+                    cfg = base.replace(**{axis: value, "init": init})
+                except ValueError as exc:
+                    raise ValueError(f"{axis}={show(value)}: {exc}") from None
+                out.append((axis, float(getattr(cfg, axis)), init, cfg))
+    return out
 
 
 def run_study(
@@ -69,35 +108,33 @@ def run_study(
     import time
 
     from .._io import remove_stale_temps
-    from ..theory.rules import get_rule
 
     started = time.time()
-    out = Path(out)
-    for name in axes:
-        check_choice("axis", name, tuple(AXES))
-    for init in inits:
-        get_rule(init)
+    out = check_path("out", out)
+    if not isinstance(tcfg, TrainConfig):
+        raise ValueError(f"tcfg must be a snninit.training.TrainConfig; got {type(tcfg).__name__}")
+    # the whole grid before the first run trains: a bad value must not fail an hour in
+    plan = study_configs(base, axes, inits)
     if data is None:
         from .data import load_dataset_arrays
 
         data = load_dataset_arrays(tcfg.dataset)
     cache: dict[str, xr.Dataset] = {}
     rows = []
-    for axis, values in axes.items():
-        for value in values:
-            for init in inits:
-                cfg = base.replace(**{axis: value, "init": init})
-                name = _run_name(cfg)
-                if name not in cache:
-                    folder = out / name
-                    done = folder / METRICS_NC
-                    ds = load_dataset(done) if done.exists() else None
-                    if ds is None or ds.sizes["epoch"] < tcfg.epochs:
-                        if progress:
-                            print(f"study: training {name}")
-                        ds = train(cfg, tcfg, folder, resume=True, progress=progress, data=data)
-                    cache[name] = ds
-                rows.append((axis, float(value), init, cache[name]))
+    for axis, value, init, cfg in plan:
+        name = _run_name(cfg)
+        if name not in cache:
+            folder = out / name
+            done = folder / METRICS_NC
+            ds = load_dataset(done) if done.exists() else None
+            if ds is None or ds.sizes["epoch"] < tcfg.epochs:
+                if progress:
+                    print(f"study: training {name}")
+                # continue a killed run of this folder; start one where none was saved
+                resume = (folder / CHECKPOINT).exists()
+                ds = train(cfg, tcfg, folder, resume=resume, progress=progress, data=data)
+            cache[name] = ds
+        rows.append((axis, value, init, cache[name]))
     epoch = np.arange(1, tcfg.epochs + 1)
     result = xr.Dataset(
         {
@@ -127,6 +164,13 @@ def study_figure(ds: xr.Dataset, path: str | Path) -> Path:
     Colour encodes the axis value; solid lines are the first rule (Micheli),
     dashed the second (Kaiming), as in the paper's Figs. 5 and 6.
     """
+    ds = check_dataset(
+        "ds",
+        ds,
+        what="a run_study result",
+        variables=("train_acc", "test_acc", "axis", "value", "init", "epoch"),
+    )
+    path = check_path("path", path)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -20,19 +20,43 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_real, show
+from ..config import check_limit
+
 __all__ = ["arctan_surrogate", "arctan_step"]
 
 
+def _args(u, theta, alpha):
+    """``u`` as a numeric array and its result dtype; ``theta`` and ``alpha`` checked."""
+    try:
+        arr = np.asarray(u)
+    except Exception:
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise ValueError(
+            f"u must be a number or a numeric array (membrane potentials); got "
+            f"{type(u).__name__} {show(u)}"
+        )
+    theta = check_limit("theta", theta)
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
+    return arr, dtype, theta, alpha
+
+
 def arctan_surrogate(u, theta: float = 1.0, alpha: float = 2.0):
-    """Surrogate derivative ``(alpha/2) / (1 + (pi alpha (u - theta)/2)^2)`` (elementwise)."""
-    u = np.asarray(u)
-    dtype = u.dtype if np.issubdtype(u.dtype, np.floating) else np.float64
+    """Surrogate derivative ``(alpha/2) / (1 + (pi alpha (u - theta)/2)^2)`` (elementwise).
+
+    ``theta`` finite and >= 0, ``alpha`` finite and > 0 (one-line ``ValueError`` otherwise).
+    """
+    u, dtype, theta, alpha = _args(u, theta, alpha)
     x = (np.pi * alpha / 2) * (u - theta)
     return ((alpha / 2) / (1 + x * x)).astype(dtype, copy=False)
 
 
 def arctan_step(u, theta: float = 1.0, alpha: float = 2.0):
-    """Smooth step ``1/2 + arctan(pi alpha (u - theta)/2) / pi``: the surrogate integrated."""
-    u = np.asarray(u)
-    dtype = u.dtype if np.issubdtype(u.dtype, np.floating) else np.float64
+    """Smooth step ``1/2 + arctan(pi alpha (u - theta)/2) / pi``: the surrogate integrated.
+
+    Same arguments as :func:`arctan_surrogate`.
+    """
+    u, dtype, theta, alpha = _args(u, theta, alpha)
     return (0.5 + np.arctan((np.pi * alpha / 2) * (u - theta)) / np.pi).astype(dtype, copy=False)

@@ -29,15 +29,18 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_bool, check_choice, check_int, check_real
 from .._dataset import finish_dataset, save_dataset
 from .._io import atomic_write, check_writable, remove_stale_temps, save_or_rescue
-from ..config import NetworkConfig, check_config
+from ..config import NetworkConfig, check_config, check_limit
 from .data import DATASETS, Dataset, load_dataset_arrays, standardise
 from .model import SNN, softmax_cross_entropy
 from .optim import Adam, cosine_lr
 
-__all__ = ["TrainConfig", "train", "CHECKPOINT", "METRICS_NC", "METRICS_CSV"]
+__all__ = ["TrainConfig", "train", "CHECKPOINT", "METRICS_NC", "METRICS_CSV", "MAX_EPOCHS"]
+
+#: Most epochs of one run (a cosine period of 10**12 epochs is a typo, not a schedule).
+MAX_EPOCHS = 100_000
 
 CHECKPOINT = "checkpoint.npz"
 METRICS_NC = "metrics.nc"
@@ -52,7 +55,8 @@ class TrainConfig:
     Parameters
     ----------
     epochs : int
-        Epochs of this run (also the period of the cosine schedule), >= 1.
+        Epochs of this run (also the period of the cosine schedule), in
+        ``[1, MAX_EPOCHS]``.
     batch : int
         Mini-batch size, >= 1 (the last, smaller batch of an epoch is kept).
     lr : float
@@ -89,12 +93,12 @@ class TrainConfig:
     rate_batch: int = 256
 
     def __post_init__(self) -> None:
-        check_int("epochs", self.epochs, low=1)
+        check_int("epochs", self.epochs, low=1, high=MAX_EPOCHS)
         check_int("batch", self.batch, low=1)
         check_real("lr", self.lr, low=0.0, low_open=True)
         check_real("lr_min", self.lr_min, low=0.0, high=self.lr)
         check_choice("schedule", self.schedule, ("cosine", "constant"))
-        check_int("seed", self.seed, low=0)
+        check_limit("seed", self.seed)
         check_choice("dataset", self.dataset, DATASETS)
         for name in ("train_subset", "test_subset"):
             if getattr(self, name) is not None:
@@ -284,15 +288,17 @@ def train(
     out : path, optional
         Output folder for checkpoint and metrics (nothing written if None).
     resume : bool
-        Continue from ``out/checkpoint.npz`` if it exists (same settings
-        required). Without ``resume`` an existing checkpoint is an error, so
-        that a finished run is never silently overwritten.
+        Continue from ``out/checkpoint.npz`` (same settings required); an
+        error if ``out`` holds no checkpoint (nothing to resume: a typo in
+        ``out`` must not start a new run silently). Without ``resume`` an
+        existing checkpoint is an error, so that a finished run is never
+        silently overwritten.
     progress : bool
         Show a tqdm bar per epoch.
     data : Dataset, optional
         Arrays to use instead of loading ``tcfg.dataset`` from the cache.
     stop_after : int, optional
-        Stop (as if killed) after this many epochs in total (tests of resume).
+        Stop (as if killed) after this many epochs in total, >= 1 (tests of resume).
 
     Returns
     -------
@@ -307,15 +313,25 @@ def train(
 
     if not isinstance(tcfg, TrainConfig):
         raise ValueError(f"tcfg must be a snninit.training.TrainConfig; got {type(tcfg).__name__}")
+    resume = check_bool("resume", resume)
+    if stop_after is not None:
+        stop_after = check_int("stop_after", stop_after, low=1, high=MAX_EPOCHS)
     # before any work: an output folder that cannot be written fails now
     out = None if out is None else check_writable(out, "--out", kind="dir")
-    data = load_dataset_arrays(tcfg.dataset) if data is None else data
-    x_tr, y_tr, x_te, y_te = _prepare(data, tcfg)
     ckpt = None if out is None else out / CHECKPOINT
+    if resume and ckpt is None:
+        raise ValueError("resume=True (--resume) needs out (--out), the folder of the run")
+    if resume and not ckpt.exists():
+        raise FileNotFoundError(
+            f"--resume: no checkpoint in {out} ({ckpt} does not exist): nothing to resume; "
+            "check --out, or drop --resume to start a new run"
+        )
     if ckpt is not None and ckpt.exists() and not resume:
         raise ValueError(
             f"{ckpt} exists: pass --resume to continue that run, or choose another --out"
         )
+    data = load_dataset_arrays(tcfg.dataset) if data is None else data
+    x_tr, y_tr, x_te, y_te = _prepare(data, tcfg)
     init_rng = np.random.default_rng(np.random.SeedSequence([tcfg.seed, 0]))
     model = SNN(
         cfg,
@@ -330,7 +346,7 @@ def train(
     hist: dict[str, list] = {k: [] for k in _METRICS}
     rates: list = []
     rate0 = model.forward(x_rate, record=True).rates()
-    if ckpt is not None and ckpt.exists():
+    if resume:
         hist, rates, rate0 = _load_checkpoint(ckpt, cfg, tcfg, model, opt)
     n = len(x_tr)
     last = tcfg.epochs if stop_after is None else min(tcfg.epochs, stop_after)

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .._checks import check_dataset, check_path, show
 from .._dataset import code_fingerprint, load_cached, save_dataset
 from ..config import check_limit
 
@@ -124,26 +125,38 @@ def compare_rules(
         layer), ``accuracy`` (init); attrs:
         ``errors`` (JSON list), settings.
     """
-    from .._checks import check_choice
+    from .._checks import check_bool, check_choice
     from ..config import NetworkConfig
+    from ..montecarlo.engine import METHODS
     from ..theory import rule_names
 
     check_choice("data_driven", data_driven, ("self", "shared"))
-    rules = list(rule_names() if rules is None else rules)
     known = rule_names()
+    if isinstance(rules, str):
+        rules = [rules]
+    rules = list(known if rules is None else _sequence("rules", rules))
     for r in rules:
-        if r not in known:
+        if not isinstance(r, str) or r not in known:
             raise ValueError(f"rules: unknown rule {r!r}; registered: {', '.join(known)}")
     width = check_limit("width", width)
     layers = check_limit("layers", layers)
     reps = check_limit("reps", reps)
-    steps, betas, thetas = list(steps), [float(b) for b in betas], [float(t) for t in thetas]
+    seed = check_limit("seed", seed)
+    method = check_choice("method", method, METHODS)
+    train = check_bool("train", train)
     # the grid itself must be valid (a bad beta, theta or steps is the caller's error, not a
-    # rule refusing a cell): NetworkConfig names the parameter and its allowed range
+    # rule refusing a cell): NetworkConfig's limits name the parameter and its range
+    steps = [check_limit("steps", T) for T in _sequence("steps", steps)]
+    betas = [check_limit("beta", b) for b in _sequence("betas", betas)]
+    thetas = [check_limit("theta", t) for t in _sequence("thetas", thetas)]
     for T in steps:
         for beta in betas:
             for theta in thetas:
                 NetworkConfig(width=width, layers=layers, steps=T, theta=theta, beta=beta)
+    # memory and time of every cell, and of the whole grid, before the first cell runs
+    # (a cell a rule refuses is left to the loop, which records why)
+    _check_cells(rules, width, layers, steps, betas, thetas, reps, method, data_driven,
+                 resumable=cache_dir is not None)
     shape = (len(rules), len(steps), len(betas), len(thetas))
     activity = np.full(shape, np.nan)
     extinct = np.full(shape, np.nan)
@@ -222,6 +235,47 @@ def compare_rules(
     )
     ds["accuracy"].attrs["long_name"] = "MNIST test accuracy after the short run"
     return ds
+
+
+def _sequence(name: str, values) -> list:
+    """``values`` as a non-empty list (a list, tuple, array...; not a string or a number)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a list of values; got {show(values)}")
+    out = list(values)
+    if not out:
+        raise ValueError(f"{name} must hold at least one value; got none")
+    return out
+
+
+def _check_cells(rules, width, layers, steps, betas, thetas, reps, method, data_driven,
+                 *, resumable):
+    """:func:`snninit._resources.check_runs` of every simulated cell of the comparison."""
+    from .._resources import check_runs
+    from ..config import NetworkConfig
+
+    runs = []
+    for rule in rules:
+        for T in steps:
+            for beta in betas:
+                for theta in thetas:
+                    try:
+                        cfg = NetworkConfig(width=width, layers=layers, steps=T, theta=theta,
+                                            beta=beta, init=rule)
+                    except ValueError:
+                        continue  # the rule refuses this cell: recorded by the loop
+                    # a self-calibrated data-driven network draws dense weights
+                    cell_method = "dense" if _self_calibrated(cfg, data_driven) else method
+                    where = f"cell init={rule}, steps={T}, beta={beta:g}, theta={theta:g}"
+                    runs.append((where, cfg, 1, {"method": cell_method}))
+    check_runs(
+        "simulate",
+        runs,
+        resumable=resumable,
+        job="the rule comparison",
+        total_knob="compare fewer rules or grid values, or use smaller width, layers or reps",
+        reps=reps,
+        method=method,
+    )
 
 
 def _self_calibrated(cfg, data_driven: str) -> bool:
@@ -316,8 +370,18 @@ def _train_all(rules, training, seed, errors, progress, cache_dir=None):
     return out
 
 
+#: What every function reading a :func:`compare_rules` result needs.
+_RESULT_VARIABLES = ("activity", "extinct", "rate_layer", "accuracy", "init", "steps", "beta",
+                     "theta", "layer")
+
+
+def _check_result(ds) -> xr.Dataset:
+    return check_dataset("ds", ds, what="a compare_rules result", variables=_RESULT_VARIABLES)
+
+
 def rules_table(ds: xr.Dataset) -> list[dict]:
     """One row per (init, steps, beta, theta): activity, extinct, accuracy."""
+    ds = _check_result(ds)
     rows = []
     for init in ds["init"].values:
         for T in ds["steps"].values:
@@ -347,6 +411,7 @@ def _fmt(x, spec):
 
 def rules_markdown(ds: xr.Dataset) -> str:
     """Markdown: activity / extinction per cell (one column per rule), then accuracies."""
+    ds = _check_result(ds)
     inits = [str(i) for i in ds["init"].values]
     head = "| T | beta | theta | layer 0 | " + " | ".join(inits) + " |"
     lines = [
@@ -432,6 +497,8 @@ def rules_figure(ds: xr.Dataset, path):
     is the encoding layer's rate. Symmetric-log y axis, identical in every
     panel (0 and 1e-3..1), so that silent layers show as 0.
     """
+    ds = _check_result(ds)
+    path = check_path("path", path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -485,9 +552,10 @@ def write_rules_outputs(ds: xr.Dataset, out) -> dict:
     """Write ``rules.nc``, ``.csv``, ``.md`` and ``.png`` into ``out`` (atomically)."""
     from .._io import atomic_write
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    ds = _check_result(ds)
+    out = check_path("out", out)
     rows = rules_table(ds)
+    out.mkdir(parents=True, exist_ok=True)
 
     def write_csv(path):
         with open(path, "w", newline="") as fh:

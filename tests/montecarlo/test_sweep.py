@@ -484,3 +484,57 @@ def test_store_listing(tmp_path):
         "var_u",
         "zarr.json",
     ]
+
+
+def test_sweeps_that_would_take_days_are_refused_before_the_store(tmp_path):
+    """Each task within the time of one run, the whole sweep within the limit of a job."""
+    store = tmp_path / "s.zarr"
+    # one task: 100 reps x 1000 layers x 10^10 dense weights (days on any machine)
+    with pytest.raises(ValueError) as info:
+        si.montecarlo.sweep(
+            si.NetworkConfig(width=100_000, layers=1000),
+            {"theta": [0.5, 1.0]},
+            reps=1000,
+            store=store,
+        )
+    message = str(info.value)
+    assert message.startswith("grid point theta=0.5: simulate would take ~"), message
+    assert "smaller chunks (--chunk-reps)" in message and "\n" not in message
+    # every task ~2.5 min (one rep each, whatever the thread count), 2000 of them: ~3.5 days
+    with pytest.raises(ValueError) as info:
+        si.montecarlo.sweep(
+            si.NetworkConfig(width=30_000, layers=100),
+            {"theta": [0.5, 1.0]},
+            reps=1000,
+            chunk_reps=1,
+            store=store,
+        )
+    message = str(info.value)
+    assert message.startswith("the sweep (simulate) would take ~"), message
+    assert "2000 run(s) of simulate" in message and "over the 2 days limit" in message
+    assert "SNNINIT_MAX_TOTAL_SECONDS=" in message
+    # no store: a killed sweep keeps nothing, so the total is held to one run's limit
+    with pytest.raises(ValueError, match="cannot resume"):
+        si.montecarlo.sweep(
+            si.NetworkConfig(width=30_000, layers=100), {"theta": [0.5, 1.0]}, reps=20, chunk_reps=1
+        )
+    assert not store.exists()
+
+
+def test_a_huge_grid_is_refused_before_any_config_is_built():
+    import time
+
+    from snninit.montecarlo.sweep_commands import parse_over
+
+    start = time.perf_counter()
+    with pytest.raises(
+        ValueError, match=r"over has at least 100000000 grid points; at most 100000"
+    ):
+        gs.make_grid(CFG, {"theta": range(10**8)})
+    with pytest.raises(ValueError, match=r"over has at least 2 x 100001 = 200002 grid points"):
+        gs.make_grid(CFG, {"init": ["micheli", "kaiming"], "theta": iter(range(10**8))})
+    assert time.perf_counter() - start < 5.0
+    with pytest.raises(ValueError, match=r"--over theta: NUM must be an integer in \[1, 100000\]"):
+        parse_over(["theta=0:1:100000000"])
+    with pytest.raises(ValueError, match="store must be a path"):
+        si.montecarlo.open_sweep(None)

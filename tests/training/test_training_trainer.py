@@ -148,3 +148,53 @@ def test_study_removes_temp_files_in_its_folders(tmp_path):
     fresh = _leftover(tmp_path, "study.nc", age=0)
     run_study(*args, progress=False, data=DATA)  # every run finished: nothing retrained
     assert [p for p in stale if p.exists()] == [] and fresh.exists()
+
+
+# ---- refused before any work (docs/reliability.md) -------------------------------------
+
+
+def test_resume_with_nothing_to_resume_is_refused(tmp_path):
+    tcfg = TrainConfig(epochs=1, batch=64, dataset="synthetic")
+    with pytest.raises(FileNotFoundError) as info:
+        train(CFG, tcfg, tmp_path / "nothere", resume=True, progress=False, data=DATA)
+    message = str(info.value)
+    assert f"--resume: no checkpoint in {tmp_path / 'nothere'}" in message
+    assert "drop --resume" in message and "\n" not in message
+    assert not (tmp_path / "nothere").exists()
+    with pytest.raises(ValueError, match=r"^resume must be True or False; got 'yes'$"):
+        train(CFG, tcfg, tmp_path / "x", resume="yes", progress=False, data=DATA)
+
+
+def test_study_validates_the_whole_grid_before_training(tmp_path, monkeypatch):
+    import snninit.training.study as study
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a run started before the grid was checked")
+
+    monkeypatch.setattr(study, "train", refuse)
+    tcfg = TrainConfig(epochs=1, batch=64, dataset="synthetic")
+    cases = {
+        "width=0: width must be an integer in [1, 1000000]; got 0": {"width": [30, 0]},
+        "theta=nan: theta must be a finite number": {"layers": [2], "theta": [1.0, np.nan]},
+        "axes['beta'] must be a list of values": {"beta": 0.5},
+        "axis must be one of": {"depth": [2]},
+    }
+    for fragment, axes in cases.items():
+        with pytest.raises(ValueError) as info:
+            run_study(CFG, tcfg, axes, ["micheli"], tmp_path / "st", progress=False, data=DATA)
+        assert fragment in str(info.value), str(info.value)
+    with pytest.raises(ValueError, match="init must be one of"):
+        run_study(CFG, tcfg, {"width": [30]}, ["micheli", "bogus"], tmp_path / "st", data=DATA)
+    with pytest.raises(ValueError, match="tcfg must be a snninit.training.TrainConfig"):
+        run_study(CFG, None, {"width": [30]}, ["micheli"], tmp_path / "st", data=DATA)
+    assert not (tmp_path / "st").exists()
+
+
+def test_study_figure_needs_a_study_result(tmp_path):
+    import xarray as xr
+
+    with pytest.raises(ValueError, match=r"^ds must be an xarray.Dataset \(a run_study result\)"):
+        study_figure(None, tmp_path / "f.png")
+    with pytest.raises(ValueError, match="holding 'train_acc', 'test_acc'"):
+        study_figure(xr.Dataset(), tmp_path / "f.png")
+    assert not (tmp_path / "f.png").exists()
