@@ -367,6 +367,28 @@ def build_cases() -> list[Case]:
         match="paths")
     api("theory-breakup_layer-ok", "extreme but valid", f"theory.breakup_layer({D}, 1024)",
         expect="ok", allow_nan=("*",))
+    api("theory-breakup_outcome-None", "bad type", "theory.breakup_outcome(None, 100)",
+        match="analysis")
+    api("theory-breakup_outcome-width-0", "out of range",
+        f"theory.breakup_outcome(theory.breakup_analysis({D}, 1024), 0)", match="width")
+    api("theory-predict-bogus", "bad type", f"theory.predict(NetworkConfig({TINY}), 'bogus')",
+        match="prediction")
+    api("theory-predict-steps", "out of range",
+        "theory.predict(NetworkConfig(width=20, layers=3, steps=3), 'mean_field')",
+        match="steps")
+    api("theory-predict-option", "bad type",
+        f"theory.predict(NetworkConfig({TINY}), 'finite_size', paths=10)", match="paths")
+    api("theory-predict-dmft-ok", "extreme but valid",
+        "theory.predict(NetworkConfig(width=20, layers=3, steps=3), 'dmft', paths=1024)",
+        expect="ok", allow_nan=("*_se",))
+    api("theory-get_prediction-int", "bad type", "theory.get_prediction(3)", match="prediction")
+    api("theory-register_prediction-str", "bad type", "theory.register_prediction('x')",
+        match="prediction")
+    api("theory-Prediction-compute", "bad type",
+        "theory.Prediction('x', 3, kind='x', one_step=True)", match="compute")
+    api("theory-Prediction-check", "out of range",
+        "theory.PREDICTIONS['finite_size'].check(NetworkConfig(width=20, layers=3, steps=2))",
+        match="steps")
     api("theory-breakup_analysis-tolerance-nan", "out of range",
         f"theory.breakup_analysis({D}, 1024, tolerance=float('nan'))", match="tolerance")
     api("theory-dmft_layer_variances-micheli", "extreme but valid",

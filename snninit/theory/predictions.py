@@ -23,7 +23,7 @@ from typing import Any
 
 import xarray as xr
 
-from .._checks import show
+from .._checks import check_bool, check_callable, show
 from ..config import NetworkConfig, check_config
 
 __all__ = ["Prediction", "PREDICTIONS", "register_prediction", "get_prediction", "predict"]
@@ -63,6 +63,20 @@ class Prediction:
     options: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     summary: str = ""
+
+    def __post_init__(self) -> None:
+        for field in ("name", "kind"):
+            value = getattr(self, field)
+            if not isinstance(value, str) or not value.isidentifier():
+                raise ValueError(f"{field} must be an identifier such as 'mean_field'; "
+                                 f"got {show(value)}")
+        check_callable("compute", self.compute, "compute(cfg, **options) -> Dataset")
+        for field in ("one_step", "sampled"):
+            check_bool(field, getattr(self, field))
+        for field in ("options", "aliases"):
+            value = getattr(self, field)
+            if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{field} must be a tuple of names; got {show(value)}")
 
     def check(self, cfg: NetworkConfig) -> NetworkConfig:
         """The refusals that depend on the configuration alone, before any work."""
