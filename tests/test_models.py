@@ -64,3 +64,51 @@ def test_engine_kernel_runs_the_model(case):
         np.testing.assert_array_equal(u[t], ref)
         np.testing.assert_array_equal(s[t], spike(ref, 0.8))
         u_prev, s_prev = ref, spike(ref, 0.8).astype(float)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_trainer_runs_the_model(case):
+    """The trainer's float32-capable kernel (kept separate for its surrogate and dtype) is
+    the same neuron: in float64 it matches membrane_update + spike step by step."""
+    from snninit import training
+
+    reset, decay, _ = CASES[case]
+    rng = np.random.default_rng(2)
+    drive = rng.normal(0.5, 1.0, size=(12, 40))
+    u, s = training.lif_forward(drive, beta=0.7, theta=0.8, reset=reset, reset_decay=decay)
+    u_prev, s_prev = np.zeros(40), np.zeros(40)
+    for t in range(drive.shape[0]):
+        ref = membrane_update(u_prev, s_prev, drive[t], 0.7, 0.8, RESET_CODES[reset], decay)
+        np.testing.assert_allclose(u[t], ref, rtol=1e-14, atol=1e-14)
+        np.testing.assert_array_equal(s[t], spike(ref, 0.8))
+        u_prev, s_prev = ref, spike(ref, 0.8).astype(float)
+
+
+def test_dmft_path_kernel_runs_the_model():
+    """The dynamic mean field's path kernel: its membrane moments are those of the model
+    run on the same input paths (one group, identity factor: h = z)."""
+    from snninit.theory.dmft import _layer_kernel
+
+    rng = np.random.default_rng(3)
+    m, T = 64, 6
+    z = rng.normal(size=(1, m, T))
+    factor_t = np.eye(T)[None]
+    drive = np.full((1, T), 0.3)
+    inv_scale = np.ones((1, T))
+    for reset in ("subtract", "zero", "none"):
+        for decay in (False, True):
+            raw, corr = np.zeros((1, 4, T)), np.zeros((1, T, T))
+            _layer_kernel(z, factor_t, drive, inv_scale, 0.7, 0.8, RESET_CODES[reset], decay,
+                          raw, corr)
+            x = z[0] + drive[0]
+            u_prev, s_prev, us = np.zeros(m), np.zeros(m), []
+            for t in range(T):
+                u_t = membrane_update(u_prev, s_prev, x[:, t], 0.7, 0.8, RESET_CODES[reset],
+                                      decay)
+                us.append(u_t)
+                u_prev, s_prev = u_t, spike(u_t, 0.8).astype(float)
+            us = np.array(us)
+            np.testing.assert_allclose(raw[0, 0], us.mean(axis=1), rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(raw[0, 1], (us**2).mean(axis=1), rtol=1e-12)
+            s = spike(us, 0.8).astype(float)
+            np.testing.assert_allclose(corr[0], s @ s.T / m, atol=1e-14)

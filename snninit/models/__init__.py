@@ -8,7 +8,10 @@ A neuron model provides, in one file of this package:
   (``membrane_update(u_prev, s_prev, drive, *params)``) and the spike rule
   (``spike(u, theta)``), with numba ``inline="always"`` twins (``*_jit``) so
   that the Monte Carlo kernels and the dynamic mean field's path kernel run
-  the very same expression as the numpy callers (diffusion rule, trainer).
+  the very same expression as the numpy callers (diffusion rule, trainer);
+* the layer's time loop as a numba kernel (``lif_layer(u, s, ...)``: drive in,
+  membranes and spikes out, in place), which the Monte Carlo engine, the
+  data-driven stacks and the direct simulations of the rules run.
 
 The Monte Carlo engine (:mod:`snninit.montecarlo.kernels`), the dynamic mean
 field (:mod:`snninit.theory.dmft`), the diffusion rule and the trainer call
@@ -24,6 +27,7 @@ from .leaky import (
     RESET_ZERO,
     RESETS,
     input_factor,
+    lif_layer,
     membrane_update,
     membrane_update_jit,
     spike,
@@ -42,4 +46,5 @@ __all__ = [
     "membrane_update_jit",
     "spike",
     "spike_jit",
+    "lif_layer",
 ]

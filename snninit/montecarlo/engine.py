@@ -46,14 +46,13 @@ from .._checks import check_choice
 from .._dataset import finish_dataset, layer_coord, time_coord
 from .._resources import check_resources
 from ..config import NetworkConfig, check_config, check_limit
+from ..models import RESET_CODES
 from . import kernels as K
 
 __all__ = ["simulate", "run_network", "NetworkRun", "METHODS", "rep_generator"]
 
 #: Sampling methods of :func:`simulate`.
 METHODS = ("dense", "gram")
-
-_RESET_CODES = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO, "none": K.RESET_NONE}
 
 #: Relative pivot tolerance of the Gram factorisation (see kernels.pivoted_cholesky).
 GRAM_REL_TOL = 1e-10
@@ -69,12 +68,8 @@ def rep_generator(seed: int, rep: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(rep,))))
 
 
-def _input_factor(cfg: NetworkConfig) -> float:
-    return 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
-
-
 def _weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
-    from ..theory import layer_weight_moments
+    from ..theory.rules import layer_weight_moments
 
     mean, var = layer_weight_moments(cfg)
     mean = np.ascontiguousarray(mean, dtype=np.float64)
@@ -197,9 +192,9 @@ def simulate_range(
         T,
         float(cfg.theta),
         float(cfg.beta),
-        _RESET_CODES[cfg.reset],
+        RESET_CODES[cfg.reset],
         bool(cfg.reset_decay),
-        _input_factor(cfg),
+        cfg.input_factor,
         mean,
         var,
         K.METHOD_GRAM if method == "gram" else K.METHOD_DENSE,
@@ -359,8 +354,8 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
     shape = (batch, len(sizes), T)
     stats = {name: np.zeros(shape) for name in ("mean_u", "var_u", "skew", "kurt")}
     counts = np.zeros(shape, dtype=np.int64)
-    c = _input_factor(cfg)
-    reset = _RESET_CODES[cfg.reset]
+    c = cfg.input_factor
+    reset = RESET_CODES[cfg.reset]
     for b in range(batch):
         u = membranes[0][b]
         u[:, :] = c * x[b][None, :]

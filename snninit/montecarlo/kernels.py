@@ -20,13 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models.leaky import (
-    RESET_NONE,
-    RESET_SUBTRACT,
-    RESET_ZERO,
-    membrane_update_jit,
-    spike_jit,
-)
+from ..models.leaky import RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_layer
 
 __all__ = [
     "RESET_SUBTRACT",
@@ -46,40 +40,6 @@ METHOD_DENSE = 0
 METHOD_GRAM = 1
 
 _NOPY = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
-
-
-@njit(**_NOPY)
-def lif_layer(u, s, beta, theta, reset, reset_decay):
-    """Turn the drive ``u`` (T, n) into membranes in place and fill spikes ``s``.
-
-    The neuron of :mod:`snninit.models.leaky` (DESIGN 1b): with ``x^t`` the
-    drive (``u`` on entry) and ``u^{-1} = s^{-1} = 0``, ``u^t =``
-    ``membrane_update(u^{t-1}, s^{t-1}, x^t, ...)`` and ``s^t = spike(u^t,
-    theta)``; at ``t = 0`` the membrane is the drive itself.
-    """
-    T, n = u.shape
-    for t in range(T):
-        if t == 0:
-            for i in range(n):
-                s[0, i] = 1 if spike_jit(u[0, i], theta) else 0
-            continue
-        # the reset code as a literal in each branch: after inlining, the compiler drops
-        # the other variants from the inner loop and vectorises it
-        if reset == RESET_SUBTRACT:
-            _lif_row(u, s, t, beta, theta, RESET_SUBTRACT, reset_decay)
-        elif reset == RESET_ZERO:
-            _lif_row(u, s, t, beta, theta, RESET_ZERO, reset_decay)
-        else:
-            _lif_row(u, s, t, beta, theta, RESET_NONE, reset_decay)
-
-
-@njit(inline="always", cache=True)
-def _lif_row(u, s, t, beta, theta, reset, reset_decay):
-    for i in range(u.shape[1]):
-        v = membrane_update_jit(u[t - 1, i], s[t - 1, i], u[t, i], beta, theta, reset,
-                                reset_decay)
-        u[t, i] = v
-        s[t, i] = 1 if spike_jit(v, theta) else 0
 
 
 @njit(**_NOPY)

@@ -76,10 +76,9 @@ from threadpoolctl import threadpool_limits
 from .._checks import check_int, check_real
 from .._dataset import finish_dataset, layer_coord
 from ..config import NetworkConfig, check_config
+from ..models import RESET_CODES
 from .dmft import (
-    RESET_CODES,
     _encoding_layer,
-    _input_scale,
     _layer_kernel,
     _path_normals,
     _pca_factor,
@@ -217,7 +216,7 @@ def _analyse(cfg: NetworkConfig, paths: int, seed: int, stop_growth: float) -> x
     out = {v: np.full(L + 1, np.nan) for v in ("rate", "growth", "lam", "lam_level", "chi0")}
     with threadpool_limits(1):
         # encoding layer: i.i.d. inputs, h^t = c I at every t (the first Sobol coordinate)
-        x0 = _input_scale(cfg) * np.repeat(z[:, :1], T, axis=1)
+        x0 = cfg.input_factor * np.repeat(z[:, :1], T, axis=1)
         _, acc, _ = _layer_statistics(x0, np.zeros(T), cfg, iu)  # A_0 = D_0
         corr = _encoding_layer(cfg)[-1][iu]  # the exact background C_0
         out["rate"][0] = corr[diag].mean()

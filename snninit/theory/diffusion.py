@@ -116,6 +116,7 @@ from scipy import integrate, special, stats
 from .._checks import check_bool, check_choice, check_int, check_real
 from .._resources import check_memory
 from ..config import INPUT_SCALES, RESETS, NetworkConfig, check_config, check_limit
+from ..models import RESET_CODES, input_factor, lif_layer, membrane_update, spike
 from .rules import InitRule, register_rule, survival, widen_and_solve
 
 __all__ = [
@@ -130,7 +131,6 @@ __all__ = [
     "diffusion_layer_variances",
 ]
 
-_RESETS = ("subtract", "zero", "none")
 _GRID = 400
 _CELLS_PER_SD = 8
 _MAX_CELLS = 3000
@@ -142,12 +142,8 @@ _MAX_CELLS = 3000
 
 
 def _g(v, beta, theta, reset):
-    fired = v > theta
-    if reset == "subtract":
-        return beta * v - theta * fired
-    if reset == "zero":
-        return beta * v * (~fired)
-    return beta * v
+    """The membrane after the leak and the reset, before the next input (the model, drive 0)."""
+    return membrane_update(v, spike(v, theta), 0.0, beta, theta, RESET_CODES[reset], False)
 
 
 def _grid(lo, hi, theta, cells):
@@ -225,7 +221,7 @@ def _chain(theta, beta, reset, steps, noise, m, v, n=0, nu=0.0, mu_w=0.0, s2=0.0
 def _check_common(theta, beta, reset, steps, cells):
     theta = check_real("theta", theta, low=0.0)
     beta = check_real("beta", beta, low=0.0, high=1.0)
-    check_choice("reset", reset, _RESETS)
+    check_choice("reset", reset, RESETS)
     if steps is not None:
         steps = check_limit("steps", steps)
     elif beta >= 1.0:
@@ -439,29 +435,22 @@ def collapse_expected_spikes(steps, sigma=1.0, theta=1.0, *, method="spitzer", c
     return np.cumsum(rates)
 
 
-def simulate_single_neuron(inputs, theta=1.0, beta=1.0, reset="subtract"):
+def simulate_single_neuron(inputs, theta=1.0, beta=1.0, reset="subtract", reset_decay=False):
     """Direct simulation of independent discrete LIF neurons driven by ``inputs`` (T, N).
 
-    Returns the spikes (T, N) as uint8. Plain numpy, vectorised over neurons.
+    Returns the spikes (T, N) as uint8: the neuron of :mod:`snninit.models`
+    (``lif_layer``, the engine's kernel), ``inputs[t]`` its input at step ``t``.
     """
     x = np.asarray(inputs, dtype=float)
     if x.ndim != 2 or not np.all(np.isfinite(x)):
         raise ValueError(f"inputs must be a finite (T, N) array; got shape {x.shape}")
     theta = check_real("theta", theta, low=0.0)
     beta = check_real("beta", beta, low=0.0, high=1.0)
-    check_choice("reset", reset, _RESETS)
-    u = np.zeros(x.shape[1])
-    s = np.zeros(x.shape[1], dtype=bool)
+    check_choice("reset", reset, RESETS)
+    reset_decay = check_bool("reset_decay", reset_decay)
+    u = np.array(x, dtype=np.float64, order="C")
     out = np.zeros(x.shape, dtype=np.uint8)
-    for t in range(x.shape[0]):
-        if reset == "subtract":
-            u = beta * u - theta * s + x[t]
-        elif reset == "zero":
-            u = beta * u * (~s) + x[t]
-        else:
-            u = beta * u + x[t]
-        s = u > theta
-        out[t] = s
+    lif_layer(u, out, beta, theta, RESET_CODES[reset], reset_decay)
     return out
 
 
@@ -528,21 +517,18 @@ def encoding_rate_moments(theta, beta, steps, reset="subtract", input_scale="1",
 @functools.lru_cache(maxsize=256)
 def _encoding_rate(theta, beta, steps, reset, input_scale, reset_decay, points):
     if steps == 1:  # exact: the first step fires iff c I > theta
-        c1 = 1.0 if input_scale == "1" else 1.0 - beta
+        c1 = input_factor(beta, input_scale)
         return float(survival(theta / c1)) if c1 > 0 else 0.0
     return _encoding_rate_moments(theta, beta, steps, reset, input_scale, reset_decay, points)[0]
 
 
 @functools.lru_cache(maxsize=256)
 def _encoding_rate_moments(theta, beta, steps, reset, input_scale, reset_decay, points):
-    from ..montecarlo import kernels as K
-
-    codes = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO, "none": K.RESET_NONE}
-    c = 1.0 if input_scale == "1" else 1.0 - beta
+    c = input_factor(beta, input_scale)
     x = stats.norm.ppf((np.arange(points) + 0.5) / points)
     u = np.repeat((c * x)[None, :], steps, axis=0)
     s = np.zeros(u.shape, dtype=np.uint8)
-    K.lif_layer(u, s, float(beta), float(theta), codes[reset], bool(reset_decay))
+    lif_layer(u, s, float(beta), float(theta), RESET_CODES[reset], bool(reset_decay))
     r = s.mean(axis=0, dtype=np.float64)
     return float(r.mean()), float(np.mean(r * r))
 

@@ -49,12 +49,15 @@ from threadpoolctl import threadpool_limits
 from .._dataset import finish_dataset, layer_coord, time_coord
 from .._resources import check_resources
 from ..config import NetworkConfig, check_config, check_limit
+from ..models import RESET_CODES as MODEL_RESET_CODES
+from ..models import membrane_update, membrane_update_jit, spike_jit
 from .rules import layer_weight_moments, survival
 
 __all__ = ["dynamic_mean_field", "unstable_layer", "RESET_CODES"]
 
-#: Integer codes of the reset variants passed to the numba kernel.
-RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
+#: Integer codes of the reset variants passed to the numba kernel (the model's own;
+#: kept here as a public name of this module).
+RESET_CODES = MODEL_RESET_CODES
 
 _MOMENT_VARS = ("var_u", "mean_u", "rate", "skew", "kurt")
 
@@ -62,10 +65,6 @@ _MOMENT_VARS = ("var_u", "mean_u", "rate", "skew", "kurt")
 # --------------------------------------------------------------------------
 # small shared pieces
 # --------------------------------------------------------------------------
-
-
-def _input_scale(cfg: NetworkConfig) -> float:
-    return 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
 
 
 def _firing_probability(mean: float, var: float, theta: float) -> float:
@@ -110,17 +109,6 @@ def _pow2_scale(size) -> np.ndarray:
     return np.ldexp(1.0, np.where(moderate, 0, exp))
 
 
-def _update_membrane(u_prev, s_prev, drive, beta, theta, reset, reset_decay):
-    """One step of DESIGN 1b for arrays (``drive`` is the layer's input)."""
-    if reset == "subtract":
-        if reset_decay:
-            return beta * (u_prev - theta * s_prev) + drive
-        return beta * u_prev - theta * s_prev + drive
-    if reset == "zero":
-        return beta * (1.0 - s_prev) * u_prev + drive
-    return beta * u_prev + drive
-
-
 # --------------------------------------------------------------------------
 # layer 0: exact piecewise-affine integration over I ~ N(0, 1)
 # --------------------------------------------------------------------------
@@ -157,7 +145,7 @@ def _encoding_layer(cfg: NetworkConfig):
     Returns ``(mean, var, rate, skew, kurt)`` arrays of shape ``(T,)`` and the
     correlation ``C_0`` of shape ``(T, T)``.
     """
-    T, theta, beta, c = cfg.steps, cfg.theta, cfg.beta, _input_scale(cfg)
+    T, theta, beta, c = cfg.steps, cfg.theta, cfg.beta, cfg.input_factor
     lo = np.array([-np.inf])
     hi = np.array([np.inf])
     # membrane of the previous step, affine in I: u = a I + b
@@ -167,9 +155,9 @@ def _encoding_layer(cfg: NetworkConfig):
     history = np.zeros((1, T))
     raw = np.zeros((5, T))
     for t in range(T):
-        a = _update_membrane(a, s_prev, c, beta, 0.0, cfg.reset, cfg.reset_decay)
+        a = membrane_update(a, s_prev, c, beta, 0.0, RESET_CODES[cfg.reset], cfg.reset_decay)
         # the reset term only moves the intercept: apply it to b with drive 0
-        b = _update_membrane(b, s_prev, 0.0, beta, theta, cfg.reset, cfg.reset_decay)
+        b = membrane_update(b, s_prev, 0.0, beta, theta, RESET_CODES[cfg.reset], cfg.reset_decay)
         # split intervals at the crossing a I + b = theta (a >= 0 always)
         with np.errstate(divide="ignore", invalid="ignore"):
             cross = np.where(a > 0, (theta - b) / np.where(a > 0, a, 1.0), np.nan)
@@ -250,22 +238,16 @@ def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay
             s_prev = 0.0
             n_spk = 0
             for t in range(steps):
-                if reset == 0:
-                    if reset_decay:
-                        u = beta * (u_prev - theta * s_prev) + (h[p, t] + drive[k, t])
-                    else:
-                        u = beta * u_prev - theta * s_prev + (h[p, t] + drive[k, t])
-                elif reset == 1:
-                    u = beta * (1.0 - s_prev) * u_prev + (h[p, t] + drive[k, t])
-                else:
-                    u = beta * u_prev + (h[p, t] + drive[k, t])
+                u = membrane_update_jit(
+                    u_prev, s_prev, h[p, t] + drive[k, t], beta, theta, reset, reset_decay
+                )
                 us = u * inv_scale[k, t]
                 u2 = us * us
                 acc[0, t] += us
                 acc[1, t] += u2
                 acc[2, t] += u2 * us
                 acc[3, t] += u2 * u2
-                if u > theta:
+                if spike_jit(u, theta):
                     s_prev = 1.0
                     spike_times[n_spk] = t
                     n_spk += 1

@@ -28,7 +28,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..config import NetworkConfig, check_config
-from .dmft import RESET_CODES, _encoding_layer, _firing_probability, _layer_kernel, _path_normals
+from ..models import RESET_CODES
+from .dmft import _encoding_layer, _firing_probability, _layer_kernel, _path_normals
 from .rules import InitRule, register_rule, survival, widen_and_solve
 
 __all__ = ["dmft_layer_variances"]

@@ -80,6 +80,7 @@ from .._checks import (
     show,
 )
 from ..config import RESETS, NetworkConfig, check_config, check_limit
+from ..models import RESET_CODES
 
 __all__ = [
     "SNN",
@@ -92,7 +93,6 @@ __all__ = [
     "row_blocks",
 ]
 
-_RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
 _ACTIVATIONS = ("heaviside", "smooth")
 
 
@@ -291,7 +291,7 @@ def lif_forward(
         R = R.reshape(flat.shape)
     else:
         R = flat
-    _lif_forward_kernel(flat, p, _RESET_CODES[reset], activation == "smooth", R, use_r, U, S)
+    _lif_forward_kernel(flat, p, RESET_CODES[reset], activation == "smooth", R, use_r, U, S)
     return U.reshape(shape), S.reshape(shape)
 
 
@@ -320,7 +320,7 @@ def lif_backward(
         R.reshape(Uf.shape),
         np.ascontiguousarray(G, dtype=U.dtype).reshape(Uf.shape),
         p,
-        _RESET_CODES[reset],
+        RESET_CODES[reset],
         not detach_reset,
         dU,
     )
@@ -691,7 +691,7 @@ class SNN:
             else check_int("upto", upto, low=0, high=len(self.weights))
         )
         T = self.cfg.steps
-        c = (1.0 - self.cfg.beta) if self.cfg.input_scale == "1-beta" else 1.0
+        c = self.cfg.input_factor
         drive = np.broadcast_to(self.dtype.type(c) * x, (T, *x.shape))
         rs = reset_signals or [None] * (len(self.weights) + 1)
         U, S = self._lif(drive, 0, activation, rs[0])

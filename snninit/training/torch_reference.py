@@ -74,7 +74,7 @@ class TorchSNN:
         torch = self.torch
         cfg = self.cfg
         x = torch.as_tensor(np.asarray(x), dtype=self.dtype)
-        c = (1.0 - cfg.beta) if cfg.input_scale == "1-beta" else 1.0
+        c = cfg.input_factor
         drive = c * x
         n_layers = len(self.weights) + 1
         u = [None] * n_layers

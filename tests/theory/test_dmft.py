@@ -10,7 +10,8 @@ import xarray as xr
 from scipy import integrate, stats
 
 import snninit as si
-from snninit.theory import dmft, rules
+from snninit.models import RESET_CODES, membrane_update
+from snninit.theory import rules
 
 T = si.theory
 
@@ -76,12 +77,14 @@ def _encoding_layer_on_grid(cfg, points=400_001):
     """Brute force: run the encoding layer on a fine grid of I, weight by phi."""
     x = np.linspace(-9.0, 9.0, points)
     w = stats.norm.pdf(x) * (x[1] - x[0])
-    c = 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
+    c = cfg.input_factor
     u = np.zeros_like(x)
     s = np.zeros_like(x)
     out = {k: [] for k in ("mean_u", "var_u", "rate")}
     for _ in range(cfg.steps):
-        u = dmft._update_membrane(u, s, c * x, cfg.beta, cfg.theta, cfg.reset, cfg.reset_decay)
+        u = membrane_update(
+            u, s, c * x, cfg.beta, cfg.theta, RESET_CODES[cfg.reset], cfg.reset_decay
+        )
         s = (u > cfg.theta).astype(float)
         m = np.sum(w * u)
         out["mean_u"].append(m)
@@ -131,7 +134,9 @@ def _layer1_two_steps(cfg):
 
     def moments(h0):
         spike0 = 1.0 if h0 > theta else 0.0
-        shift = dmft._update_membrane(h0, spike0, 0.0, beta, theta, cfg.reset, cfg.reset_decay)
+        shift = membrane_update(
+            h0, spike0, 0.0, beta, theta, RESET_CODES[cfg.reset], cfg.reset_decay
+        )
         m = shift + slope * h0  # u^1 = shift + h^1, h^1 | h0 ~ N(slope h0, cond_sd^2)
         rate = stats.norm.sf((theta - m) / cond_sd)
         return np.array([rate, m, m * m + cond_sd**2])
