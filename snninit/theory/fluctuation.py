@@ -97,6 +97,7 @@ import numpy as np
 from .._checks import check_choice, check_finite_array, check_int, check_real
 from .._dataset import finish_dataset
 from ..config import NetworkConfig, check_config, check_limit
+from ..models import RESET_CODES, lif_layer
 from .rules import InitRule, register_rule
 
 __all__ = [
@@ -342,13 +343,11 @@ def _encoding_spikes(cfg: NetworkConfig, rng: np.random.Generator):
     Constant input ``c I``, ``I ~ N(0, 1)^n`` drawn from ``rng``, run through
     the engine's LIF kernel (same conventions as :func:`snninit.montecarlo.simulate`).
     """
-    from ..montecarlo import engine as E
-
-    reset = E._RESET_CODES[cfg.reset]
+    reset = RESET_CODES[cfg.reset]
     u = np.empty((cfg.steps, cfg.width))
     s = np.zeros((cfg.steps, cfg.width), dtype=np.uint8)
-    u[:, :] = E._input_factor(cfg) * rng.standard_normal(cfg.width)[None, :]
-    E.K.lif_layer(u, s, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+    u[:, :] = cfg.input_factor * rng.standard_normal(cfg.width)[None, :]
+    lif_layer(u, s, cfg.beta, cfg.theta, reset, cfg.reset_decay)
     return reset, s
 
 
@@ -393,7 +392,7 @@ def _data_driven_network(cfg: NetworkConfig, rng: np.random.Generator, record: b
         s_next = np.zeros((T, n), dtype=np.uint8)
         u = np.empty((T, n))
         K.matrix_drive(w, s, u)  # drive (T, n) = W s^t, summed in a fixed order (no BLAS)
-        K.lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+        lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
         s = s_next
     if record:
         counts[L] = s.sum(axis=1)
@@ -831,7 +830,7 @@ def _dale_network(cfg: NetworkConfig, rng, n_e: int, n_i: int):
         s_next = np.zeros((T, n), dtype=np.uint8)
         u = np.empty((T, n))
         K.matrix_drive(w, s, u)  # fixed summation order: the same spikes on any machine
-        K.lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+        lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
         s = s_next
     counts[L] = s.sum(axis=1)
     return counts, scales
