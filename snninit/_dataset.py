@@ -231,29 +231,64 @@ def code_fingerprint() -> str:
     Cached results (reproduce cells, preset cells, compare-rules cells) are
     tagged with it, so a changed implementation never reuses numbers computed
     by an older one even when the version string was not bumped. Code that
-    cannot change a cached number is left out, so that editing a figure or a
-    command-line help text does not throw away hours of simulation: the
-    command-line modules (``cli.py``, ``_cliutil.py``, ``*commands.py``),
-    ``validation/figures.py`` and the torch front-end.
+    cannot change a cached number is left out (:func:`computing_files`), so
+    that editing the report, a figure or a command-line help text does not
+    throw away hours of simulation.
     """
     from . import __version__
 
     return f"{__version__}+{source_hash(Path(__file__).resolve().parent)}"
 
 
-def source_hash(root: Path) -> str:
-    """12 hex digits of the sha256 of the computing ``.py`` files below ``root``."""
-    import hashlib
+#: Top-level modules that cannot change a number: the command line, the output
+#: plumbing, the resource checks (estimates that refuse a run, never alter one).
+_NOT_COMPUTING = ("__main__.py", "cli.py", "_cliutil.py", "_io.py", "_lazy.py", "_resources.py")
+#: The modules of ``validation/`` whose numbers are cached: one cell of
+#: ``snninit reproduce`` (``cells.py``, with the exact chain's spread from
+#: ``comparison.py``) and the compare-rules cells. The rest of ``validation/``
+#: (protocols, whose every setting is in a cell's tag; the runner; the report;
+#: the figures) is left out.
+_CACHED_VALIDATION = ("cells.py", "comparison.py", "rules_comparison.py")
 
-    h = hashlib.sha256()
+
+def computing_files(root: Path) -> list[Path]:
+    """The ``.py`` files below the package folder ``root`` that :func:`source_hash` hashes.
+
+    Everything that computes a cached number: the configuration, the neuron
+    models, the rules, the theory, the Monte Carlo engine and kernels,
+    training, the data model (this module) and the cached modules of
+    ``validation/`` (:data:`_CACHED_VALIDATION`). Left out: the command line
+    (``cli.py``, ``_cliutil.py``, every ``*commands.py``), the output
+    plumbing and resource checks (:data:`_NOT_COMPUTING`), the torch
+    front-end, and the report side of ``validation/``.
+    """
+    root = Path(root)
+    out = []
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
+        top = rel.parts[0]
         if (
-            rel.name in ("cli.py", "_cliutil.py", "figures.py")
+            (len(rel.parts) == 1 and rel.name in _NOT_COMPUTING)
             or rel.name.endswith("commands.py")
-            or rel.parts[0] == "torch"
+            or top == "torch"
+            or (top == "validation" and rel.name not in _CACHED_VALIDATION)
         ):
             continue
-        h.update(str(rel).encode())
+        out.append(path)
+    return out
+
+
+def source_hash(root: Path) -> str:
+    """12 hex digits of the sha256 of the computing ``.py`` files below ``root``.
+
+    The files are :func:`computing_files` ``(root)``, each hashed with its
+    path relative to ``root``.
+    """
+    import hashlib
+
+    root = Path(root)
+    h = hashlib.sha256()
+    for path in computing_files(root):
+        h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import re
 from pathlib import Path
 
@@ -16,8 +15,29 @@ __all__ = ["register", "pick_layers", "format_table"]
 
 #: Default number of table rows (layers shown) when there are more layers.
 DEFAULT_ROWS = 12
-#: Module providing ``dynamic_mean_field`` (multi-step theory).
-_DMFT_MODULE = f"{__package__}.dmft"
+
+#: What the table shows of each registered prediction (:data:`snninit.theory.PREDICTIONS`):
+#: its heading (formatted with ``paths``, ``seed``, ``steps``) and its columns.
+_SHOWN = {
+    "mean_field": (
+        "mean-field map (n -> infinity, one step)",
+        ("var_u", "rate", "spikes"),
+    ),
+    "finite_size": (
+        "exact finite-width chain (one step; E and SD over networks)",
+        ("var_u", "var_u_sd", "rate", "spikes", "p_extinct"),
+    ),
+    "finite_size_expansion": (
+        "1/n expansion of the finite-width chain (one step), surviving networks "
+        "(*_given_alive: the series has no extinction)",
+        ("var_u_given_alive", "var_u_sd_given_alive", "rate_given_alive", "spikes_given_alive"),
+    ),
+    "dynamic_mean_field": (
+        "dynamic mean field (n -> infinity, {paths} paths, seed {seed}); "
+        "values averaged over the {steps} time steps",
+        ("var_u", "mean_u", "rate", "skew", "kurt"),
+    ),
+}
 
 
 def register(subparsers) -> None:
@@ -116,35 +136,33 @@ def _check_out(out):
     return check_writable(path, "--out")
 
 
-def _expansion(cfg):
-    """finite_size_expansion(cfg), its breakdown told in the command line's terms."""
-    from . import finitesize
+def _prediction_name(args: argparse.Namespace, cfg) -> str:
+    """The registered prediction the flags ask for."""
+    if cfg.steps > 1:
+        return "dynamic_mean_field"
+    if args.finite_size:
+        return "finite_size"
+    if args.expansion:
+        return "finite_size_expansion"
+    return "mean_field"
 
+
+def _compute(cfg, name: str, paths: int, seed: int):
+    """:func:`snninit.theory.predict`; the expansion's breakdown in the command line's terms."""
+    from .predictions import get_prediction, predict
+
+    if get_prediction(name).sampled:
+        return predict(cfg, name, seed=seed, paths=paths)
     try:
-        return finitesize.finite_size_expansion(cfg)
+        return predict(cfg, name)
     except ValueError as exc:
         text = str(exc)
-        if "breaks down" not in text:
+        if name != "finite_size_expansion" or "breaks down" not in text:
             raise
         text = re.sub(r";\s*use finite_size\(cfg\).*$", "", text, flags=re.S)
         raise ValueError(
             f"{text}; use --finite-size (the exact chain), a larger --width or fewer --layers"
         ) from None
-
-
-def _dynamic_mean_field():
-    from ..cli import CommandError
-
-    try:
-        dmft = importlib.import_module(_DMFT_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != _DMFT_MODULE:
-            raise
-        raise CommandError(
-            "multi-step theory (--steps > 1) is unavailable: the dynamic mean field "
-            "(snninit.theory.dmft) is not installed in this version"
-        ) from None
-    return dmft.dynamic_mean_field
 
 
 def run_theory(args: argparse.Namespace) -> int:
@@ -169,38 +187,13 @@ def run_theory(args: argparse.Namespace) -> int:
         f"init={cfg.init} theta={cfg.theta:g} width={cfg.width} layers={cfg.layers} "
         f"steps={cfg.steps}" + (f" beta={cfg.beta:g} reset={cfg.reset}" if cfg.steps > 1 else "")
     ]
-    if cfg.steps > 1:
-        fn = _dynamic_mean_field()
-        ds = fn(cfg, paths=paths, seed=seed)
-        lines.append(
-            f"dynamic mean field (n -> infinity, {paths} paths, seed {seed}); "
-            f"values averaged over the {cfg.steps} time steps"
-        )
-        names = [v for v in ("var_u", "mean_u", "rate", "skew", "kurt") if v in ds]
-        columns = {v: ds[v].mean("time").values for v in names}
+    name = _prediction_name(args, cfg)
+    ds = _compute(cfg, name, paths, seed)
+    heading, names = _SHOWN[name]
+    lines.append(heading.format(paths=paths, seed=seed, steps=cfg.steps))
+    if cfg.steps > 1:  # time-averaged
+        columns = {v: ds[v].mean("time").values for v in names if v in ds}
     else:
-        from . import finitesize, meanfield
-
-        if args.finite_size:
-            ds = finitesize.finite_size(cfg)
-            lines.append("exact finite-width chain (one step; E and SD over networks)")
-            names = ("var_u", "var_u_sd", "rate", "spikes", "p_extinct")
-        elif args.expansion:
-            ds = _expansion(cfg)
-            lines.append(
-                "1/n expansion of the finite-width chain (one step), surviving networks "
-                "(*_given_alive: the series has no extinction)"
-            )
-            names = (
-                "var_u_given_alive",
-                "var_u_sd_given_alive",
-                "rate_given_alive",
-                "spikes_given_alive",
-            )
-        else:
-            ds = meanfield.mean_field(cfg)
-            lines.append("mean-field map (n -> infinity, one step)")
-            names = ("var_u", "rate", "spikes")
         columns = {v: ds[v].isel(time=0).values for v in names}
     layers = pick_layers(cfg.layers, rows)
     lines.append(format_table({k: v[layers] for k, v in columns.items()}, layers))

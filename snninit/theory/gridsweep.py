@@ -18,29 +18,25 @@ import xarray as xr
 
 from .._checks import check_choice
 from ..config import NetworkConfig, check_config, check_limit
+from .predictions import PREDICTIONS, get_prediction
+from .predictions import predict as _predict
 
 __all__ = ["sweep", "PREDICTIONS"]
-
-#: Predictions that can be swept (names in :mod:`snninit.theory`).
-PREDICTIONS = ("mean_field", "finite_size", "finite_size_expansion", "dynamic_mean_field")
 
 
 def check_prediction(cfg: NetworkConfig, what: str) -> None:
     """The refusals of prediction ``what`` that depend on the config alone, without computing it.
 
-    The one-step predictions refuse ``steps != 1`` (their own check,
-    ``meanfield._one_step_only``); refusals that need the computation itself
-    surface when the task runs. (``finite_size_expansion`` breaking down at
-    some layer is not one: a sweep masks those layers, see :func:`predict`.)
+    :meth:`snninit.theory.Prediction.check` of the registered prediction
+    (the one-step predictions refuse ``steps != 1``); refusals that need the
+    computation itself surface when the task runs. (``finite_size_expansion``
+    breaking down at some layer is not one: a sweep masks those layers, see
+    :func:`predict`.)
     """
-    cfg = check_config(cfg)
-    if what in ("mean_field", "finite_size", "finite_size_expansion"):
-        from .meanfield import _one_step_only
-
-        _one_step_only(cfg, what)
+    get_prediction(what).check(cfg)
 
 
-def _dmft_paths(paths) -> int:
+def _sampled_paths(paths) -> int:
     """``paths`` checked with :func:`dynamic_mean_field`'s own bounds (``2 * replicates``)."""
     import inspect
 
@@ -53,22 +49,22 @@ def _dmft_paths(paths) -> int:
 def predict(cfg: NetworkConfig, seed: int, *, what: str, paths: int | None = None) -> xr.Dataset:
     """Evaluate prediction ``what`` at ``cfg`` (one task of a theory sweep).
 
-    ``finite_size_expansion`` runs with ``on_breakdown="mask"``: every grid
-    point keeps all its layers (the store's fixed ``layer`` axis), the
-    survivors' values past the point's breakdown are NaN (cells that
-    :func:`snninit.validation.compare` leaves untested) and ``valid`` says which
-    layers are within the expansion's tolerance. A grid crossing the breakdown
-    (in ``theta`` or ``width``) is swept instead of refused.
+    Through :func:`snninit.theory.predict`: ``seed`` and ``paths`` go to a
+    sampled prediction only. ``finite_size_expansion`` runs with
+    ``on_breakdown="mask"``: every grid point keeps all its layers (the
+    store's fixed ``layer`` axis), the survivors' values past the point's
+    breakdown are NaN (cells that :func:`snninit.validation.compare` leaves
+    untested) and ``valid`` says which layers are within the expansion's
+    tolerance. A grid crossing the breakdown (in ``theta`` or ``width``) is
+    swept instead of refused.
     """
     cfg = check_config(cfg)
-    from .. import theory
-
-    fn = getattr(theory, what)
-    if what == "dynamic_mean_field":
-        return fn(cfg, paths=paths, seed=seed)
-    if what == "finite_size_expansion":
-        return fn(cfg, on_breakdown="mask")
-    return fn(cfg)
+    prediction = get_prediction(what)
+    if prediction.sampled:
+        return _predict(cfg, what, seed=seed, paths=paths)
+    if "on_breakdown" in prediction.options:
+        return _predict(cfg, what, on_breakdown="mask")
+    return _predict(cfg, what)
 
 
 def sweep(
@@ -118,16 +114,20 @@ def sweep(
     -------
     xarray.Dataset
         The prediction's variables (float64) over ``(*over, layer, time)``;
-        attrs ``kind="theory"``, ``theory=what`` and the base config.
+        attrs ``theory=what``, the base config and ``kind``: the registered
+        prediction's (:attr:`snninit.theory.Prediction.kind`, as in its
+        unswept datasets: ``"dmft"`` for ``dynamic_mean_field``), or
+        ``"theory"`` for a ``task`` replacing it.
     """
     cfg = check_config(cfg)
     from ..montecarlo.gridsweep import SweepSpec, _qualname, make_grid, run_sweep
 
-    what = check_choice("what", what, PREDICTIONS)
+    what = check_choice("what", what, tuple(PREDICTIONS))
+    prediction = get_prediction(what)
     grid = make_grid(cfg, over)
     seed = check_limit("seed", seed)
-    if what == "dynamic_mean_field":
-        paths = _dmft_paths(paths)
+    if prediction.sampled:
+        paths = _sampled_paths(paths)
         options: dict[str, Any] = {"what": what, "paths": paths}
     else:
         options = {"what": what, "paths": None}
@@ -143,4 +143,7 @@ def sweep(
         fn=predict if task is None else task,
         check=(lambda c: check_prediction(c, what)) if task is None else None,
     )
-    return run_sweep(spec, store=store, client=client, workers=workers, progress=progress)
+    ds = run_sweep(spec, store=store, client=client, workers=workers, progress=progress)
+    if task is None:  # the registered prediction's own kind, as unswept (e.g. "dmft")
+        ds.attrs["kind"] = prediction.kind
+    return ds

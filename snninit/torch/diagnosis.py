@@ -211,17 +211,12 @@ def _config_or_reason(model, steps, rule, rule_params):
 
 
 def _theory_dataset(cfg, kind, paths, seed):
-    import snninit as si
+    """The registered prediction ``kind`` (``"dmft"`` is an alias) at ``cfg``."""
+    from ..theory.predictions import get_prediction, predict
 
-    if kind == "mean_field":
-        if cfg.steps != 1:
-            raise ValueError("theory='mean_field' needs steps=1 (use 'dmft' for many steps)")
-        return si.theory.mean_field(cfg)
-    if kind == "finite_size":
-        if cfg.steps != 1:
-            raise ValueError("theory='finite_size' needs steps=1 (use 'dmft' for many steps)")
-        return si.theory.finite_size(cfg)
-    return si.theory.dynamic_mean_field(cfg, paths=paths, seed=seed)
+    if get_prediction(kind).sampled:
+        return predict(cfg, kind, seed=seed, paths=paths)
+    return predict(cfg, kind)
 
 
 def _add_theory(ds, cfg, why, theory, paths, seed) -> str:
@@ -236,13 +231,13 @@ def _add_theory(ds, cfg, why, theory, paths, seed) -> str:
         kind = "finite_size" if cfg.steps == 1 else "dmft"
     try:
         pred = _theory_dataset(cfg, kind, paths, seed)
-    except (AttributeError, ImportError) as exc:
+    except ValueError as exc:  # the theory refuses this network (its own check)
         if theory != "auto":
-            raise ValueError(f"theory {kind!r} is not available: {exc}") from None
+            raise
         warnings.warn(
-            f"no theory added: {kind} is not available ({exc})", UserWarning, stacklevel=3
+            f"no theory added: {kind} refuses this network ({exc})", UserWarning, stacklevel=3
         )
-        return f"none: {kind} not available"
+        return f"none: {kind} refuses this network ({exc})"
     pred = pred.sel(layer=[lay for lay in ds["layer"].values if lay in pred["layer"].values])
     for name, var in pred.data_vars.items():
         if {"layer"} <= set(var.dims) <= {"layer", "time"}:

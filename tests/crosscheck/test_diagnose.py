@@ -9,7 +9,7 @@ from scipy import stats
 torch = pytest.importorskip("torch")
 snn = pytest.importorskip("snntorch")
 nn = torch.nn
-st = pytest.importorskip("snninit.torch")
+import snninit.torch as st  # noqa: E402
 from snninit._dataset import load_dataset  # noqa: E402
 from snninit.cli import main  # noqa: E402
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
 torch = pytest.importorskip("torch")
 snn = pytest.importorskip("snntorch")
-xr = pytest.importorskip("xarray")
 nn = torch.nn
-st = pytest.importorskip("snninit.torch")
 import snninit as si  # noqa: E402
+import snninit.torch as st  # noqa: E402
 
 pytestmark = pytest.mark.crosscheck
 
@@ -49,18 +49,8 @@ def _ensemble(reps, width, layers, theta, beta, steps, theory, rule="micheli", s
     return theory_ds, observed
 
 
-def _have(name):
-    try:
-        getattr(si.theory, name)
-        return True
-    except (AttributeError, ImportError):
-        return False
-
-
 @pytest.mark.parametrize("theta", [0.5, 1.0])
 def test_one_step_diagnosis_agrees_with_the_exact_finite_size_chain(theta):
-    if not _have("finite_size"):
-        pytest.skip("snninit.theory.finite_size is not available")
     theory_ds, observed = _ensemble(40, 200, 8, theta, 0.5, 1, "finite_size")
     assert theory_ds.attrs["kind"] == "theory"
     assert "var_u_sd" in theory_ds and "p_extinct" in theory_ds
@@ -68,8 +58,6 @@ def test_one_step_diagnosis_agrees_with_the_exact_finite_size_chain(theta):
 
 
 def test_diagnosis_of_kaiming_networks_shows_the_predicted_decay():
-    if not _have("finite_size"):
-        pytest.skip("snninit.theory.finite_size is not available")
     theory_ds, observed = _ensemble(40, 200, 8, 1.0, 0.5, 1, "finite_size", rule="kaiming")
     # var_u (with the chain's exact spread) and the extinction probability: once
     # every network is silent the sample spread of rate/spikes is 0 and a cell test
@@ -84,8 +72,6 @@ def test_diagnosis_of_kaiming_networks_shows_the_predicted_decay():
 
 @pytest.mark.parametrize("rule", ["micheli", "dmft"])
 def test_many_steps_use_the_dynamic_mean_field(rule):
-    if not _have("dynamic_mean_field") or rule not in si.theory.rule_names():
-        pytest.skip("snninit.theory.dynamic_mean_field or the rule is not available")
     theory_ds, observed = _ensemble(30, 1000, 3, 1.0, 0.5, 5, "auto", rule=rule, seed=1)
     assert "dmft" in observed.attrs["theory"] or "dmft" in theory_ds.attrs["theory"]
     # the dmft is the n -> infinity limit: compare the rate, whose finite-n bias is

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
-st = pytest.importorskip("snninit.torch")
+import snninit.torch as st  # noqa: E402
 from snninit import theory  # noqa: E402
 from snninit.theory import rules as rules_module  # noqa: E402
 

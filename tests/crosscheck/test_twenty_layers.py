@@ -13,8 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 snn = pytest.importorskip("snntorch")
 nn = torch.nn
-st = pytest.importorskip("snninit.torch")
 import snninit as si  # noqa: E402
+import snninit.torch as st  # noqa: E402
 
 pytestmark = pytest.mark.crosscheck
 
@@ -96,9 +96,7 @@ def test_diagnose_agrees_with_a_simulation_of_the_same_weights(before_after, sam
 
 
 def test_diagnose_agrees_with_snninit_montecarlo_run_network(before_after, sample):
-    run_network = getattr(si.montecarlo, "run_network", None) if _has_montecarlo() else None
-    if run_network is None:
-        pytest.skip("snninit.montecarlo.run_network is not available")
+    run_network = si.montecarlo.run_network
     _, _, ours = before_after
     cfg = st.network_config(ours, steps=STEPS)
     ds = st.diagnose(ours, sample, steps=STEPS, theory="none", dtype=torch.float64)
@@ -111,10 +109,3 @@ def test_diagnose_agrees_with_snninit_montecarlo_run_network(before_after, sampl
             atol=1e-9,
             err_msg=name,
         )
-
-
-def _has_montecarlo() -> bool:
-    try:
-        return hasattr(si.montecarlo, "run_network")
-    except (AttributeError, ImportError):
-        return False

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import types
+import dataclasses
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ import xarray as xr
 import snninit as si
 from snninit import cli
 from snninit._dataset import finish_dataset, layer_coord, load_dataset, time_coord
-from snninit.theory import commands
+from snninit.theory import PREDICTIONS, commands, dmft
 
 
 def run(capsys, *argv):
@@ -79,12 +78,10 @@ def test_pick_layers(layers, rows):
     assert np.all(np.diff(picked) > 0)
 
 
-def test_steps_above_one_without_dmft_is_a_clear_error(capsys, monkeypatch):
-    monkeypatch.setattr(commands, "_DMFT_MODULE", "snninit.theory._missing_dmft")
-    code, out, err = run(capsys, "--steps", "5", "--layers", "3")
-    assert code == 2
-    assert err.count("\n") == 1
-    assert "multi-step theory (--steps > 1) is unavailable" in err
+def _replace_dmft(monkeypatch, compute):
+    """Replace the registered dynamic mean field by ``compute`` (the command uses the registry)."""
+    real = PREDICTIONS["dynamic_mean_field"]
+    monkeypatch.setitem(PREDICTIONS, real.name, dataclasses.replace(real, compute=compute))
 
 
 def test_steps_above_one_prints_time_averages(capsys, monkeypatch):
@@ -100,10 +97,7 @@ def test_steps_above_one_prints_time_averages(capsys, monkeypatch):
         )
         return finish_dataset(ds, cfg, kind="dmft")
 
-    fake = types.ModuleType("snninit.theory._fake_dmft")
-    fake.dynamic_mean_field = fake_dmft
-    monkeypatch.setitem(sys.modules, fake.__name__, fake)
-    monkeypatch.setattr(commands, "_DMFT_MODULE", fake.__name__)
+    _replace_dmft(monkeypatch, fake_dmft)
     code, out, _ = run(capsys, "--steps", "4", "--layers", "2", "--paths", "500", "--seed", "3")
     assert code == 0 and calls == {"paths": 500, "seed": 3}
     assert "averaged over the 4 time steps" in out
@@ -142,10 +136,7 @@ def test_steps_above_one_prints_time_averages(capsys, monkeypatch):
     ],
 )
 def test_bad_arguments_give_one_line_errors(capsys, monkeypatch, argv, fragment):
-    fake = types.ModuleType("snninit.theory._fake_dmft")
-    fake.dynamic_mean_field = lambda cfg, paths, seed: pytest.fail("must not be reached")
-    monkeypatch.setitem(sys.modules, fake.__name__, fake)
-    monkeypatch.setattr(commands, "_DMFT_MODULE", fake.__name__)
+    _replace_dmft(monkeypatch, lambda cfg, paths, seed: pytest.fail("must not be reached"))
     try:
         code = cli.main(["theory", *argv])
     except SystemExit as exc:  # argparse's own errors
@@ -163,7 +154,6 @@ def test_out_refuses_a_directory(capsys, tmp_path):
 
 
 def test_steps_above_one_uses_the_dynamic_mean_field(capsys):
-    dmft = pytest.importorskip("snninit.theory.dmft")
     code, out, _ = run(capsys, "--steps", "3", "--layers", "2", "--paths", "400", "--seed", "1")
     assert code == 0
     cfg = si.NetworkConfig(steps=3, layers=2)

@@ -69,3 +69,41 @@ def test_conformance_can_fail():
     sim = si.montecarlo.simulate(cfg, reps=40, seed=11, method="gram")
     with pytest.raises(AssertionError, match="rejects the prediction"):
         assert_agrees(predict(cfg, "mean_field"), sim, alpha=ALPHA)
+
+
+def test_a_swept_dynamic_mean_field_is_a_dmft_dataset():
+    """The theory sweep runs the registered prediction: same numbers, same kind as unswept.
+
+    So :func:`snninit.theory.unstable_layer`, which reads a dynamic mean field
+    by its ``kind``, accepts a (one-point) swept one.
+    """
+    import numpy as np
+
+    from snninit.montecarlo.gridsweep import point_seed
+
+    cfg = si.NetworkConfig(width=50, layers=3, steps=4, beta=0.5)
+    swept = si.theory.sweep(cfg, {"theta": [1.0]}, what="dynamic_mean_field", paths=64)
+    assert swept.attrs["kind"] == "dmft" == get_prediction("dmft").kind
+    assert swept.attrs["theory"] == "dynamic_mean_field"
+    one = predict(cfg, "dmft", seed=point_seed(0, {"theta": 1.0}), paths=64)
+    np.testing.assert_array_equal(swept["rate"].isel(theta=0).values, one["rate"].values)
+    for tolerance in (0.01, 1.0):
+        assert si.theory.unstable_layer(swept, tolerance=tolerance) == si.theory.unstable_layer(
+            one, tolerance=tolerance
+        )
+    assert si.theory.unstable_layer(swept, tolerance=0.01) is not None  # the test can tell
+
+
+def test_swept_deterministic_predictions_carry_their_kind():
+    import numpy as np
+
+    cfg = si.NetworkConfig(width=40, layers=3)
+    for name in ("mean_field", "finite_size", "finite_size_expansion"):
+        swept = si.theory.sweep(cfg, {"theta": [0.5, 0.9]}, what=name)
+        assert swept.attrs["kind"] == get_prediction(name).kind, name
+        # the expansion is swept with on_breakdown="mask" (every point keeps its layers)
+        options = {"on_breakdown": "mask"} if name == "finite_size_expansion" else {}
+        point = predict(cfg.replace(theta=0.9), name, **options)
+        for var in point.data_vars:
+            if point[var].dtype.kind == "f":
+                np.testing.assert_array_equal(swept[var].sel(theta=0.9).values, point[var].values)

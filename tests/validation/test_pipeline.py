@@ -464,3 +464,61 @@ def test_reproduce_and_experiments_refuse_bad_flags(tmp_path):
     with pytest.raises(ValueError, match="progress must be True or False"):
         pipeline.reproduce(tmp_path, quick=True, only="fig2", progress="no")
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_the_cache_fingerprint_covers_the_computing_code_only(tmp_path):
+    """Editing the report keeps every cached cell valid; editing what computes a cell does not."""
+    import shutil
+    from pathlib import Path
+
+    import snninit
+    from snninit._dataset import computing_files, source_hash
+
+    pkg = Path(snninit.__file__).parent
+    hashed = {p.relative_to(pkg).as_posix() for p in computing_files(pkg)}
+    for report_side in (
+        "validation/pipeline.py", "validation/report.py", "validation/paper.py",
+        "validation/_format.py", "validation/figures.py", "validation/protocols.py",
+        "validation/runs.py", "validation/commands.py", "cli.py",
+    ):  # fmt: skip
+        assert report_side not in hashed, report_side
+    for computing in (
+        "validation/cells.py", "validation/comparison.py", "montecarlo/engine.py",
+        "montecarlo/kernels.py", "models/leaky.py", "config.py", "theory/predictions.py",
+        "theory/finitesize.py", "theory/meanfield.py", "theory/dmft.py",
+    ):  # fmt: skip
+        assert computing in hashed, computing
+    root = tmp_path / "snninit"
+    shutil.copytree(pkg, root, ignore=shutil.ignore_patterns("__pycache__"))
+    before = source_hash(root)
+    # one sentence of the report (a function of report.py) changes: every cell stays valid
+    report = root / "validation" / "report.py"
+    text = report.read_text(encoding="utf-8")
+    assert "# snninit reproduce — report" in text
+    report.write_text(text.replace("reproduce — report", "reproduce: the report"), "utf-8")
+    assert source_hash(root) == before
+    # how a cell is computed changes: every cell is recomputed
+    cells = root / "validation" / "cells.py"
+    text = cells.read_text(encoding="utf-8")
+    assert "distribution=True" in text
+    cells.write_text(text.replace("distribution=True", "distribution=False"), "utf-8")
+    assert source_hash(root) != before
+
+
+def test_dmft_cells_keep_their_cache_names_and_protocol():
+    """``dmft`` (the registry's alias) names the cells as before the registry: caches stay valid."""
+    import json
+    from pathlib import Path
+
+    from snninit.validation.runs import _cache_path
+
+    fig4 = next(e for e in pipeline.experiments(quick=True) if e.name == "fig4")
+    assert fig4.theories == ("dmft",)
+    cell = fig4.cells()[0]
+    tag = json.loads(fig4.tag("dmft", cell, 0))
+    assert set(tag) == {"what", "config", "paths", "seed", "version"}
+    assert tag["what"] == "dmft" and tag["paths"] == fig4.dmft_paths
+    assert tag["seed"] == fig4.cell_seed(0)
+    path = _cache_path(Path("out"), fig4, "dmft", cell)
+    assert path == Path("out/cache/fig4/dmft__beta=0.5_init=micheli.nc")
+    assert set(json.loads(fig4.tag("finite_size", cell, 0))) == {"what", "config", "version"}
