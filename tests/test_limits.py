@@ -112,6 +112,15 @@ CASES = [
     (lambda: _dmft({"width": 10}), "cfg must be a snninit.NetworkConfig"),
     (lambda: si.theory.finite_size({"width": 10}), "cfg must be a snninit.NetworkConfig; got dict"),
     (lambda: si.theory.finite_size_expansion(None), "cfg must be a snninit.NetworkConfig"),
+    (
+        lambda: si.theory.finite_size(si.NetworkConfig(width=20, layers=3), distribution="yes"),
+        "distribution must be True or False",
+    ),
+    # days of work, refused before the chain is built (it hung before the fix)
+    (
+        lambda: si.theory.finite_size(si.NetworkConfig(width=10**6, layers=10**5)),
+        "finite_size would take ~34.7 days",
+    ),
     (lambda: _th("finitesize", "spike_distribution")(3), "cfg must be a snninit.NetworkConfig"),
     (lambda: si.theory.breakup_analysis({"width": 10}), "cfg must be a snninit.NetworkConfig"),
     (lambda: si.theory.breakup_layer("cfg.json"), "cfg must be a snninit.NetworkConfig"),

@@ -30,10 +30,11 @@ import numpy as np
 import xarray as xr
 from scipy import special
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_bool, check_choice, check_int, check_real
 from .._dataset import finish_dataset, layer_coord, time_coord
+from .._resources import check_resources
 from ..config import NetworkConfig, check_config
-from .meanfield import _one_step_only, input_scale_factor
+from .meanfield import _one_step_only
 from .rules import layer_weight_moments
 
 __all__ = ["transition_matrix", "finite_size", "finite_size_expansion", "spike_distribution"]
@@ -238,7 +239,7 @@ def _chain(cfg: NetworkConfig, keep: bool):
     if np.any(s2 <= 0):
         raise ValueError(f"init {cfg.init!r} gives a zero weight variance: the chain needs s2 > 0")
     n, theta = cfg.width, cfg.theta
-    c = input_scale_factor(cfg)
+    c = cfg.input_factor
     if c > 0:
         z0 = theta / c
         p0 = np.exp(_log_binomial_pmf(n, special.log_ndtr(-z0), special.log_ndtr(z0)))
@@ -399,6 +400,9 @@ def finite_size(cfg: NetworkConfig, *, distribution: bool = False) -> xr.Dataset
     are always kept.
     """
     cfg = check_config(cfg)
+    distribution = check_bool("distribution", distribution)
+    # size and time checked before the chain is built (width 10**6 x 10**5 layers: days)
+    check_resources("finite_size", cfg, distribution=distribution)
     mu, s2, c, moments, dist = _chain(cfg, distribution)
     n, L = cfg.width, cfg.layers
     p_zero, e_k, p_alive = moments[:, 0], moments[:, 1], moments[:, 3]
@@ -793,7 +797,7 @@ def finite_size_expansion(
     _one_step_only(cfg, "finite_size_expansion")
     mu, s2 = layer_weight_moments(cfg)
     n, L = cfg.width, cfg.layers
-    c = input_scale_factor(cfg)
+    c = cfg.input_factor
     mbar = mean_field(cfg)["rate"].values[:, 0]
     terms = _expansion_terms(cfg, mbar, mu, s2)
     crit = _breakdown_criterion(n, mbar, _basin_boundary(cfg, mbar, mu, s2), terms)

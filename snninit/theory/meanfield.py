@@ -67,8 +67,7 @@ _SNAP = 1e-13
 
 def input_scale_factor(cfg: NetworkConfig) -> float:
     """Factor ``c`` on the input of the encoding layer: 1, or ``1 - beta``."""
-    cfg = check_config(cfg)
-    return 1.0 if cfg.input_scale == "1" else 1.0 - cfg.beta
+    return check_config(cfg).input_factor
 
 
 def _one_step_only(cfg: NetworkConfig, what: str) -> None:
@@ -146,7 +145,7 @@ def mean_field(cfg: NetworkConfig) -> xr.Dataset:
     _one_step_only(cfg, "mean_field")
     mu, s2 = layer_weight_moments(cfg)
     n, L, theta = cfg.width, cfg.layers, cfg.theta
-    c = input_scale_factor(cfg)
+    c = cfg.input_factor
     var = np.empty(L + 1)
     mean = np.empty(L + 1)
     rate = np.empty(L + 1)
