@@ -21,6 +21,7 @@ __all__ = [
     "check_choice",
     "check_bool",
     "check_finite_array",
+    "check_numeric_array",
     "check_path",
     "check_callable",
     "check_dataset",
@@ -113,6 +114,24 @@ def check_choice(name: str, value, allowed: Iterable[str]) -> str:
         choices = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"{name} must be one of {choices}; got {show(value)}")
     return value
+
+
+def check_numeric_array(name: str, value, what: str) -> np.ndarray:
+    """``value`` as a numpy array of a numeric dtype (bool, int, float), else a ValueError.
+
+    ``what`` says what the array holds (``"membrane potentials"``). Values are
+    not checked (NaN passes): use :func:`check_finite_array` for that.
+    """
+    try:
+        arr = np.asarray(value)
+    except Exception:  # a ragged list or an object whose __array__ fails
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must be a number or a numeric array ({what}); got "
+            f"{type(value).__name__} {show(value)}"
+        )
+    return arr
 
 
 def check_finite_array(

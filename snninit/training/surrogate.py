@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_real, show
+from .._checks import check_numeric_array, check_real
 from ..config import check_limit
 
 __all__ = ["arctan_surrogate", "arctan_step"]
@@ -28,15 +28,7 @@ __all__ = ["arctan_surrogate", "arctan_step"]
 
 def _args(u, theta, alpha):
     """``u`` as a numeric array and its result dtype; ``theta`` and ``alpha`` checked."""
-    try:
-        arr = np.asarray(u)
-    except Exception:
-        arr = None
-    if arr is None or arr.dtype.kind not in "biuf":
-        raise ValueError(
-            f"u must be a number or a numeric array (membrane potentials); got "
-            f"{type(u).__name__} {show(u)}"
-        )
+    arr = check_numeric_array("u", u, "membrane potentials")
     theta = check_limit("theta", theta)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
