@@ -19,32 +19,7 @@ these functions; a test runs each of them against :func:`membrane_update` step
 by step (``tests/test_models.py``).
 """
 
-from .leaky import (
-    INPUT_SCALES,
-    RESET_CODES,
-    RESET_NONE,
-    RESET_SUBTRACT,
-    RESET_ZERO,
-    RESETS,
-    input_factor,
-    lif_layer,
-    membrane_update,
-    membrane_update_jit,
-    spike,
-    spike_jit,
-)
+from . import leaky
+from .leaky import *  # noqa: F403  (the neuron's public names, listed once in leaky)
 
-__all__ = [
-    "INPUT_SCALES",
-    "RESET_CODES",
-    "RESET_NONE",
-    "RESET_SUBTRACT",
-    "RESET_ZERO",
-    "RESETS",
-    "input_factor",
-    "membrane_update",
-    "membrane_update_jit",
-    "spike",
-    "spike_jit",
-    "lif_layer",
-]
+__all__ = list(leaky.__all__)
