@@ -54,6 +54,13 @@ def _comparisons(
     return out
 
 
+
+def _deepest_extinction(r):
+    """``(chain, L, P(layer L silent))`` of an experiment's exact-chain prediction."""
+    th = r.predictions["finite_size"]
+    pe = th["p_extinct"].isel(layer=-1)
+    return th, int(th["layer"].max()), pe.isel(time=0) if "time" in pe.dims else pe
+
 def _insights(results: Mapping[str, ExperimentResult]) -> dict[str, list[str]]:
     """What the predictions say that the paper's figures do not show."""
     notes: dict[str, list[str]] = {}
@@ -82,10 +89,7 @@ def _insights(results: Mapping[str, ExperimentResult]) -> dict[str, list[str]]:
             )
     r = results.get("fig3")
     if r is not None and "finite_size" in r.predictions:
-        th = r.predictions["finite_size"]
-        L = int(th["layer"].max())
-        pe = th["p_extinct"].isel(layer=-1)
-        pe = pe.isel(time=0) if "time" in pe.dims else pe
+        th, L, pe = _deepest_extinction(r)
         parts = []
         for n in pe["n"].values:
             vals = ", ".join(
@@ -101,10 +105,7 @@ def _insights(results: Mapping[str, ExperimentResult]) -> dict[str, list[str]]:
         ]
     r = results.get("beyond")
     if r is not None and "finite_size" in r.predictions:
-        th = r.predictions["finite_size"]
-        L = int(th["layer"].max())
-        pe = th["p_extinct"].isel(layer=-1)
-        pe = pe.isel(time=0) if "time" in pe.dims else pe
+        th, L, pe = _deepest_extinction(r)
         alive = "var_u_given_alive" in th
         v = th["var_u_given_alive" if alive else "var_u"].isel(layer=-1)
         v = v.isel(time=0) if "time" in v.dims else v
