@@ -245,10 +245,10 @@ def code_fingerprint() -> str:
 _NOT_COMPUTING = ("__main__.py", "cli.py", "_cliutil.py", "_io.py", "_lazy.py", "_resources.py")
 #: The modules of ``validation/`` whose numbers are cached: one cell of
 #: ``snninit reproduce`` (``cells.py``, with the exact chain's spread from
-#: ``comparison.py``) and the compare-rules cells. The rest of ``validation/``
+#: ``celltests.py``) and the compare-rules cells. The rest of ``validation/``
 #: (protocols, whose every setting is in a cell's tag; the runner; the report;
 #: the figures) is left out.
-_CACHED_VALIDATION = ("cells.py", "comparison.py", "rules_comparison.py")
+_CACHED_VALIDATION = ("cells.py", "celltests.py", "rules_comparison.py")
 
 
 def computing_files(root: Path) -> list[Path]:

@@ -41,7 +41,7 @@ def predict_cell(what: str, cfg: NetworkConfig, exp: Experiment, seed: int) -> x
     if prediction.sampled:
         return predict(cfg, what, seed=seed, paths=exp.dmft_paths)
     if prediction.name == "finite_size":
-        from .comparison import _spread_from_distribution
+        from .celltests import _spread_from_distribution
 
         return _spread_from_distribution(predict(cfg, what, distribution=True))
     return predict(cfg, what)

@@ -145,7 +145,7 @@ def survivors_stat(sim: xr.Dataset, var: str = "var_u") -> tuple[xr.DataArray, .
     mean, sd, count : DataArray
         Over the remaining dims of ``sim[var]``.
     """
-    from .comparison import survivors_sample
+    from .celltests import survivors_sample
 
     alive = survivors_sample(_squeeze_time(sim[var]))  # the comparison's survivors
     count = alive.notnull().sum("rep")

@@ -335,7 +335,7 @@ def test_survivors_cells_untested_without_survivors():
 def test_survivors_derived_from_p_extinct_match_the_chain():
     """Means and p_extinct only: compare derives E[v | alive] = E[v] / (1 - P0) exactly."""
     import snninit as si
-    from snninit.validation.comparison import _with_extinct_modes
+    from snninit.validation.celltests import _with_extinct_modes
 
     th = si.theory.finite_size(si.NetworkConfig(width=100, layers=30, theta=0.9))
     stripped = th.drop_vars([v for v in th.data_vars if v.endswith("_given_alive")])

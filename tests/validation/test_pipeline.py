@@ -483,7 +483,7 @@ def test_the_cache_fingerprint_covers_the_computing_code_only(tmp_path):
     ):  # fmt: skip
         assert report_side not in hashed, report_side
     for computing in (
-        "validation/cells.py", "validation/comparison.py", "montecarlo/engine.py",
+        "validation/cells.py", "validation/celltests.py", "montecarlo/engine.py",
         "montecarlo/kernels.py", "models/leaky.py", "config.py", "theory/predictions.py",
         "theory/finitesize.py", "theory/meanfield.py", "theory/dmft.py",
     ):  # fmt: skip
