@@ -26,7 +26,7 @@ import numpy as np
 
 import snninit as si
 from snninit.theory import meanfield
-from snninit.theory.finitesize import EXPANSION_OUTPUTS, EXPANSION_TOL
+from snninit.theory.expansion import EXPANSION_OUTPUTS, EXPANSION_TOL
 
 THETAS = (0.8, 0.9, 1.0, 1.1)
 WIDTHS = (100, 200, 400, 1000, 2000, 4000, 8000, 10000)

@@ -839,9 +839,10 @@ def build_cases() -> list[Case]:
                  "network_config", "model_weights", "diagnose", "split_theory", "save_model",
                  "load_model", "model_from_spec", "model_spec"):
         api(f"torch-{name}-no-torch", "missing dependency (torch)",
-            f"import snninit.torch as st\nst.{name}", match="pip install")
+            f"import snninit.torch as st\nst.{name}", match="pip install", setup="no_torch")
     cli("cli-diagnose-no-torch", "missing dependency (torch)",
-        ["diagnose", "model.pt", "--normal", "4"], match="torch", setup="fake_model")
+        ["diagnose", "model.pt", "--normal", "4"], match="torch", setup="fake_model_no_torch",
+        env={"PYTHONPATH": "notorch"})
 
     # ---- CLI: out-of-range and bad-type values of every flag
     flags = {
@@ -1172,6 +1173,42 @@ def setup_fake_model(d: Path):
     (d / "model.pt").write_bytes(b"not really a model")
 
 
+def setup_fake_model_no_torch(d: Path):
+    """A model file, and a ``torch`` that cannot be imported (``PYTHONPATH=notorch``)."""
+    setup_fake_model(d)
+    (d / "notorch" / "torch").mkdir(parents=True)
+    (d / "notorch" / "torch" / "__init__.py").write_text(
+        "raise ImportError(\"No module named 'torch'\")\n"
+    )
+
+
+#: Modules hidden by setup_no_torch, put back after the case (the worker is reused).
+_HIDDEN: dict = {}
+
+
+def setup_no_torch(d: Path):
+    """This process without torch, whether or not it is installed (undone after the case)."""
+    import sys
+
+    for name in list(sys.modules):
+        if name == "torch" or name.startswith(("torch.", "snninit.torch", "snntorch")):
+            _HIDDEN[name] = sys.modules.pop(name)
+    _HIDDEN.setdefault("torch", None)
+    sys.modules["torch"] = None  # `import torch` raises ImportError
+
+
+def _unhide():
+    import sys
+
+    if not _HIDDEN:
+        return
+    for name in [n for n in sys.modules if n.startswith("snninit.torch")]:
+        del sys.modules[name]
+    sys.modules.pop("torch", None)
+    sys.modules.update({k: v for k, v in _HIDDEN.items() if v is not None})
+    _HIDDEN.clear()
+
+
 def setup_bad_wheel(d: Path):
     (d / "bad.whl").write_bytes(b"not a zip file")
 
@@ -1465,6 +1502,7 @@ def run_api_case(case: dict) -> dict:
             return dict(status="ok", value=_summary(value), nan=nan,
                         warnings=warns, seconds=time.time() - t0)
     finally:
+        _unhide()
         os.chdir(old)
         os.environ.clear()
         os.environ.update(saved_env)

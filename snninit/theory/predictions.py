@@ -161,7 +161,7 @@ for _p in (
         summary="exact finite-width spike-count chain, with survivors (DESIGN 3b, 3d)",
     ),
     Prediction(
-        "finite_size_expansion", _lazy("finitesize", "finite_size_expansion"),
+        "finite_size_expansion", _lazy("expansion", "finite_size_expansion"),
         kind="finite_size_expansion", one_step=True, options=("tol", "on_breakdown"),
         aliases=("expansion",),
         summary="1/n expansion of the chain about the mean field (DESIGN 3b)",

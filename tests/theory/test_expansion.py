@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 
 import snninit as si
-from snninit.theory import finitesize, meanfield, symbolic
-from snninit.theory.finitesize import ERROR_FACTOR, EXPANSION_OUTPUTS, EXPANSION_TOL
+from snninit.theory import expansion, meanfield, symbolic
+from snninit.theory.expansion import ERROR_FACTOR, EXPANSION_OUTPUTS, EXPANSION_TOL
 
 T = si.theory
 
@@ -134,9 +134,9 @@ def test_second_order_terms_are_right_the_corrected_error_is_third_order():
         cfg = si.NetworkConfig(width=int(n), layers=20, theta=0.8)
         mu, s2 = T.layer_weight_moments(cfg)
         mbar = T.mean_field(cfg)["rate"].isel(time=0).values
-        t = finitesize._expansion_terms(cfg, mbar, mu, s2)
+        t = expansion._expansion_terms(cfg, mbar, mu, s2)
         m = mbar + t["delta"] / n + t["delta2"] / n**2
-        second = finitesize._expansion_moments(
+        second = expansion._expansion_moments(
             int(n), 1.0, s2, m, t["sigma"] / n + t["sigma2"] / n**2
         )
         exact = T.finite_size(cfg)["var_u_given_alive"].isel(time=0).values
@@ -269,7 +269,7 @@ def test_breakdown_reports_the_layer_and_the_documented_criterion():
     n = cfg.width
     mbar = T.mean_field(cfg)["rate"].isel(time=0).values
     mu, s2 = T.layer_weight_moments(cfg)
-    terms = finitesize._expansion_terms(cfg, mbar, mu, s2)
+    terms = expansion._expansion_terms(cfg, mbar, mu, s2)
     delta, sigma, delta2 = terms["delta"], terms["sigma"], terms["delta2"]
     m = loose["rate_given_alive"].isel(time=0).values
     v_lower = float(T.fixed_points(cfg)["v_star"].sel(branch="lower"))
@@ -308,11 +308,11 @@ def test_basin_edge_with_a_weight_mean_matches_the_closed_form():
     top = np.array([0.15865525393145707])
     v, _ = meanfield._fixed_point_table(np.array([theta]), np.array([n * s2]))
     closed = v[0, 2] / (n * s2)
-    numeric = finitesize._upcrossing(theta, n, np.array([1e-15]), np.array([s2]), top)
+    numeric = expansion._upcrossing(theta, n, np.array([1e-15]), np.array([s2]), top)
     assert numeric[0] == pytest.approx(closed, rel=1e-9)
     # a real mean: an unstable fixed point of g (g(p) = p, g' > 1)
     mu = np.array([2e-4])
-    p = finitesize._upcrossing(theta, n, mu, np.array([s2]), top)[0]
+    p = expansion._upcrossing(theta, n, mu, np.array([s2]), top)[0]
     g = symbolic.numeric("g")
     g1 = symbolic.numeric("g_d1")
     assert 0 < p < top[0]
