@@ -120,7 +120,7 @@ def data_digest(arrays: Mapping[str, np.ndarray]) -> str:
     """sha256 (hex) of named arrays: each name, shape and float64 little-endian bytes.
 
     The one checksum of stored numbers: the sweep store's chunk markers
-    (:mod:`snninit.montecarlo.gridsweep`) and the cached cells of
+    (:mod:`snninit.sweeps.store`) and the cached cells of
     :func:`save_dataset` / :func:`load_cached`.
     """
     import hashlib
@@ -242,7 +242,16 @@ def code_fingerprint() -> str:
 
 #: Top-level modules that cannot change a number: the command line, the output
 #: plumbing, the resource checks (estimates that refuse a run, never alter one).
-_NOT_COMPUTING = ("__main__.py", "cli.py", "_cliutil.py", "_io.py", "_lazy.py", "_resources.py")
+_NOT_COMPUTING = (
+    "__main__.py",
+    "cli.py",
+    "_cliutil.py",
+    "_io.py",
+    "_lazy.py",
+    "_resources.py",
+    # the protocol table: every setting it holds is in each cached cell's tag
+    "protocols.py",
+)
 #: The modules of ``validation/`` whose numbers are cached: one cell of
 #: ``snninit reproduce`` (``cells.py``, with the exact chain's spread from
 #: ``celltests.py``) and the compare-rules cells. The rest of ``validation/``

@@ -127,8 +127,8 @@ CASES = [
     # lru_cached: a dict was a TypeError (unhashable) before the check
     (lambda: si.theory.diffusion_layer_variances({"width": 10}), "cfg must be a snninit.Netw"),
     (lambda: si.theory.fluctuation_calibration({"width": 10}), "cfg must be a snninit.Netwo"),
-    (lambda: _th("fluctuation", "simulate_data_driven")({}), "cfg must be a snninit.NetworkConf"),
-    (lambda: _th("fluctuation", "simulate_dale_data_driven")(1), "cfg must be a snninit.Network"),
+    (lambda: si.montecarlo.simulate_data_driven({}), "cfg must be a snninit.NetworkConf"),
+    (lambda: si.montecarlo.simulate_dale_data_driven(1), "cfg must be a snninit.Network"),
     (lambda: _th("gridsweep", "check_prediction")({}, "finite_size"), "cfg must be a snninit."),
     (lambda: _th("gridsweep", "predict")({}, 0, what="mean_field"), "cfg must be a snninit.Ne"),
     (lambda: si.theory.sweep({"width": 10}, {}), "cfg must be a snninit.NetworkConfig; got dict"),

@@ -224,9 +224,15 @@ def build_cases() -> list[Case]:
     for f in cfg_funcs:
         api(f"theory-{f}-dict", "bad type", f"theory.{f}({{'width': 10}})", match="cfg")
         api(f"theory-{f}-None", "bad type", f"theory.{f}(None)", match="cfg")
-    for f in ["simulate"]:
+    for f in ["simulate", "simulate_data_driven", "simulate_dale_data_driven"]:
         api(f"montecarlo-{f}-dict", "bad type", f"montecarlo.{f}({{'width': 10}})", match="cfg")
         api(f"montecarlo-{f}-None", "bad type", f"montecarlo.{f}(None)", match="cfg")
+    api("montecarlo-simulate_data_driven-micheli", "bad type",
+        f"montecarlo.simulate_data_driven(NetworkConfig({TINY}))", match="data-driven")
+    api("montecarlo-dale_split-fraction", "out of range", "montecarlo.dale_split(10, 0.01)",
+        match="inhibitory_fraction")
+    api("montecarlo-dale_weights-rng", "bad type", "montecarlo.dale_weights(0, 3, 2, 2, 0.1, 0.1)",
+        match="rng")
 
     # ---- theory: rule functions
     for f in ("weight_variance", "weight_mean"):

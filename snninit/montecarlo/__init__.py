@@ -10,6 +10,11 @@ _EXPORTS: dict[str, str] = {
     "run_network": "engine",
     "NetworkRun": "engine",
     "METHODS": "engine",
+    # data-driven stacks: every network set from its own activity (issue 14)
+    "simulate_data_driven": "datadriven",
+    "simulate_dale_data_driven": "datadriven",
+    "dale_split": "datadriven",
+    "dale_weights": "datadriven",
     "run_preset": "presets",
     "PRESETS": "presets",
     # parameter sweeps (module name differs from `sweep`, which it would shadow)

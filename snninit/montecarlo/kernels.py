@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..models.dense import matrix_drive
 from ..models.leaky import RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_layer
 
 __all__ = [
@@ -140,26 +141,6 @@ def dense_drive(gen, s_prev, mu, sd, uniform, out):
             t = times[q]
             for i in range(n_out):
                 out[t, i] += col[i]
-
-
-@njit(**_NOPY)
-def matrix_drive(weights, s_prev, out):
-    """Deterministic drive ``out[t] = weights @ s_prev[t]`` (event-driven).
-
-    ``weights`` is ``(n_out, n_in)``, ``s_prev`` ``(T, n_in)`` 0/1; only the
-    columns of presynaptic neurons that spiked at ``t`` are summed, in
-    increasing ``j``.
-    """
-    T, n_in = s_prev.shape
-    n_out = weights.shape[0]
-    out[:, :] = 0.0
-    for t in range(T):
-        for i in range(n_out):
-            acc = 0.0
-            for j in range(n_in):
-                if s_prev[t, j] != 0:
-                    acc += weights[i, j]
-            out[t, i] = acc
 
 
 @njit(**_NOPY)

@@ -83,7 +83,7 @@ def _range_values(name: str, text: str) -> list[float]:
         raise ValueError(
             f"--over {name}: START and STOP must be numbers and NUM an integer; got {text!r}"
         ) from None
-    from .gridsweep import MAX_GRID_POINTS
+    from ..grid import MAX_GRID_POINTS
 
     if not (math.isfinite(start) and math.isfinite(stop)):
         raise ValueError(f"--over {name}: START and STOP must be finite; got {text!r}")
@@ -142,7 +142,7 @@ def parse_over(items: list[str]) -> dict[str, list]:
 
 
 def _print_status(store: str) -> None:
-    from .gridsweep import sweep_status
+    from ..sweeps import sweep_status
 
     s = sweep_status(store)  # verified: every chunk decoded and checked against its marker
     dims = " x ".join(f"{d} ({len(v)})" for d, v in s["dims"].items()) or "(no swept dims)"

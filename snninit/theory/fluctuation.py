@@ -61,11 +61,15 @@ takes ``nu`` as one hand-set constant; pass ``nu=`` for that. With ``nu=None``
 (default) the rule is data-driven: layer by layer, the presynaptic rate is
 measured with a forward pass (time- and neuron-averaged spikes of the layer
 below, weights of the layers below already set) before the next layer's
-weights are chosen. In theory and simulation (:func:`layer_weight_moments`)
-the "data" is the model's own input ``I ~ N(0, 1)`` and the forward pass runs
-on one calibration network of the configured width drawn with a fixed seed;
-in training (:mod:`snninit.training`) it runs on a batch of real inputs. Both
-call the pure core :func:`fluctuation_layer_moments`.
+weights are chosen. The rule's one hook, ``from_activity`` (the pure core
+:func:`fluctuation_layer_moments` at the measured rates; a given ``nu``
+stands in for them), is what every forward pass calls: in theory
+(:func:`layer_weight_moments`, through :func:`fluctuation_calibration`) the
+"data" is the model's own input ``I ~ N(0, 1)`` and the forward pass runs on
+one calibration network of the configured width drawn with a fixed seed; in
+:func:`snninit.montecarlo.simulate_data_driven` every simulated network runs
+it on itself; in training (:mod:`snninit.training`) and in
+:func:`snninit.torch.init_snntorch` it runs on a batch of real inputs.
 
 Assumptions
 -----------
@@ -81,37 +85,32 @@ Dale's-law variant
 :func:`dale_layer_moments` solves the same two targets for a layer whose
 inputs are split into excitatory neurons (weights ``+Exp``) and inhibitory
 neurons (weights ``-Exp``): two exponential scales instead of a mean and a
-variance (derivation in its docstring); :func:`dale_weights` samples such a
-matrix and :func:`simulate_dale_data_driven` runs deep stacks of it,
+variance (derivation in its docstring). The hook ``from_activity`` with
+``inhibitory=n_i`` returns them at the measured rates of both populations;
+:func:`snninit.montecarlo.dale_weights` samples such a matrix and
+:func:`snninit.montecarlo.simulate_dale_data_driven` runs deep stacks of it,
 calibrated layer by layer on their own rates.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from typing import NamedTuple
 
 import numpy as np
 
 from .._checks import check_choice, check_finite_array, check_int, check_real
-from .._dataset import finish_dataset
 from ..config import NetworkConfig, check_config, check_limit
-from ..models import RESET_CODES, lif_layer
-from .rules import InitRule, register_rule
+from .rules import InitRule, data_driven_network, register_rule
 
 __all__ = [
     "psp_kernel_sums",
     "psp_kernel_sums_symbolic",
     "fluctuation_layer_moments",
     "fluctuation_calibration",
-    "simulate_data_driven",
     "DaleScales",
-    "dale_split",
     "dale_layer_moments",
     "dale_scales_symbolic",
-    "dale_weights",
-    "simulate_dale_data_driven",
 ]
 
 #: Seed of the calibration network used by the data-driven mode in theory/simulation.
@@ -337,76 +336,15 @@ def _check(cfg: NetworkConfig) -> None:
     psp_kernel_sums(cfg.beta, cfg.steps, p["horizon"])
 
 
-def _encoding_spikes(cfg: NetworkConfig, rng: np.random.Generator):
-    """The encoding layer of one network: ``(reset code, spikes (steps, width))``.
-
-    Constant input ``c I``, ``I ~ N(0, 1)^n`` drawn from ``rng``, run through
-    the engine's LIF kernel (same conventions as :func:`snninit.montecarlo.simulate`).
-    """
-    reset = RESET_CODES[cfg.reset]
-    u = np.empty((cfg.steps, cfg.width))
-    s = np.zeros((cfg.steps, cfg.width), dtype=np.uint8)
-    u[:, :] = cfg.input_factor * rng.standard_normal(cfg.width)[None, :]
-    lif_layer(u, s, cfg.beta, cfg.theta, reset, cfg.reset_decay)
-    return reset, s
-
-
-def _data_driven_network(cfg: NetworkConfig, rng: np.random.Generator, record: bool):
-    """One network initialised layer by layer from its own forward pass.
-
-    Returns ``mean, var, rate_in`` (shape (layers,)) and, with ``record``, the
-    spike counts of every layer at every step, shape (layers + 1, steps).
-    """
-    from ..montecarlo import kernels as K
-
-    p = _params(cfg.init_params)
-    n, T, L = cfg.width, cfg.steps, cfg.layers
-    reset, s = _encoding_spikes(cfg, rng)
-    means, vars_, rates = np.empty(L), np.empty(L), np.empty(L)
-    counts = np.zeros((L + 1, T), dtype=np.int64) if record else None
-    for layer in range(L):
-        if record:
-            counts[layer] = s.sum(axis=1)
-        r = s.mean(axis=0, dtype=np.float64)
-        if not np.any(r > 0):
-            if record:  # a silent layer stays silent: every later layer is 0
-                means[layer:], vars_[layer:], rates[layer:] = np.nan, np.nan, 0.0
-                return means, vars_, rates, counts
-            raise ValueError(
-                f"init='fluctuation' (data-driven): layer {layer} of the calibration network "
-                f"is silent (theta={cfg.theta}, beta={cfg.beta}, steps={T}); no weights "
-                "can restore activity; pass nu= or change mu_u/xi"
-            )
-        m, v = fluctuation_layer_moments(
-            r, n, cfg.theta, cfg.beta, T, p["mu_u"], p["xi"],
-            horizon=p["horizon"], bernoulli=p["bernoulli"],
-        )
-        means[layer], vars_[layer], rates[layer] = m, v, r.mean()
-        if layer == L - 1 and not record:
-            break
-        if cfg.weights == "uniform":
-            half = np.sqrt(3.0 * v)
-            w = rng.uniform(m - half, m + half, size=(n, n))
-        else:
-            w = m + np.sqrt(v) * rng.standard_normal((n, n))
-        s_next = np.zeros((T, n), dtype=np.uint8)
-        u = np.empty((T, n))
-        K.matrix_drive(w, s, u)  # drive (T, n) = W s^t, summed in a fixed order (no BLAS)
-        lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
-        s = s_next
-    if record:
-        counts[L] = s.sum(axis=1)
-    return means, vars_, rates, counts
-
-
 def fluctuation_calibration(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Data-driven moments for ``cfg`` from one calibration network.
 
-    Layer 0 is driven by ``c I``, ``I ~ N(0, 1)^width`` (seed fixed), and each
-    hidden layer ``l`` gets ``W_l`` drawn with the moments of
-    :func:`fluctuation_layer_moments` at the measured per-neuron rates of layer
-    ``l - 1`` (spikes averaged over the ``steps`` steps) before layer ``l``
-    is run (numba kernels of :mod:`snninit.montecarlo`).
+    :func:`snninit.theory.rules.data_driven_network` with a fixed seed: layer
+    0 is driven by ``c I``, ``I ~ N(0, 1)^width``, and each hidden layer ``l``
+    gets ``W_l`` drawn with the moments of the rule's ``from_activity``
+    (:func:`fluctuation_layer_moments`) at the measured per-neuron rates of
+    layer ``l - 1`` (spikes averaged over the ``steps`` steps) before layer
+    ``l`` is run (the model's kernels, :mod:`snninit.models`).
 
     Networks simulated with these moments are *not* the calibration network:
     its finite-size rate fluctuations (relative sd ``sqrt((1 - nu) / (n nu))``
@@ -414,13 +352,19 @@ def fluctuation_calibration(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray,
     which adds to their own finite-size drift (at n = 1000, L = 100, T = 1,
     theta = 1: 60 % of networks silent vs 10 % with Micheli's rule). The
     faithful data-driven protocol calibrates every network on itself:
-    :func:`simulate_data_driven`.
+    :func:`snninit.montecarlo.simulate_data_driven`.
 
     Returns
     -------
     mean, var, rate_in : ndarray, shape (layers,)
         Weight moments feeding hidden layers ``1..L`` and the mean presynaptic
         rate each was computed from.
+
+    Raises
+    ------
+    ValueError
+        If a layer of the calibration network falls silent (no weights can
+        restore activity).
     """
     cfg = check_config(cfg)  # before the cache: a dict is a ValueError, not unhashable
     return _fluctuation_calibration(cfg)
@@ -429,67 +373,15 @@ def fluctuation_calibration(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray,
 @functools.lru_cache(maxsize=32)
 def _fluctuation_calibration(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.Generator(np.random.PCG64(_CALIBRATION_SEED))
-    means, vars_, rates, _ = _data_driven_network(cfg, rng, record=False)
+    means, vars_, rates, _ = data_driven_network(cfg, rng)
+    silent = np.flatnonzero(np.isnan(vars_))
+    if silent.size:
+        raise ValueError(
+            f"init={cfg.init!r} (data-driven): layer {int(silent[0])} of the calibration "
+            f"network is silent (theta={cfg.theta}, beta={cfg.beta}, steps={cfg.steps}); no "
+            "weights can restore activity; pass nu= or change mu_u/xi"
+        )
     return means, vars_, rates
-
-
-def simulate_data_driven(cfg: NetworkConfig, reps: int = 10, seed: int = 0):
-    """Simulate networks that each set their weights from their own forward pass.
-
-    Network ``r`` (generator ``SeedSequence(seed, spawn_key=(r,))``) draws its
-    input ``I ~ N(0, 1)^width``, runs the encoding layer, and for ``l = 1..L``
-    draws ``W_l`` (dense, ``width x width``) with the moments of
-    :func:`fluctuation_layer_moments` at the per-neuron rates of its own layer
-    ``l - 1``, then runs layer ``l``: the paper's data-dependent protocol with
-    the network's input as the data. A layer that falls silent ends the
-    network (every later layer silent, weight moments NaN).
-
-    Parameters
-    ----------
-    cfg : NetworkConfig
-        ``init="fluctuation"`` (``init_params`` as for the rule; a given ``nu``
-        is ignored here: the rates are measured).
-    reps, seed : int
-
-    Returns
-    -------
-    xarray.Dataset
-        ``spikes``, ``rate`` (rep, layer 0..L, time) as in
-        :func:`snninit.montecarlo.simulate`, and ``weight_var`` (rep, layer
-        1..L as ``wlayer``); attrs: the configuration (``config_from_attrs``
-        rebuilds it), seed, ``calibration``.
-    """
-    import xarray as xr
-
-    cfg = check_config(cfg)
-    if cfg.init != "fluctuation":
-        raise ValueError(f"cfg must have init='fluctuation'; got init={cfg.init!r}")
-    reps = check_int("reps", reps, low=1)
-    seed = check_int("seed", seed, low=0)
-    L, T = cfg.layers, cfg.steps
-    counts = np.empty((reps, L + 1, T), dtype=np.int64)
-    wvar = np.empty((reps, L))
-    from ..montecarlo import engine as E
-
-    for r in range(reps):
-        rng = E.rep_generator(seed, r)
-        _, v, _, c = _data_driven_network(cfg, rng, record=True)
-        counts[r], wvar[r] = c, v
-    ds = xr.Dataset(
-        {
-            "spikes": (("rep", "layer", "time"), counts),
-            "rate": (("rep", "layer", "time"), counts / cfg.width),
-            "weight_var": (("rep", "wlayer"), wvar),
-        },
-        coords={
-            "rep": np.arange(reps),
-            "layer": np.arange(L + 1),
-            "time": np.arange(T),
-            "wlayer": np.arange(1, L + 1),
-        },
-    )
-    return finish_dataset(ds, cfg, kind="simulation", seed=seed, reps=reps,
-                          calibration="data-driven, each network on itself")
 
 
 def _per_layer(cfg: NetworkConfig):
@@ -504,20 +396,32 @@ def _per_layer(cfg: NetworkConfig):
     return np.full(cfg.layers, m), np.full(cfg.layers, v)
 
 
-def _training_initializer(model, x, rng) -> None:
-    """Initialise a :class:`snninit.training.SNN` (layer by layer on the batch ``x``)."""
-    cfg = model.cfg
-    p = _params(cfg.init_params)
+def _from_activity(rates_in, n_in, theta, beta, steps, *, mu_u=0.0, xi=1.0, nu=None,
+                   horizon="finite", bernoulli=False, inhibitory=0):
+    """The rule's ``from_activity`` hook (see :class:`~snninit.theory.rules.InitRule`).
 
-    def moments(layer, n_in, rec):
-        rates = rec.spikes[layer - 1].mean(axis=(0, 1), dtype=np.float64)
-        nu = rates if p["nu"] is None else p["nu"]
-        return fluctuation_layer_moments(
-            nu, n_in, cfg.theta, cfg.beta, cfg.steps, p["mu_u"], p["xi"],
-            horizon=p["horizon"], bernoulli=p["bernoulli"],
+    :func:`fluctuation_layer_moments` at the measured rates ``rates_in``; a
+    given ``nu`` stands in for them (the published constant-rate rule, the
+    closed form), so that every user of the hook gives the closed form's
+    weights. With ``inhibitory = n_i`` (Dale's law, the last ``n_i`` of the
+    ``n_in`` inputs inhibitory): :func:`dale_layer_moments`'s scales ``(a_E,
+    a_I)`` at the rates of each population.
+    """
+    if nu is not None:
+        rates_in = check_real("nu", nu, low=0.0, high=1.0, low_open=True)
+    if inhibitory:
+        n_in = check_int("n_in", n_in, low=2)
+        n_i = check_int("inhibitory", inhibitory, low=1, high=n_in - 1)
+        n_e = n_in - n_i
+        split = np.ndim(rates_in) != 0
+        scales = dale_layer_moments(
+            rates_in[:n_e] if split else rates_in, rates_in[n_e:] if split else rates_in,
+            n_e, n_i, theta, beta, steps, mu_u, xi, horizon=horizon, bernoulli=bernoulli,
         )
-
-    model.init_from_data(x, moments, rng)
+        return scales.scale_e, scales.scale_i
+    return fluctuation_layer_moments(
+        rates_in, n_in, theta, beta, steps, mu_u, xi, horizon=horizon, bernoulli=bernoulli
+    )
 
 
 FLUCTUATION_RULE = register_rule(
@@ -527,7 +431,7 @@ FLUCTUATION_RULE = register_rule(
         mean=_mean,
         params=dict(_DEFAULTS),
         per_layer=_per_layer,
-        needs_data=True,
+        from_activity=_from_activity,
         check=_check,
         assumptions=(
             "Rossbroich, Gygax & Zenke (2022): choose E[w], Var[w] so that the free "
@@ -539,14 +443,6 @@ FLUCTUATION_RULE = register_rule(
         ),
     )
 )
-
-try:  # the numpy trainer initialises data-driven rules through this hook
-    from ..training.model import register_data_initializer
-
-    register_data_initializer("fluctuation", _training_initializer)
-except ImportError:  # pragma: no cover - training package absent
-    pass
-
 
 # --------------------------------------------------------------------------------------
 # Dale's-law variant: excitatory and inhibitory populations, exponential weights
@@ -571,27 +467,6 @@ class DaleScales(NamedTuple):
     scale_e: float
     scale_i: float
     balance: float
-
-
-def dale_split(n_in, inhibitory_fraction=0.2):
-    """Split a fan-in into ``(n_e, n_i)`` excitatory and inhibitory neurons.
-
-    ``n_i = round(inhibitory_fraction * n_in)``, ``n_e = n_in - n_i``; both must
-    be at least 1 (the Dale's-law solution needs both populations). The
-    default 0.2 is the cortical 4 : 1 ratio.
-    """
-    n_in = check_int("n_in", n_in, low=2)
-    f = check_real("inhibitory_fraction", inhibitory_fraction, low=0.0, high=1.0,
-                   low_open=True, high_open=True)
-    n_i = int(math.floor(f * n_in + 0.5))  # half up, as the allowed range below says
-    n_e = n_in - n_i
-    if n_i < 1 or n_e < 1:
-        raise ValueError(
-            f"inhibitory_fraction={f!r} with n_in={n_in} leaves n_e={n_e}, n_i={n_i}; "
-            "both populations need at least one neuron: choose inhibitory_fraction in "
-            f"[{0.5 / n_in:.4g}, {1 - 0.5 / n_in:.4g})"
-        )
-    return n_e, n_i
 
 
 def _dale_solve(mu, sigma, p, q, s, r):
@@ -671,7 +546,7 @@ def dale_layer_moments(
     *balance* ``b = M_I a_I / (M_E a_E)`` (mean inhibitory over mean
     excitatory drive) follows, ``b = 1 - mu_U / (M_E a_E)``, and is returned.
     The fraction of inhibitory inputs is the caller's choice (``n_i``;
-    :func:`dale_split` with the default 20 %).
+    :func:`snninit.montecarlo.dale_split` with the default 20 %).
 
     Assumptions: presynaptic spike counts independent over neurons and steps
     (Poisson, or Bernoulli with ``bernoulli=True``), weights independent of
@@ -768,134 +643,3 @@ def dale_scales_symbolic():
         "a_e": sp.simplify(best[a_e]), "a_i": sp.simplify(best[a_i]),
         "M_E": m_e, "M_I": m_i, "S_E": s_e, "S_I": s_i, "sigma": sigma, "mu": mu,
     }
-
-
-def dale_weights(rng, n_out, n_e, n_i, scale_e, scale_i):
-    """Sample a sign-constrained (Dale's-law) weight matrix.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-    n_out : int
-        Number of postsynaptic neurons (rows), >= 1.
-    n_e, n_i : int
-        Excitatory and inhibitory presynaptic neurons (>= 0 each, together
-        >= 1): columns ``0 .. n_e - 1`` are excitatory, ``n_e .. n_e + n_i -
-        1`` inhibitory.
-    scale_e, scale_i : float
-        Exponential scales ``a_E``, ``a_I`` > 0 (e.g. from
-        :func:`dale_layer_moments`).
-
-    Returns
-    -------
-    ndarray, shape (n_out, n_e + n_i)
-        ``W[:, :n_e] ~ Exp(a_E)`` (``>= 0``), ``W[:, n_e:] = -Exp(a_I)``
-        (``<= 0``), all entries independent.
-    """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    n_out = check_int("n_out", n_out, low=1)
-    n_e = check_int("n_e", n_e, low=0)
-    n_i = check_int("n_i", n_i, low=0)
-    if n_e + n_i < 1:
-        raise ValueError("n_e + n_i must be >= 1 (at least one presynaptic neuron); got 0")
-    scale_e = check_real("scale_e", scale_e, low=0.0, low_open=True)
-    scale_i = check_real("scale_i", scale_i, low=0.0, low_open=True)
-    w = np.empty((n_out, n_e + n_i))
-    w[:, :n_e] = rng.exponential(scale_e, size=(n_out, n_e))
-    w[:, n_e:] = -rng.exponential(scale_i, size=(n_out, n_i))
-    return w
-
-
-def _dale_network(cfg: NetworkConfig, rng, n_e: int, n_i: int):
-    """One Dale's-law stack calibrated on itself; see :func:`simulate_dale_data_driven`."""
-    from ..montecarlo import kernels as K
-
-    p = _params(cfg.init_params)
-    n, T, L = cfg.width, cfg.steps, cfg.layers
-    reset, s = _encoding_spikes(cfg, rng)
-    counts = np.zeros((L + 1, T), dtype=np.int64)
-    scales = np.full((L, 2), np.nan)
-    for layer in range(L):
-        counts[layer] = s.sum(axis=1)
-        r = s.mean(axis=0, dtype=np.float64)
-        if not r[:n_e].any() or not r[n_e:].any():
-            return counts, scales  # a silent population ends the stack (later layers 0)
-        a_e, a_i, _ = dale_layer_moments(
-            r[:n_e], r[n_e:], n_e, n_i, cfg.theta, cfg.beta, T, p["mu_u"], p["xi"],
-            horizon=p["horizon"], bernoulli=p["bernoulli"],
-        )
-        scales[layer] = a_e, a_i
-        w = dale_weights(rng, n, n_e, n_i, a_e, a_i)
-        s_next = np.zeros((T, n), dtype=np.uint8)
-        u = np.empty((T, n))
-        K.matrix_drive(w, s, u)  # fixed summation order: the same spikes on any machine
-        lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
-        s = s_next
-    counts[L] = s.sum(axis=1)
-    return counts, scales
-
-
-def simulate_dale_data_driven(cfg: NetworkConfig, reps: int = 4, seed: int = 0,
-                              inhibitory_fraction: float = 0.2):
-    """Simulate Dale's-law stacks that each set their weights from their own forward pass.
-
-    Every layer of width ``n`` is split by :func:`dale_split` into ``n_e``
-    excitatory neurons (indices ``0 .. n_e - 1``) and ``n_i`` inhibitory ones.
-    Network ``r`` (generator ``SeedSequence(seed, spawn_key=(r,))``) draws its
-    input ``I ~ N(0, 1)^width``, runs the encoding layer, and for ``l = 1..L``
-    measures the per-neuron rates of layer ``l - 1`` (spikes averaged over the
-    steps), solves :func:`dale_layer_moments` for ``a_E``, ``a_I`` and draws
-    ``W_l`` with :func:`dale_weights`. A layer whose excitatory or inhibitory
-    population is silent ends the network (later layers silent, scales NaN).
-
-    Parameters
-    ----------
-    cfg : NetworkConfig
-        ``init="fluctuation"``; ``init_params`` ``mu_u``, ``xi``, ``horizon``,
-        ``bernoulli`` as for the rule (``nu`` is ignored: rates are measured).
-        ``cfg.weights`` is ignored (weights are exponential).
-    reps, seed : int
-    inhibitory_fraction : float
-        Fraction of inhibitory neurons per layer, in (0, 1).
-
-    Returns
-    -------
-    xarray.Dataset
-        ``spikes``, ``rate`` (rep, layer 0..L, time) and ``scale_e``,
-        ``scale_i`` (rep, wlayer 1..L); attrs: configuration, seed, ``n_e``,
-        ``n_i``, ``calibration``.
-    """
-    import xarray as xr
-
-    cfg = check_config(cfg)
-    if cfg.init != "fluctuation":
-        raise ValueError(f"cfg must have init='fluctuation'; got init={cfg.init!r}")
-    reps = check_int("reps", reps, low=1)
-    seed = check_int("seed", seed, low=0)
-    n_e, n_i = dale_split(cfg.width, inhibitory_fraction)
-    L, T = cfg.layers, cfg.steps
-    counts = np.empty((reps, L + 1, T), dtype=np.int64)
-    scales = np.empty((reps, L, 2))
-    from ..montecarlo import engine as E
-
-    for r in range(reps):
-        rng = E.rep_generator(seed, r)
-        counts[r], scales[r] = _dale_network(cfg, rng, n_e, n_i)
-    ds = xr.Dataset(
-        {
-            "spikes": (("rep", "layer", "time"), counts),
-            "rate": (("rep", "layer", "time"), counts / cfg.width),
-            "scale_e": (("rep", "wlayer"), scales[:, :, 0]),
-            "scale_i": (("rep", "wlayer"), scales[:, :, 1]),
-        },
-        coords={
-            "rep": np.arange(reps), "layer": np.arange(L + 1), "time": np.arange(T),
-            "wlayer": np.arange(1, L + 1),
-        },
-    )
-    return finish_dataset(
-        ds, cfg, kind="simulation", seed=seed, reps=reps, n_e=n_e, n_i=n_i,
-        inhibitory_fraction=float(inhibitory_fraction),
-        calibration="Dale's law, exponential weights, data-driven, each network on itself",
-    )

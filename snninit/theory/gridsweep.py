@@ -5,7 +5,10 @@
 grid that :func:`snninit.montecarlo.sweep` simulates, with the same runner
 (in-process, ``workers=N`` or a dask ``client=``) and the same resumable
 store, so that ``snninit.validation.compare(theory_sweep, simulation_sweep)``
-compares whole sweeps. See :mod:`snninit.montecarlo.gridsweep` for the design.
+compares whole sweeps. The grid and its seeds are :mod:`snninit.grid`, the
+runner and the store :mod:`snninit.sweeps` (the design is described there):
+this module passes the prediction down as the task function, so nothing here
+depends on the Monte Carlo side.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import xarray as xr
 
 from .._checks import check_choice
 from ..config import NetworkConfig, check_config, check_limit
+from ..grid import make_grid
+from ..sweeps.runner import SweepSpec, _qualname, run_sweep
 from .predictions import PREDICTIONS, get_prediction
 from .predictions import predict as _predict
 
@@ -93,7 +98,7 @@ def sweep(
         Which prediction. One task per grid point.
     seed : int
         Master seed of ``dynamic_mean_field``'s path sampling; point ``c``
-        uses :func:`snninit.montecarlo.gridsweep.point_seed` ``(seed, c)``.
+        uses :func:`snninit.grid.point_seed` ``(seed, c)``.
         Ignored by the deterministic predictions.
     paths : int
         Sampled paths of ``dynamic_mean_field`` (ignored otherwise), with its
@@ -120,8 +125,6 @@ def sweep(
         ``"theory"`` for a ``task`` replacing it.
     """
     cfg = check_config(cfg)
-    from ..montecarlo.gridsweep import SweepSpec, _qualname, make_grid, run_sweep
-
     what = check_choice("what", what, tuple(PREDICTIONS))
     prediction = get_prediction(what)
     grid = make_grid(cfg, over)

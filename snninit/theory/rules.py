@@ -2,8 +2,17 @@
 
 A rule maps the fan-in ``n_in`` and the neuron's parameters to the mean and
 variance of the i.i.d. weights of a hidden layer. Rules that depend on the
-layer (because they track how activity evolves with depth) or need data
-provide ``per_layer``; everything else is broadcast over the layers.
+layer (because they track how activity evolves with depth) provide
+``per_layer``; everything else is broadcast over the layers.
+
+A data-driven rule (one that sets a layer from the measured activity of the
+layer below) provides one hook, ``from_activity(rates_in, n_in, theta, beta,
+steps, **params) -> (mean, var)``. Everything that applies a rule to data
+derives from it: the trainer (:meth:`snninit.training.SNN.initialize`, on a
+batch), the snntorch front end (:func:`snninit.torch.init_snntorch`, on a
+sample), the data-driven simulations (:mod:`snninit.montecarlo.datadriven`,
+every network on its own activity) and a rule's ``per_layer`` for theory
+(one calibration network, :func:`data_driven_network`).
 
 Adding a rule is one call to :func:`register_rule`, next to the rule's
 implementation; nothing else in the package needs to change.
@@ -31,6 +40,7 @@ __all__ = [
     "weight_variance",
     "weight_mean",
     "layer_weight_moments",
+    "data_driven_network",
     "survival",
 ]
 
@@ -90,10 +100,26 @@ class InitRule:
     per_layer : callable or None
         ``per_layer(cfg) -> (mean, var)`` arrays of shape ``(layers,)`` for
         rules whose weights differ between layers; replaces the broadcast.
-    needs_data : bool
-        True if the rule must see input data (forward passes) to be applied.
+    from_activity : callable or None
+        The hook of a data-driven rule: ``from_activity(rates_in, n_in, theta,
+        beta, steps, **params) -> (mean, var)``, the mean and variance of the
+        i.i.d. weights of a layer with fan-in ``n_in`` feeding neurons with
+        threshold ``theta`` and leak ``beta`` over ``steps`` steps, given the
+        measured presynaptic rates ``rates_in`` (spikes per step: one per
+        presynaptic neuron, an array of length ``n_in``, or their mean, a
+        float, where the inputs are not one neuron each, e.g. convolutions)
+        and the rule's resolved parameters ``params`` (:meth:`resolve_params`).
+        A rule may also accept ``inhibitory=n_i`` (an int in ``[1, n_in)``):
+        then the layer obeys Dale's law, its last ``n_i`` inputs inhibitory
+        (weights ``-Exp(a_I)``), the others excitatory (``Exp(a_E)``), and the
+        hook returns the two scales ``(a_E, a_I)``
+        (:func:`snninit.montecarlo.simulate_dale_data_driven`). Raises
+        ``ValueError`` where no weights reach the rule's targets (e.g. a
+        silent input).
     assumptions : str
         One paragraph: what the rule assumes about the network and input.
+    check : callable or None
+        ``check(cfg)``: further validation of a configuration using the rule.
     """
 
     name: str
@@ -101,9 +127,14 @@ class InitRule:
     mean: Callable[..., Any] | None = None
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     per_layer: Callable[[NetworkConfig], tuple[np.ndarray, np.ndarray]] | None = None
-    needs_data: bool = False
+    from_activity: Callable[..., tuple[float, float]] | None = None
     assumptions: str = ""
     check: Callable[[NetworkConfig], None] | None = None
+
+    @property
+    def needs_data(self) -> bool:
+        """True for a data-driven rule (one with :attr:`from_activity`)."""
+        return self.from_activity is not None
 
     def resolve_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(params) - set(self.params)
@@ -132,7 +163,8 @@ def register_rule(rule: InitRule) -> InitRule:
     ------
     ValueError
         If ``rule`` is not an :class:`InitRule` (a rule's name, say), or its
-        name is not a non-empty string or its ``variance`` not callable.
+        name is not a non-empty string, its ``variance`` not callable or its
+        ``from_activity`` neither None nor callable.
     """
     from .._checks import check_callable, show
 
@@ -150,6 +182,12 @@ def register_rule(rule: InitRule) -> InitRule:
     if not isinstance(rule.name, str) or not rule.name.strip():
         raise ValueError(f"rule.name must be a non-empty string; got {show(rule.name)}")
     check_callable("rule.variance", rule.variance, "variance(n_in, theta, beta, steps, **params)")
+    if rule.from_activity is not None:
+        check_callable(
+            "rule.from_activity",
+            rule.from_activity,
+            "from_activity(rates_in, n_in, theta, beta, steps, **params) -> (mean, var)",
+        )
     _REGISTRY[rule.name] = rule
     return rule
 
@@ -287,6 +325,63 @@ def layer_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
     var = weight_variance(cfg.init, cfg.width, cfg.theta, **kwargs)
     mean = weight_mean(cfg.init, cfg.width, cfg.theta, **kwargs)
     return np.full(cfg.layers, float(mean)), np.full(cfg.layers, float(var))
+
+
+def data_driven_network(cfg: NetworkConfig, rng: np.random.Generator):
+    """One network of ``cfg`` whose rule sets every layer from the activity below.
+
+    The data-driven protocol with the model's own input as the data: the
+    encoding layer runs on ``c I``, ``I ~ N(0, 1)^width`` (drawn first from
+    ``rng``), and for ``l = 1..L`` the per-neuron rates ``nu_j`` of layer
+    ``l - 1`` (spikes averaged over the steps) give ``W_l``'s moments through
+    ``get_rule(cfg.init).from_activity(nu, width, theta, beta, steps,
+    **params)``; ``W_l`` (dense, ``width x width``, ``cfg.weights``: normal or
+    uniform) is drawn from ``rng`` and layer ``l`` is run
+    (:func:`snninit.models.dense.dense_stack`). A layer that falls silent ends
+    the network: from it on every layer is silent and the moments are NaN.
+
+    The calibration network of a rule's ``per_layer`` and every network of
+    :func:`snninit.montecarlo.simulate_data_driven` are this function with
+    their own generators.
+
+    Parameters
+    ----------
+    cfg : NetworkConfig
+        ``cfg.init`` a data-driven rule (with ``from_activity``); assumed valid.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    mean, var, rate_in : ndarray, shape (layers,)
+        Moments of ``W_1..W_L`` (NaN from a silent layer on) and the mean
+        presynaptic rate each was computed from (0 there).
+    counts : ndarray of int64, shape (layers + 1, steps)
+        Spike count of every layer at every step.
+    """
+    from ..models.dense import dense_stack
+
+    rule = get_rule(cfg.init)
+    if rule.from_activity is None:
+        data_driven = ", ".join(repr(r) for r in rule_names() if get_rule(r).needs_data)
+        raise ValueError(
+            f"init rule {cfg.init!r} is not data-driven (it has no from_activity hook); "
+            f"data-driven rules: {data_driven or 'none'}"
+        )
+    params = rule.resolve_params(cfg.init_params)
+    n, L = cfg.width, cfg.layers
+    means, vars_, rates = np.full(L, np.nan), np.full(L, np.nan), np.zeros(L)
+
+    def choose(layer, s):
+        r = s.mean(axis=0, dtype=np.float64)
+        m, v = rule.from_activity(r, n, cfg.theta, cfg.beta, cfg.steps, **params)
+        means[layer], vars_[layer], rates[layer] = m, v, r.mean()
+        if cfg.weights == "uniform":
+            half = np.sqrt(3.0 * v)
+            return rng.uniform(m - half, m + half, size=(n, n))
+        return m + np.sqrt(v) * rng.standard_normal((n, n))
+
+    counts = dense_stack(cfg, rng, choose)
+    return means, vars_, rates, counts
 
 
 # --------------------------------------------------------------------------

@@ -387,9 +387,10 @@ def init_snntorch(
     :class:`~snninit.config.NetworkConfig` with the layer's fan-in as width,
     the neuron's theta, beta and reset, and ``steps``; the weights feeding
     model layer ``l`` take the rule's entry for hidden layer ``l`` (``l - 1``
-    when the first Leaky plays the encoding layer). Rules that need data
-    (``get_rule(rule).needs_data``) measure what they need on ``sample`` with
-    forward passes through the layers initialised so far.
+    when the first Leaky plays the encoding layer). Data-driven rules
+    (``get_rule(rule).from_activity``; parameters may stand in for the data,
+    e.g. ``fluctuation`` with ``nu=``) get the presynaptic rates measured on
+    ``sample`` with forward passes through the layers initialised so far.
 
     Parameters
     ----------
@@ -608,37 +609,12 @@ class _SpikeTrains:
         return fired.mean(dim=(0, 1)).cpu().numpy()
 
 
-def _fluctuation_moments(rates, n_in, neuron: NeuronParams, steps, params):
-    from ..theory.fluctuation import fluctuation_layer_moments
-
-    p = {"mu_u": 0.0, "xi": 1.0, "horizon": "finite", "bernoulli": False, **params}
-    return fluctuation_layer_moments(
-        rates,
-        n_in,
-        neuron.theta,
-        neuron.beta,
-        steps,
-        p["mu_u"],
-        p["xi"],
-        horizon=p["horizon"],
-        bernoulli=p["bernoulli"],
-    )
-
-
-#: How each data-driven rule turns measured presynaptic rates into weight moments:
-#: ``fn(rates, n_in, neuron, steps, params) -> (mean, var)``, where ``rates`` is
-#: one rate per presynaptic neuron (length ``n_in``) or their mean (a float) when
-#: the layer's inputs are not one neuron each (convolutions).
-DATA_DRIVEN_RULES: dict[str, Callable] = {"fluctuation": _fluctuation_moments}
-
-
 def _data_driven_moments(r, trains, w, pre, x, rule_params, why):
-    hook = DATA_DRIVEN_RULES.get(r.name)
-    if hook is None:
-        raise ValueError(
-            f"rule {r.name!r} needs data and snninit.torch does not know which measurement "
-            f"it needs ({why})"
-        )
+    """``r.from_activity`` at the measured rates of the Leaky ``pre`` feeding ``w``.
+
+    The rates are one per presynaptic neuron (length ``n_in``), or their mean
+    (a float) when the layer's inputs are not one neuron each (convolutions).
+    """
     if x is None:
         raise ValueError(
             f"rule {r.name!r} needs data ({why}): pass sample= (an input batch) to init_snntorch"
@@ -651,8 +627,10 @@ def _data_driven_moments(r, trains, w, pre, x, rule_params, why):
     rates = trains.rates(pre)
     n_in = fan_in(w.module)
     measured = rates if rates.size == n_in else float(rates.mean())
-    post = trains.layout.neuron_of_layer(w.layer)
-    return hook(measured, n_in, post.params, trains.steps, r.resolve_params(rule_params))
+    post = trains.layout.neuron_of_layer(w.layer).params
+    return r.from_activity(
+        measured, n_in, post.theta, post.beta, trains.steps, **r.resolve_params(rule_params)
+    )
 
 
 # --------------------------------------------------------------------------

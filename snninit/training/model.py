@@ -53,10 +53,12 @@ BLAS build or CPU (a different kernel), and numbers from before this change.
 Initialisation hook
 -------------------
 Weights come from the rule registry with each layer's own fan-in
-(:attr:`SNN.layer_fan_in`). Rules that need data (``needs_data``) are applied
+(:attr:`SNN.layer_fan_in`). Data-driven rules (those with the
+``from_activity`` hook of :class:`~snninit.theory.rules.InitRule`) are applied
 layer by layer through :meth:`SNN.init_from_data`: it runs
-``forward(x, record=True, upto=l - 1)`` and asks a callback for the mean and
-variance of ``W_l`` given the recorded activity of layer ``l - 1``.
+``forward(x, record=True, upto=l - 1)`` and draws ``W_l`` with the mean and
+variance that ``rule.from_activity`` gives at the recorded per-neuron rates of
+layer ``l - 1``.
 """
 
 from __future__ import annotations
@@ -422,19 +424,19 @@ class Record:
         return np.array([float(s.mean(dtype=np.float64)) for s in self.spikes])
 
 
-#: Training-time initialisers for rules that need data: name -> callable(model, x, rng).
-_DATA_INITIALIZERS: dict[str, Callable] = {}
-
-
 def register_data_initializer(rule: str, fn: Callable) -> None:
-    """Register how a data-driven rule initialises an :class:`SNN`.
+    """Deprecated, and without effect: data-driven rules bring their own hook.
 
-    ``fn(model, x, rng)`` receives the model, a batch of standardised inputs
-    ``(B, D)`` and a ``numpy.random.Generator``; it must set every entry of
-    ``model.weights`` (typically via :meth:`SNN.init_from_data`). ``rule``
-    must be a registered rule that needs data (an initialiser of any other
-    rule would never be called).
+    The trainer initialises every data-driven rule (one with
+    ``InitRule.from_activity``) layer by layer from that hook
+    (:meth:`SNN.initialize`), so there is nothing left to register: give the
+    rule ``from_activity=`` when building it (:func:`snninit.theory.register_rule`).
+    The arguments are still checked as before (``rule`` a registered
+    data-driven rule, ``fn`` callable); then a ``DeprecationWarning`` says that
+    ``fn`` is not used.
     """
+    import warnings
+
     from ..theory.rules import get_rule, rule_names
 
     if not isinstance(rule, str) or rule not in rule_names():
@@ -444,9 +446,16 @@ def register_data_initializer(rule: str, fn: Callable) -> None:
     if not get_rule(rule).needs_data:
         raise ValueError(
             f"rule {rule!r} does not need data (its weights come from its formula): a data "
-            "initialiser for it would never be called; register rules with needs_data=True"
+            "initialiser for it would never be called; data-driven rules have a "
+            "from_activity hook"
         )
-    _DATA_INITIALIZERS[rule] = fn
+    warnings.warn(
+        "register_data_initializer is deprecated and has no effect: SNN.initialize applies "
+        f"every data-driven rule through its from_activity hook (rule {rule!r} has one); "
+        "fn is not called",
+        DeprecationWarning,
+        stacklevel=2,
+    )
 
 
 def _check_dtype(dtype) -> np.dtype:
@@ -596,23 +605,26 @@ class SNN:
     def initialize(self, rng: np.random.Generator, x: np.ndarray | None = None) -> None:
         """Draw every weight from ``cfg.init``.
 
-        Rules needing data use the initialiser registered for them with
-        :func:`register_data_initializer`, applied to the batch ``x``.
+        A data-driven rule (``from_activity``) is applied to the batch ``x``
+        layer by layer (:meth:`init_from_data`): ``W_l`` gets
+        ``rule.from_activity(rates, n_in, theta, beta, steps, **params)`` at
+        the per-neuron rates of layer ``l - 1`` on ``x`` (spikes averaged over
+        batch and steps), ``params`` the rule's resolved ``cfg.init_params``.
         """
         from ..theory.rules import get_rule
 
-        rule = get_rule(self.cfg.init)
+        cfg = self.cfg
+        rule = get_rule(cfg.init)
         if rule.needs_data:
-            fn = _DATA_INITIALIZERS.get(self.cfg.init)
-            if fn is None:
-                raise ValueError(
-                    f"init rule {self.cfg.init!r} needs data but has no training "
-                    "initialiser; register one with "
-                    "snninit.training.register_data_initializer"
-                )
             if x is None:
-                raise ValueError(f"init rule {self.cfg.init!r} needs a data batch x")
-            fn(self, self._check_input(x), rng)
+                raise ValueError(f"init rule {cfg.init!r} needs a data batch x")
+            params = rule.resolve_params(cfg.init_params)
+
+            def moments(layer, n_in, rec):
+                rates = rec.spikes[layer - 1].mean(axis=(0, 1), dtype=np.float64)
+                return rule.from_activity(rates, n_in, cfg.theta, cfg.beta, cfg.steps, **params)
+
+            self.init_from_data(x, moments, rng)
             return
         mean, var = self.layer_moments()
         for layer in range(1, len(self.weights) + 1):

@@ -27,10 +27,16 @@ Measured per cell (``reps`` independent networks):
 A rule that refuses a cell (``ValueError``, e.g. no weights reach its
 target) gets NaN there and its message in ``attrs["errors"]``.
 
+The grid is one :class:`snninit.grid.Grid` over ``init x steps x beta x
+theta``; every rule is run on the same random networks at a grid point (its
+seed, the coordinate ``cell_seed``, is :func:`snninit.grid.point_seed` of
+``(steps, beta, theta)``: common random numbers, so that differences between
+rules are not sampling noise between networks).
+
 Data-driven rules (``init="fluctuation"`` without a given ``nu``) are run as
 the method prescribes: every network measures its own layers' rates with a
 forward pass before setting the next layer's weights
-(:func:`snninit.theory.fluctuation.simulate_data_driven`, dense weights), not
+(:func:`snninit.montecarlo.simulate_data_driven`, dense weights), not
 with moments from one shared calibration network (``data_driven="shared"``,
 which penalises the rule with the calibration network's finite-size noise).
 """
@@ -48,7 +54,8 @@ import xarray as xr
 
 from .._checks import check_dataset, check_path, show
 from .._dataset import code_fingerprint, load_cached, save_dataset
-from ..config import check_limit
+from ..config import NetworkConfig, check_limit
+from ..grid import cached, cell_seeds, combine, make_grid, protocol_tag
 
 __all__ = [
     "compare_rules",
@@ -101,7 +108,11 @@ def compare_rules(
     steps, betas, thetas : sequences
         The grid. With one step the leak plays no role (the cells repeat).
     reps, seed, method
-        Passed to :func:`snninit.montecarlo.simulate`.
+        Passed to :func:`snninit.montecarlo.simulate`: the cell ``(init, steps,
+        beta, theta)`` is simulated with seed :func:`snninit.grid.point_seed`
+        ``(seed, {steps, beta, theta})``, the same for every rule, so that the
+        rules are compared on the same random networks (coordinate
+        ``cell_seed``). ``seed`` is also the seed of the training runs.
     train : bool
         Also train each rule (settings ``training``, default :data:`DEFAULT_TRAINING`).
     progress : bool
@@ -122,11 +133,10 @@ def compare_rules(
     xarray.Dataset
         ``activity``, ``extinct``, ``activity_mean`` (init, steps, beta,
         theta), ``rate_layer``, ``rate_layer_mean`` (init, steps, beta, theta,
-        layer), ``accuracy`` (init); attrs:
-        ``errors`` (JSON list), settings.
+        layer), ``accuracy`` (init); coordinate ``cell_seed`` (init, steps,
+        beta, theta); attrs: ``errors`` (JSON list), settings.
     """
     from .._checks import check_bool, check_choice
-    from ..config import NetworkConfig
     from ..montecarlo.engine import METHODS
     from ..theory import rule_names
 
@@ -149,73 +159,46 @@ def compare_rules(
     steps = [check_limit("steps", T) for T in _sequence("steps", steps)]
     betas = [check_limit("beta", b) for b in _sequence("betas", betas)]
     thetas = [check_limit("theta", t) for t in _sequence("thetas", thetas)]
-    for T in steps:
-        for beta in betas:
-            for theta in thetas:
-                NetworkConfig(width=width, layers=layers, steps=T, theta=theta, beta=beta)
+    # one grid (snninit.grid): the rules are compared on the same networks, so every
+    # rule's cell at (steps, beta, theta) has that point's seed (common random numbers)
+    base = NetworkConfig(width=width, layers=layers)
+    grid = make_grid(base, {"init": rules, "steps": steps, "beta": betas, "theta": thetas})
+    seeds = cell_seeds(grid, seed, common=("init",))
     # memory and time of every cell, and of the whole grid, before the first cell runs
     # (a cell a rule refuses is left to the loop, which records why)
-    _check_cells(rules, width, layers, steps, betas, thetas, reps, method, data_driven,
-                 resumable=cache_dir is not None)
-    shape = (len(rules), len(steps), len(betas), len(thetas))
-    activity = np.full(shape, np.nan)
-    extinct = np.full(shape, np.nan)
-    rate_layer = np.full(shape + (layers + 1,), np.nan)
-    activity_mean = np.full(shape, np.nan)
-    rate_layer_mean = np.full(shape + (layers + 1,), np.nan)
-    errors = []
-    for i, rule in enumerate(rules):
-        for j, T in enumerate(steps):
-            for k, beta in enumerate(betas):
-                for m, theta in enumerate(thetas):
-                    t0 = time.perf_counter()
-                    try:
-                        cfg = NetworkConfig(
-                            width=width, layers=layers, steps=T, theta=theta, beta=beta, init=rule
-                        )
-                        cell = _cell(cfg, reps, seed, method, data_driven, cache_dir)
-                    except ValueError as exc:
-                        errors.append(
-                            {
-                                "init": rule,
-                                "steps": T,
-                                "beta": beta,
-                                "theta": theta,
-                                "error": str(exc),
-                            }
-                        )
-                        continue
-                    rate_layer[i, j, k, m] = cell["rate_last"].values
-                    rate_layer_mean[i, j, k, m] = cell["rate_mean"].values
-                    activity_mean[i, j, k, m] = float(cell["rate_mean"].isel(layer=-1))
-                    activity[i, j, k, m] = float(cell["rate_last"].isel(layer=-1))
-                    extinct[i, j, k, m] = float(cell["extinct"])
-                    if progress:
-                        print(
-                            f"{rule:<12} T={T:<3} beta={beta} theta={theta}: activity "
-                            f"{activity[i, j, k, m]:.4f} extinct {extinct[i, j, k, m]:.2f} "
-                            f"({time.perf_counter() - t0:.1f}s)",
-                            flush=True,
-                        )
+    _check_cells(grid, base, reps, method, data_driven, resumable=cache_dir is not None)
+    parts, errors = [], []
+    for i, coords in enumerate(grid.cells()):
+        t0 = time.perf_counter()
+        try:
+            cell = _cell(grid.config(base, i), reps, seeds[i], method, data_driven, cache_dir)
+        except ValueError as exc:
+            errors.append({**coords, "error": str(exc)})
+            parts.append(_refused_cell(layers))
+            continue
+        parts.append(cell)
+        if progress:
+            a, e = float(cell["rate_last"].isel(layer=-1)), float(cell["extinct"])
+            print(
+                f"{coords['init']:<12} T={coords['steps']:<3} beta={coords['beta']} "
+                f"theta={coords['theta']}: activity {a:.4f} extinct {e:.2f} "
+                f"({time.perf_counter() - t0:.1f}s)",
+                flush=True,
+            )
+    cells = combine(parts, grid, seeds=seeds)
     accuracy = np.full(len(rules), np.nan)
     training = {**DEFAULT_TRAINING, **(training or {})}
     if train:
         accuracy = _train_all(rules, training, seed, errors, progress, cache_dir)
+    last = {"layer": -1}
     ds = xr.Dataset(
         {
-            "activity": (("init", "steps", "beta", "theta"), activity),
-            "extinct": (("init", "steps", "beta", "theta"), extinct),
-            "rate_layer": (("init", "steps", "beta", "theta", "layer"), rate_layer),
-            "activity_mean": (("init", "steps", "beta", "theta"), activity_mean),
-            "rate_layer_mean": (("init", "steps", "beta", "theta", "layer"), rate_layer_mean),
+            "activity": cells["rate_last"].isel(last, drop=True),
+            "extinct": cells["extinct"],
+            "rate_layer": cells["rate_last"],
+            "activity_mean": cells["rate_mean"].isel(last, drop=True),
+            "rate_layer_mean": cells["rate_mean"],
             "accuracy": (("init",), accuracy),
-        },
-        coords={
-            "init": rules,
-            "steps": steps,
-            "beta": betas,
-            "theta": thetas,
-            "layer": np.arange(layers + 1),
         },
         attrs={
             "width": width,
@@ -247,26 +230,23 @@ def _sequence(name: str, values) -> list:
     return out
 
 
-def _check_cells(rules, width, layers, steps, betas, thetas, reps, method, data_driven,
-                 *, resumable):
+def _check_cells(grid, base, reps, method, data_driven, *, resumable):
     """:func:`snninit._resources.check_runs` of every simulated cell of the comparison."""
     from .._resources import check_runs
-    from ..config import NetworkConfig
 
     runs = []
-    for rule in rules:
-        for T in steps:
-            for beta in betas:
-                for theta in thetas:
-                    try:
-                        cfg = NetworkConfig(width=width, layers=layers, steps=T, theta=theta,
-                                            beta=beta, init=rule)
-                    except ValueError:
-                        continue  # the rule refuses this cell: recorded by the loop
-                    # a self-calibrated data-driven network draws dense weights
-                    cell_method = "dense" if _self_calibrated(cfg, data_driven) else method
-                    where = f"cell init={rule}, steps={T}, beta={beta:g}, theta={theta:g}"
-                    runs.append((where, cfg, 1, {"method": cell_method}))
+    for i, c in enumerate(grid.cells()):
+        try:
+            cfg = grid.config(base, i)
+        except ValueError:
+            continue  # the rule refuses this cell: recorded by the loop
+        # a self-calibrated data-driven network draws dense weights
+        cell_method = "dense" if _self_calibrated(cfg, data_driven) else method
+        where = (
+            f"cell init={c['init']}, steps={c['steps']}, beta={c['beta']:g}, "
+            f"theta={c['theta']:g}"
+        )
+        runs.append((where, cfg, 1, {"method": cell_method}))
     check_runs(
         "simulate",
         runs,
@@ -283,7 +263,6 @@ def _self_calibrated(cfg, data_driven: str) -> bool:
 
     return (
         data_driven == "self"
-        and cfg.init == "fluctuation"
         and get_rule(cfg.init).needs_data
         and cfg.init_params.get("nu") is None
     )
@@ -291,33 +270,34 @@ def _self_calibrated(cfg, data_driven: str) -> bool:
 
 def _cell(cfg, reps, seed, method, data_driven, cache_dir) -> xr.Dataset:
     """One grid cell: per-layer rate at the last step and over time, and extinction."""
-    from ..montecarlo import simulate
-    from ..theory.fluctuation import simulate_data_driven
+    from ..montecarlo import simulate, simulate_data_driven
 
-    tag = json.dumps(
-        {"config": cfg.to_dict(), "reps": reps, "seed": seed, "method": method,
-         "data_driven": data_driven, "version": code_fingerprint()},
-        sort_keys=True,
+    tag = protocol_tag(cfg, reps=reps, seed=seed, method=method, data_driven=data_driven)
+
+    def compute() -> xr.Dataset:
+        if _self_calibrated(cfg, data_driven):
+            ds = simulate_data_driven(cfg, reps=reps, seed=seed)
+        else:
+            ds = simulate(cfg, reps=reps, seed=seed, method=method)
+        rate = ds["rate"]
+        return xr.Dataset(
+            {
+                "rate_last": rate.isel(time=-1, drop=True).mean("rep"),
+                "rate_mean": rate.mean("time").mean("rep"),
+                "extinct": (ds["spikes"].isel(time=-1, layer=-1, drop=True) == 0).mean("rep"),
+            }
+        )
+
+    return cached(_cache_path(cache_dir, f"cell-{cfg.init}", tag), tag, compute)[0]
+
+
+def _refused_cell(layers: int) -> xr.Dataset:
+    """The cell of a rule that refuses it: NaN everywhere (its reason is in ``errors``)."""
+    nan = np.full(layers + 1, np.nan)
+    return xr.Dataset(
+        {"rate_last": ("layer", nan), "rate_mean": ("layer", nan.copy()), "extinct": np.nan},
+        coords={"layer": np.arange(layers + 1)},
     )
-    path = _cache_path(cache_dir, f"cell-{cfg.init}", tag)
-    cached = load_cached(path, tag) if path is not None else None
-    if cached is not None:
-        return cached
-    if _self_calibrated(cfg, data_driven):
-        ds = simulate_data_driven(cfg, reps=reps, seed=seed)
-    else:
-        ds = simulate(cfg, reps=reps, seed=seed, method=method)
-    cell = xr.Dataset(
-        {
-            "rate_last": ds["rate"].isel(time=-1).mean("rep"),
-            "rate_mean": ds["rate"].mean("time").mean("rep"),
-            "extinct": (ds["spikes"].isel(time=-1, layer=-1) == 0).mean("rep"),
-        },
-        attrs={"protocol": tag},
-    )
-    if path is not None:
-        save_dataset(cell, path)
-    return cell
 
 
 def _cache_path(cache_dir, prefix: str, tag: str) -> Path | None:

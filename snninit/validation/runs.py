@@ -6,12 +6,14 @@ repetitions, seed, method, package version and a hash of the computing code,
 :func:`snninit._dataset.code_fingerprint`); a rerun reuses cells whose tag
 matches and recomputes the others, so an interrupted run continues where it
 stopped and a changed protocol never reuses stale numbers. The cells are
-computed by :mod:`snninit.validation.cells`.
+computed by :mod:`snninit.validation.cells`; their seeds, cache and the
+combined datasets are the one grid of :mod:`snninit.grid`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +23,7 @@ from typing import Any
 import xarray as xr
 
 from .._dataset import load_cached, save_dataset
+from ..grid import cached, cell_name, cell_seeds, combine
 from .cells import predict_cell, simulate_cell
 from .protocols import RULES, Experiment, convention_experiments
 
@@ -34,8 +37,7 @@ __all__ = [
 
 
 def _cache_path(root: Path, exp: Experiment, what: str, cell: Mapping[str, Any]) -> Path:
-    key = "_".join(f"{k}={v}" for k, v in cell.items()) or "base"
-    return root / "cache" / exp.name / f"{what}__{key}.nc"
+    return root / "cache" / exp.name / f"{what}__{cell_name(cell)}.nc"
 
 
 def _strip(ds: xr.Dataset) -> xr.Dataset:
@@ -43,35 +45,6 @@ def _strip(ds: xr.Dataset) -> xr.Dataset:
     ds = ds.copy()
     ds.attrs = {}
     return ds
-
-
-def _stack(cells: list[dict[str, Any]], data: list[xr.Dataset], sweep) -> xr.Dataset:
-    """Stack per-cell datasets along the sweep's dims, in the sweep's order."""
-    dims = [d for d, _ in sweep]
-    if not dims:
-        return data[0]
-
-    def build(level: int, prefix: dict[str, Any]) -> xr.Dataset:
-        dim, values = sweep[level]
-        parts = []
-        for v in values:
-            key = {**prefix, dim: v}
-            if level + 1 == len(dims):
-                i = next(j for j, c in enumerate(cells) if c == key)
-                part = data[i]
-            else:
-                part = build(level + 1, key)
-            parts.append(part)
-        return xr.concat(
-            parts,
-            dim=xr.DataArray(list(values), dims=dim, name=dim),
-            coords="minimal",
-            compat="override",
-            combine_attrs="drop",
-            join="outer",
-        )
-
-    return build(0, {})
 
 
 @dataclasses.dataclass
@@ -106,7 +79,9 @@ def run_experiment(
     from .._dataset import config_attrs
 
     t0 = time.perf_counter()
-    cells = exp.cells()
+    grid = exp.grid()
+    cells = grid.cells()
+    seeds = cell_seeds(grid, exp.seed)
     whats = (["simulation"] if exp.reps > 0 else []) + (list(exp.theories) if predictions else [])
     results: dict[str, list[xr.Dataset | None]] = {w: [None] * len(cells) for w in whats}
     errors: list[str] = []
@@ -130,21 +105,25 @@ def run_experiment(
                     continue
                 path = _cache_path(root, exp, what, cell)
                 tag = exp.tag(what, cell, i)
-                ds = load_cached(path, tag)
-                if ds is None and cached_only:
-                    if what == "simulation":
-                        return None
-                    errors.append(f"{what}: not in the cache of an earlier run")
-                    skip.add(what)
-                    bar.update()
-                    continue
-                if ds is None:
-                    cfg = exp.config(cell)
-                    try:
+                if cached_only:
+                    ds = load_cached(path, tag)
+                    if ds is None:
                         if what == "simulation":
-                            ds = simulate_cell(cfg, exp, exp.cell_seed(i))
-                        else:
-                            ds = predict_cell(what, cfg, exp, exp.cell_seed(i))
+                            return None
+                        errors.append(f"{what}: not in the cache of an earlier run")
+                        skip.add(what)
+                        bar.update()
+                        continue
+                    reused += 1
+                else:
+                    cell_args = (exp.config(cell), exp, seeds[i])
+                    compute = (
+                        functools.partial(simulate_cell, *cell_args)
+                        if what == "simulation"
+                        else functools.partial(predict_cell, what, *cell_args)
+                    )
+                    try:
+                        ds, hit = cached(path, tag, compute)
                     except Exception as exc:
                         if what == "simulation":
                             raise
@@ -156,12 +135,8 @@ def run_experiment(
                         skip.add(what)
                         bar.update()
                         continue
-                    ds = ds.copy()
-                    ds.attrs["protocol"] = tag
-                    save_dataset(ds, path)
-                    computed += 1
-                else:
-                    reused += 1
+                    reused += hit
+                    computed += not hit
                 results[what][i] = ds
                 bar.update()
     finally:
@@ -172,7 +147,8 @@ def run_experiment(
     for what, parts in results.items():
         if what in skip or any(p is None for p in parts):
             continue
-        ds = _stack(cells, [_strip(p) for p in parts], exp.sweep)
+        parts = [_strip(p) for p in parts]
+        ds = combine(parts, grid, seeds=seeds if exp.seeded(what) else None)
         ds.attrs.update(base_attrs)
         ds.attrs["kind"] = what
         if what == "simulation":

@@ -133,15 +133,15 @@ def test_structural_errors_are_explained():
         st.init_snntorch(nn.Sequential(nn.Linear(3, 3)))
 
 
-def test_data_rules_without_data_or_without_a_known_measurement_are_refused(monkeypatch):
+def test_data_rules_without_data_are_refused(monkeypatch):
     def needs_rates(n_in, theta, beta, steps):
         raise ValueError("this rule needs measured rates")
 
-    rule = rules_module.InitRule("test-needs-data", needs_rates, needs_data=True)
+    rule = rules_module.InitRule(
+        "test-needs-data", needs_rates, from_activity=lambda *a, **k: (0.0, 1.0)
+    )
+    assert rule.needs_data
     monkeypatch.setitem(rules_module._REGISTRY, rule.name, rule)
-    with pytest.raises(ValueError, match="does not know which measurement"):
-        st.init_snntorch(_mlp(), sample=torch.randn(2, 300), rule=rule.name)
-    monkeypatch.setitem(st.snntorch_model.DATA_DRIVEN_RULES, rule.name, lambda *a: (0.0, 1.0))
     with pytest.raises(ValueError, match="pass sample="):
         st.init_snntorch(_mlp(), rule=rule.name)
     with pytest.raises(ValueError, match="first_layer='unit'"):
@@ -305,15 +305,14 @@ def test_a_rule_failing_half_way_leaves_the_model_as_it_was(monkeypatch):
 
     calls = []
 
-    def hook(rates, n_in, neuron, steps, params):
+    def hook(rates, n_in, theta, beta, steps):
         calls.append(n_in)
         if len(calls) == 2:
             raise ValueError("layer 2 is silent")
         return 0.0, 1.0 / n_in
 
-    rule = rules_module.InitRule("test-fails-late", needs_rates, needs_data=True)
+    rule = rules_module.InitRule("test-fails-late", needs_rates, from_activity=hook)
     monkeypatch.setitem(rules_module._REGISTRY, rule.name, rule)
-    monkeypatch.setitem(st.snntorch_model.DATA_DRIVEN_RULES, rule.name, hook)
     model = _mlp(n=50, layers=3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match="layer 2 is silent"):

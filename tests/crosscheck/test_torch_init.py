@@ -164,7 +164,7 @@ def test_rules_that_need_data_or_the_whole_network_point_to_init_snntorch(monkey
         raise ValueError("measured rates needed")
 
     for name, kw, variance in [
-        ("test-data", {"needs_data": True}, needs_rates),
+        ("test-data", {"from_activity": lambda *a, **k: (0.0, 1.0)}, needs_rates),
         ("test-per-layer", {"per_layer": lambda cfg: (None, None)}, lambda n, t, b, s: 1.0 / n),
     ]:
         rule = rules_module.InitRule(name=name, variance=variance, **kw)

@@ -11,6 +11,7 @@ import xarray as xr
 import snninit as si
 from snninit._dataset import load_dataset, save_dataset
 from snninit.cli import main
+from snninit.grid import point_seed
 from snninit.montecarlo.presets import PRESETS, preset_configs
 
 
@@ -21,7 +22,8 @@ def test_presets_are_the_paper_protocols():
         "init": ("micheli", "kaiming"),
         "theta": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
     }
-    assert dict(fig3.sweep)["n"] == (100, 600) and max(dict(fig3.sweep)["theta"]) == 1.0
+    # Fig. 3 is the paper's figure (theta > 0.85 and theta = 1), as `snninit reproduce` runs it
+    assert fig3.over == {"n": (100, 600), "theta": (0.8, 0.85, 0.9, 1.0)}
     assert fig3.reps == 20 and fig3.base.init == "micheli"
     b = fig4.base
     assert (b.width, b.layers, b.steps, b.theta, b.reset, fig4.reps) == (
@@ -34,9 +36,21 @@ def test_presets_are_the_paper_protocols():
     )
     assert dict(fig4.sweep) == {"beta": (0.5, 0.9), "init": ("micheli", "kaiming")}
     cells = preset_configs("fig3")
-    assert len(cells) == 12
-    coords, cfg = cells[7]
+    assert len(cells) == 8
+    coords, cfg = cells[6]
+    assert coords == {"n": 600, "theta": 0.9}
     assert cfg.width == coords["n"] and cfg.theta == coords["theta"]
+
+
+def test_presets_and_reproduce_run_one_table():
+    from snninit.protocols import PROTOCOLS
+    from snninit.validation.protocols import experiments
+
+    full = {e.name: e for e in experiments(quick=False)}
+    for name, preset in PRESETS.items():
+        assert preset is PROTOCOLS[name]
+        exp = full[name]
+        assert (exp.base, exp.sweep, exp.reps) == (preset.base, preset.sweep, preset.reps)
 
 
 def test_run_preset_stacks_cells_with_their_seeds(tmp_path):
@@ -47,11 +61,14 @@ def test_run_preset_stacks_cells_with_their_seeds(tmp_path):
         "micheli",
         "kaiming",
     ]
-    # each cell is exactly simulate() of its config with its recorded seed
+    # each cell is exactly simulate() of its config with its recorded seed, the grid's rule
     cell = ds.sel(init="kaiming", theta=0.4)
+    assert int(cell["cell_seed"]) == point_seed(1, {"init": "kaiming", "theta": 0.4})
+    assert len(set(ds["cell_seed"].values.ravel())) == 12
     cfg = si.NetworkConfig(width=1000, layers=100, steps=1, init="kaiming", theta=0.4)
     one = si.montecarlo.simulate(cfg, reps=2, seed=int(cell["cell_seed"]), method="gram")
     np.testing.assert_array_equal(cell["var_u"].values, one["var_u"].values)
+    assert ds["var_u"].attrs["long_name"] == one["var_u"].attrs["long_name"]
     # a netCDF round trip reads back identical
     path = save_dataset(ds, tmp_path / "fig2.nc")
     xr.testing.assert_identical(load_dataset(path), ds)
@@ -98,9 +115,9 @@ def test_run_preset_resumes_from_cached_cells(tmp_path, monkeypatch):
     import snninit.montecarlo.presets as presets
 
     first = si.montecarlo.run_preset("fig3", method="gram", reps=1, seed=2, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("fig3-cell*.nc"))) == 12
+    assert len(list(tmp_path.glob("fig3-*.nc"))) == 8
     # a damaged cell is recomputed; the others are reused without simulating
-    (tmp_path / "fig3-cell5.nc").write_bytes(b"not netcdf")
+    (tmp_path / "fig3-n=100_theta=1.0.nc").write_bytes(b"not netcdf")
     calls = []
     real = presets.simulate
 
@@ -111,9 +128,9 @@ def test_run_preset_resumes_from_cached_cells(tmp_path, monkeypatch):
     monkeypatch.setattr(presets, "simulate", counting)
     again = si.montecarlo.run_preset("fig3", method="gram", reps=1, seed=2, cache_dir=tmp_path)
     assert len(calls) == 1
-    assert (calls[0].width, calls[0].theta) == (100, 1.0)  # cell 5 = (n=100, theta=1.0)
+    assert (calls[0].width, calls[0].theta) == (100, 1.0)
     xr.testing.assert_identical(first, again)
     # another protocol (seed) does not reuse the cells
     calls.clear()
     si.montecarlo.run_preset("fig3", method="gram", reps=1, seed=3, cache_dir=tmp_path)
-    assert len(calls) == 12
+    assert len(calls) == 8

@@ -20,6 +20,7 @@ import xarray as xr
 
 import snninit as si
 from snninit.montecarlo import gridsweep as gs
+from snninit.sweeps import store as sweepstore
 
 pytest.importorskip("zarr")
 
@@ -157,7 +158,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
 def test_chunk_written_without_marker_is_not_trusted(tmp_path, monkeypatch):
     """Data written, process dies before the marker: the chunk is recomputed."""
     store = tmp_path / "s.zarr"
-    real_atomic = gs.atomic_write
+    real_atomic = sweepstore.atomic_write
     seen = {"n": 0}
 
     def dying_marker(path, write):
@@ -168,10 +169,10 @@ def test_chunk_written_without_marker_is_not_trusted(tmp_path, monkeypatch):
             raise Boom("killed between data and marker")
         return real_atomic(path, write)
 
-    monkeypatch.setattr(gs, "atomic_write", dying_marker)
+    monkeypatch.setattr(sweepstore, "atomic_write", dying_marker)
     with pytest.raises(Boom):
         run(store=store)
-    monkeypatch.setattr(gs, "atomic_write", real_atomic)
+    monkeypatch.setattr(sweepstore, "atomic_write", real_atomic)
     assert si.montecarlo.sweep_status(store)["tasks_done"] == 2
     CALLS.clear()
     resumed = run(store=store)

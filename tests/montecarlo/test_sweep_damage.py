@@ -1,7 +1,7 @@
 """A damaged sweep store is reported, refused and repaired; a refused sweep leaves no store.
 
 Issue 15, items 1 and 2. ``--status``, a resume and ``open_sweep`` share one
-verification (``gridsweep.verify_store``): every chunk of every finished task
+verification (``snninit.sweeps.verify_store``): every chunk of every finished task
 is decoded and hashed against its completion marker. A damaged task is named
 (one line), and rerunning the sweep recomputes exactly the damaged tasks,
 ending bit-identical to an undamaged run. A damaged definition is described,
@@ -28,6 +28,8 @@ import xarray as xr
 
 import snninit as si
 from snninit.montecarlo import gridsweep as gs
+from snninit.sweeps import runner as sweeprunner
+from snninit.sweeps import verify as sweepverify
 
 pytest.importorskip("zarr")
 
@@ -144,7 +146,8 @@ def test_status_open_and_resume_share_one_verification(store, monkeypatch):
         seen.append(len(args[2]))
         return real(*args, **kw)
 
-    monkeypatch.setattr(gs, "verify_store", spy)
+    monkeypatch.setattr(sweeprunner, "verify_store", spy)  # status, resume
+    monkeypatch.setattr(sweepverify, "verify_store", spy)  # every read of a store
     si.montecarlo.sweep_status(store)
     si.montecarlo.open_sweep(store)
     run(store=store)

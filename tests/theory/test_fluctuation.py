@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import snninit as si
+from snninit import montecarlo as mc
 from snninit.theory import fluctuation as fl
 from snninit.theory.rules import survival, weight_mean, weight_variance
 
@@ -168,7 +169,7 @@ def test_self_calibrated_networks_hold_rate_q_xi_in_every_layer(theta, xi):
     n, layers, reps = 200, 20, 4
     cfg = si.NetworkConfig(width=n, layers=layers, steps=1, theta=theta, beta=0.5,
                            init="fluctuation", init_params={"xi": xi})
-    ds = fl.simulate_data_driven(cfg, reps=reps, seed=3)
+    ds = mc.simulate_data_driven(cfg, reps=reps, seed=3)
     assert ds["rate"].dims == ("rep", "layer", "time")
     assert ds.attrs["calibration"].startswith("data-driven")
     assert si._dataset.config_from_attrs(ds.attrs) == cfg  # the dataset explains itself
@@ -183,11 +184,11 @@ def test_self_calibrated_networks_hold_rate_q_xi_in_every_layer(theta, xi):
 
 
 def test_simulate_data_driven_refuses_other_rules():
-    with pytest.raises(ValueError, match="init='fluctuation'"):
-        fl.simulate_data_driven(si.NetworkConfig(width=10, layers=2, init="micheli"))
+    with pytest.raises(ValueError, match="data-driven rule .*'fluctuation'.*init='micheli'"):
+        mc.simulate_data_driven(si.NetworkConfig(width=10, layers=2, init="micheli"))
     cfg = si.NetworkConfig(width=10, layers=2, init="fluctuation")
     with pytest.raises(ValueError, match="reps"):
-        fl.simulate_data_driven(cfg, reps=0)
+        mc.simulate_data_driven(cfg, reps=0)
 
 
 def test_data_driven_stacks_do_not_depend_on_the_blas_thread_count():
@@ -197,7 +198,80 @@ def test_data_driven_stacks_do_not_depend_on_the_blas_thread_count():
     runs = []
     for threads in (1, 2):
         with threadpool_limits(limits=threads):
-            runs.append((fl.simulate_data_driven(cfg, reps=2, seed=4),
-                         fl.simulate_dale_data_driven(cfg, reps=2, seed=4)))
+            runs.append((mc.simulate_data_driven(cfg, reps=2, seed=4),
+                         mc.simulate_dale_data_driven(cfg, reps=2, seed=4)))
     for a, b in zip(runs[0], runs[1]):
         assert a.identical(b)  # same seed, same spikes and weights, bit for bit
+
+
+def test_the_rule_has_one_data_hook_and_a_given_rate_stands_in_for_the_data():
+    rule = si.theory.get_rule("fluctuation")
+    assert rule.needs_data and rule.from_activity is not None  # needs_data is derived
+    assert not si.theory.get_rule("micheli").needs_data
+    rates = np.random.default_rng(0).uniform(0.0, 0.3, 100)
+    params = rule.resolve_params({"mu_u": 0.2, "xi": 1.5})
+    assert rule.from_activity(rates, 100, 1.0, 0.9, 5, **params) == (
+        fl.fluctuation_layer_moments(rates, 100, 1.0, 0.9, 5, 0.2, 1.5)
+    )
+    # nu=: the measured rates are not used, and the hook is the closed form, bit for bit
+    params = rule.resolve_params({"nu": 0.1, "mu_u": 0.2})
+    got = rule.from_activity(rates, 100, 1.0, 0.9, 5, **params)
+    kw = dict(beta=0.9, steps=5, nu=0.1, mu_u=0.2)
+    assert got == (weight_mean("fluctuation", 100, 1.0, **kw),
+                   weight_variance("fluctuation", 100, 1.0, **kw))
+    cfg = si.NetworkConfig(width=60, layers=3, steps=3, beta=0.9, init="fluctuation",
+                           init_params={"nu": 0.1, "mu_u": 0.2})
+    ds = mc.simulate_data_driven(cfg, reps=2, seed=0)
+    want = weight_variance("fluctuation", 60, 1.0, beta=0.9, steps=3, nu=0.1, mu_u=0.2)
+    assert np.all(ds["weight_var"].values == want)
+    # the Dale's-law form of the same hook: the two exponential scales
+    a_e, a_i = rule.from_activity(rates, 100, 1.0, 0.9, 5, inhibitory=20,
+                                  **rule.resolve_params({}))
+    want = fl.dale_layer_moments(rates[:80], rates[80:], 80, 20, 1.0, 0.9, 5)
+    assert (a_e, a_i) == (want.scale_e, want.scale_i)
+    with pytest.raises(ValueError, match="inhibitory"):
+        rule.from_activity(rates, 100, 1.0, 0.9, 5, inhibitory=100, **rule.resolve_params({}))
+
+
+def test_calibration_is_the_data_driven_network_with_a_fixed_seed():
+    from snninit.theory.rules import data_driven_network
+
+    cfg = si.NetworkConfig(width=80, layers=4, steps=3, beta=0.8, init="fluctuation")
+    rng = np.random.Generator(np.random.PCG64(fl._CALIBRATION_SEED))
+    mean, var, rate, counts = data_driven_network(cfg, rng)
+    got = fl.fluctuation_calibration(cfg)
+    for a, b in zip(got, (mean, var, rate), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert counts.shape == (5, 3) and counts[0].sum() > 0
+
+
+def test_any_rule_with_from_activity_is_simulated_and_trained_from_its_hook(monkeypatch):
+    """A toy data-driven rule: Var[w] = gain / sum_j nu_j (zero mean), registered once."""
+    from snninit.theory import rules
+    from snninit.training import SNN
+
+    calls = []
+
+    def hook(rates_in, n_in, theta, beta, steps, gain=1.0):
+        calls.append(n_in)
+        return 0.0, gain / float(np.sum(rates_in))
+
+    def no_closed_form(n_in, theta, beta, steps, gain=1.0):
+        raise ValueError("toy: data-driven only")
+
+    rule = rules.InitRule("toy-data", no_closed_form, params={"gain": 1.0}, from_activity=hook)
+    monkeypatch.setitem(rules._REGISTRY, rule.name, rules.register_rule(rule))
+    assert rule.needs_data
+    cfg = si.NetworkConfig(width=50, layers=4, steps=1, theta=0.5, init="toy-data",
+                           init_params={"gain": 2.0})
+    ds = mc.simulate_data_driven(cfg, reps=3, seed=1)
+    k = ds["spikes"].isel(time=0).values[:, :-1]  # T = 1: sum_j nu_j is the spike count
+    np.testing.assert_allclose(ds["weight_var"].values, np.where(k > 0, 2.0 / k, np.nan))
+    with pytest.raises(ValueError, match="Dale's-law"):  # the toy hook has no inhibitory=
+        mc.simulate_dale_data_driven(cfg, reps=1)
+    calls.clear()
+    model = SNN(cfg, n_inputs=12, n_classes=3, dtype=np.float64)
+    model.initialize(np.random.default_rng(0), x=np.random.default_rng(1).normal(size=(16, 12)))
+    assert calls == [12, 50, 50, 50, 50]  # every weight layer, readout included
+    with pytest.raises(ValueError, match="callable from_activity"):
+        rules.register_rule(rules.InitRule("toy-bad", no_closed_form, from_activity=3))

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import snninit as si
+from snninit import montecarlo as mc
 from snninit.theory import fluctuation as fl
 
 from ._stats import free_membranes, z_bound
@@ -94,7 +95,7 @@ def test_rule_reproduces_target_membrane_statistics(
     spread of the per-neuron estimates over sqrt(neurons).
     """
     theta = 1.0
-    n_e, n_i = fl.dale_split(n, frac)
+    n_e, n_i = mc.dale_split(n, frac)
     sigma_u = (theta - mu_u) / xi
     try:
         a_e, a_i, _ = fl.dale_layer_moments(
@@ -109,7 +110,7 @@ def test_rule_reproduces_target_membrane_statistics(
         return
     rng = np.random.default_rng(2024)
     neurons, reps = 200, 64
-    w = fl.dale_weights(rng, neurons, n_e, n_i, a_e, a_i)
+    w = mc.dale_weights(rng, neurons, n_e, n_i, a_e, a_i)
     nu = np.r_[np.full(n_e, nu_e), np.full(w.shape[1] - n_e, nu_i)]
     u = free_membranes(rng, w, nu, beta, steps, reps, bernoulli)
     m_i_, v_i = u.mean(axis=1), u.var(axis=1, ddof=1)
@@ -129,9 +130,9 @@ def test_rule_reproduces_target_membrane_statistics(
 def test_every_sampled_weight_obeys_dale(n_out, n_e, n_i, scale_e, scale_i, seed):
     if n_e + n_i == 0:
         with pytest.raises(ValueError, match="n_e \\+ n_i"):
-            fl.dale_weights(np.random.default_rng(seed), n_out, n_e, n_i, scale_e, scale_i)
+            mc.dale_weights(np.random.default_rng(seed), n_out, n_e, n_i, scale_e, scale_i)
         return
-    w = fl.dale_weights(np.random.default_rng(seed), n_out, n_e, n_i, scale_e, scale_i)
+    w = mc.dale_weights(np.random.default_rng(seed), n_out, n_e, n_i, scale_e, scale_i)
     assert w.shape == (n_out, n_e + n_i)
     assert np.all(w[:, :n_e] >= 0.0)
     assert np.all(w[:, n_e:] <= 0.0)
@@ -142,7 +143,7 @@ def test_sampled_weights_are_exponential_with_the_scales():
     # Exp(a): mean a, sd a; second moment 2 a^2 with sd of w^2 = a^2 sqrt(20). Four
     # comparisons at a joint false-failure rate 1e-6, plus a KS test at level 1e-6.
     a_e, a_i = 0.03, 0.12
-    w = fl.dale_weights(np.random.default_rng(3), 300, 320, 80, a_e, a_i)
+    w = mc.dale_weights(np.random.default_rng(3), 300, 320, 80, a_e, a_i)
     z = z_bound(1e-6, 4)
     for block, a in ((w[:, :320], a_e), (-w[:, 320:], a_i)):
         assert abs(block.mean() - a) < z * a / math.sqrt(block.size)
@@ -173,15 +174,15 @@ def test_bad_input_is_refused_with_the_parameter_named():
     with pytest.raises(ValueError, match="horizon"):
         fl.dale_layer_moments(**ok, horizon="forever")
     with pytest.raises(ValueError, match="inhibitory_fraction"):
-        fl.dale_split(100, 1.0)
+        mc.dale_split(100, 1.0)
     with pytest.raises(ValueError, match="inhibitory_fraction=0.01 with n_in=10"):
-        fl.dale_split(10, 0.01)
+        mc.dale_split(10, 0.01)
     with pytest.raises(ValueError, match="scale_i"):
-        fl.dale_weights(np.random.default_rng(0), 3, 2, 2, 0.1, 0.0)
+        mc.dale_weights(np.random.default_rng(0), 3, 2, 2, 0.1, 0.0)
     with pytest.raises(ValueError, match="rng"):
-        fl.dale_weights(0, 3, 2, 2, 0.1, 0.1)
-    with pytest.raises(ValueError, match="init='fluctuation'"):
-        fl.simulate_dale_data_driven(si.NetworkConfig(width=10, layers=2, init="micheli"))
+        mc.dale_weights(0, 3, 2, 2, 0.1, 0.1)
+    with pytest.raises(ValueError, match="Dale's-law .*'fluctuation'.*init='micheli'"):
+        mc.simulate_dale_data_driven(si.NetworkConfig(width=10, layers=2, init="micheli"))
 
 
 def test_deep_dale_stack_keeps_its_activity():
@@ -202,7 +203,7 @@ def test_deep_dale_stack_keeps_its_activity():
     reps = 8
     cfg = si.NetworkConfig(width=400, layers=10, steps=10, beta=0.9, theta=1.0,
                            init="fluctuation", init_params={"mu_u": 0.0, "xi": 1.0})
-    ds = fl.simulate_dale_data_driven(cfg, reps=reps, seed=0)
+    ds = mc.simulate_dale_data_driven(cfg, reps=reps, seed=0)
     assert (ds.attrs["n_e"], ds.attrs["n_i"]) == (320, 80)
     assert np.all(ds["scale_e"].values > 0) and np.all(ds["scale_i"].values > 0)
     assert np.all(ds["spikes"].sum("time").values > 0)
@@ -221,10 +222,10 @@ def test_unusable_spike_variance_is_an_error_not_a_silent_extinction():
     cfg = si.NetworkConfig(width=100, layers=3, steps=1, beta=0.9, theta=1.0,
                            init="fluctuation", init_params={"bernoulli": True})
     with pytest.raises(ValueError, match="no spike-count variance"):
-        fl.simulate_dale_data_driven(cfg, reps=1)
+        mc.simulate_dale_data_driven(cfg, reps=1)
 
 
 def test_dale_split_rounds_half_up_as_its_error_message_states():
-    assert fl.dale_split(10, 0.05) == (9, 1)  # 0.5 inhibitory neurons round up to 1
+    assert mc.dale_split(10, 0.05) == (9, 1)  # 0.5 inhibitory neurons round up to 1
     with pytest.raises(ValueError, match="inhibitory_fraction"):
-        fl.dale_split(10, 0.04)
+        mc.dale_split(10, 0.04)

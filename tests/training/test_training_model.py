@@ -202,3 +202,42 @@ def test_bad_input_is_rejected():
         model.loss_and_grad(np.zeros((2, 4)), np.array([0, 3]))
     with pytest.raises(ValueError, match="alpha must be"):
         SNN(cfg, alpha=0)
+
+
+def test_data_driven_rules_are_initialised_from_their_from_activity_hook():
+    """The trainer's data-driven init is init_from_data with the rule's hook, bit for bit."""
+    from snninit.theory.rules import get_rule
+
+    cfg = NetworkConfig(width=40, layers=2, steps=3, beta=0.8, init="fluctuation",
+                        init_params={"xi": 1.5})
+    x = np.random.default_rng(0).standard_normal((24, 20))
+    model = SNN(cfg, n_inputs=20, n_classes=3)
+    model.initialize(np.random.default_rng(5), x=x)
+    rule = get_rule("fluctuation")
+    params = rule.resolve_params(cfg.init_params)
+    by_hand = SNN(cfg, n_inputs=20, n_classes=3)
+
+    def moments(layer, n_in, rec):
+        rates = rec.spikes[layer - 1].mean(axis=(0, 1), dtype=np.float64)
+        return rule.from_activity(rates, n_in, cfg.theta, cfg.beta, cfg.steps, **params)
+
+    by_hand.init_from_data(x, moments, np.random.default_rng(5))
+    for a, b in zip(model.weights, by_hand.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="needs a data batch x"):
+        SNN(cfg, n_inputs=20, n_classes=3).initialize(np.random.default_rng(0))
+
+
+def test_register_data_initializer_is_a_deprecated_no_op():
+    from snninit.training import register_data_initializer
+
+    called = []
+    with pytest.warns(DeprecationWarning, match="no effect.*from_activity"):
+        register_data_initializer("fluctuation", lambda *a: called.append(a))
+    cfg = NetworkConfig(width=20, layers=1, steps=2, init="fluctuation")
+    SNN(cfg, n_inputs=8, n_classes=2).initialize(
+        np.random.default_rng(0), x=np.random.default_rng(1).standard_normal((8, 8))
+    )
+    assert not called  # the rule's own hook initialised the model
+    with pytest.raises(ValueError, match="does not need data"):
+        register_data_initializer("micheli", lambda *a: None)

@@ -46,9 +46,15 @@ def test_every_rule_runs_on_the_grid(tiny):
 
 def test_cells_are_the_simulations_they_claim(tiny):
     # activity / extinct / rate_layer are the last-step statistics of simulate() with
-    # the same seed and reps (for the data-driven rule: simulate_data_driven)
+    # the cell's seed and reps (for the data-driven rule: simulate_data_driven); the seed
+    # is the grid point's, the same for every rule (the same networks)
+    from snninit.grid import point_seed
+
+    seed = point_seed(1, {"steps": 3, "beta": 0.5, "theta": 1.0})
+    assert (tiny["cell_seed"].sel(steps=3, beta=0.5, theta=1.0) == seed).all()
+    assert tiny["cell_seed"].sel(steps=1, init="micheli").item() != seed
     cfg = si.NetworkConfig(width=60, layers=4, steps=3, theta=1.0, beta=0.5, init="micheli")
-    ds = si.montecarlo.simulate(cfg, reps=3, seed=1, method="gram")
+    ds = si.montecarlo.simulate(cfg, reps=3, seed=seed, method="gram")
     last = ds["rate"].isel(time=-1)
     cell = tiny.sel(init="micheli", steps=3, beta=0.5, theta=1.0)
     assert float(cell["activity"]) == pytest.approx(float(last.isel(layer=-1).mean()))
@@ -59,7 +65,7 @@ def test_cells_are_the_simulations_they_claim(tiny):
     silent = float((ds["spikes"].isel(time=-1, layer=-1) == 0).mean())
     assert float(cell["extinct"]) == pytest.approx(silent)
     fcfg = cfg.replace(init="fluctuation")
-    fds = si.theory.fluctuation.simulate_data_driven(fcfg, reps=3, seed=1)
+    fds = si.montecarlo.simulate_data_driven(fcfg, reps=3, seed=seed)
     fcell = tiny.sel(init="fluctuation", steps=3, beta=0.5, theta=1.0)
     assert float(fcell["activity"]) == pytest.approx(
         float(fds["rate"].isel(time=-1, layer=-1).mean())
@@ -68,7 +74,7 @@ def test_cells_are_the_simulations_they_claim(tiny):
 
 def test_one_step_rules_that_coincide_give_identical_cells(tiny):
     # with T = 1, micheli, dmft and diffusion all give Var[w] = 1 / (n Q(theta)):
-    # same seed, same networks, same numbers
+    # same seed (the grid point's, common to every rule), same networks, same numbers
     one = tiny.sel(steps=1)
     for rule in ("dmft", "diffusion"):
         assert np.array_equal(one["rate_layer"].sel(init=rule), one["rate_layer"].sel(
