@@ -377,16 +377,19 @@ def run_sweep(
     if st is not None:
         memory = _read_verified(st, spec, tasks, layout, digest)
     ds = _assemble(spec, layout, memory)
-    extra = {
+    return _finish(ds, spec, {**_sweep_attrs(spec, definition, digest), **(attrs or {})})
+
+
+def _sweep_attrs(spec: SweepSpec, definition: Mapping, digest: str) -> dict[str, Any]:
+    """The attrs that make a swept dataset explain itself: seed, reps, dims, definition."""
+    return {
         "seed": spec.seed,
         "reps": spec.reps,
         "sweep_dims": ",".join(spec.grid.dims),
         "sweep_definition": json.dumps(definition, sort_keys=True),
         "sweep_definition_sha256": digest,
         **spec.options,
-        **(attrs or {}),
     }
-    return _finish(ds, spec, extra)
 
 
 def _assemble(spec: SweepSpec, layout: dict, memory: Mapping[str, np.ndarray]) -> xr.Dataset:
@@ -492,16 +495,7 @@ def open_sweep(store: str | os.PathLike, *, partial: bool = False) -> xr.Dataset
     st, spec, layout, tasks, digest = _open_store(store)
     memory = _read_verified(st, spec, tasks, layout, digest, partial=partial)
     ds = _assemble(spec, layout, memory)
-    d = st.attrs()["definition"]
-    extra = {
-        "seed": spec.seed,
-        "reps": spec.reps,
-        "sweep_dims": ",".join(spec.grid.dims),
-        "sweep_definition": json.dumps(d, sort_keys=True),
-        "sweep_definition_sha256": digest,
-        **spec.options,
-    }
-    return _finish(ds, spec, extra)
+    return _finish(ds, spec, _sweep_attrs(spec, st.attrs()["definition"], digest))
 
 
 def sweep_status(store: str | os.PathLike) -> dict[str, Any]:
