@@ -73,7 +73,7 @@ import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
-from .._checks import check_int, check_real
+from .._checks import check_dataset, check_int, check_real
 from .._dataset import finish_dataset, layer_coord
 from ..config import NetworkConfig, check_config
 from ..models import RESET_CODES
@@ -360,10 +360,9 @@ def breakup_outcome(
       layer, below the criterion: the break-up, if the growth goes on, lies
       deeper than ``cfg.layers`` (analyse more layers to place it).
     """
+    check_dataset("analysis", analysis, what="a breakup_analysis result", variables=("growth", "lam"))
     width = check_int("width", width, low=1)
     tolerance = check_real("tolerance", tolerance, low=0.0, high=10.0, low_open=True)
-    if "growth" not in analysis or "lam" not in analysis:
-        raise ValueError("analysis must be a breakup_analysis result (with 'growth' and 'lam')")
     target = math.log(tolerance * math.sqrt(width))
     growth = analysis["growth"].values
     lam = analysis["lam"].values
