@@ -838,6 +838,15 @@ def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float
     tolerance = check_real("tolerance", tolerance, low=0.0, high=10.0, low_open=True)
     if "rate" not in ds:
         raise ValueError("ds must contain 'rate' (a simulation or dynamic_mean_field result)")
+    # one configuration: a swept dataset is read point by point (length-1 dims are dropped)
+    ds = ds.squeeze([d for d in ds["rate"].dims if d not in ("rep", "layer", "time")
+                     and ds.sizes[d] == 1], drop=False)
+    extra = [d for d in ds["rate"].dims if d not in ("rep", "layer", "time")]
+    if extra:
+        raise ValueError(
+            f"ds must describe one configuration; it sweeps {', '.join(extra)}: select one "
+            f"point first, e.g. ds.sel({extra[0]}=ds.{extra[0]}.values[0])"
+        )
     if "rep" in ds.dims:
         if ds.sizes["rep"] < 2:
             raise ValueError(

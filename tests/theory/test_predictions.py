@@ -107,3 +107,15 @@ def test_swept_deterministic_predictions_carry_their_kind():
         for var in point.data_vars:
             if point[var].dtype.kind == "f":
                 np.testing.assert_array_equal(swept[var].sel(theta=0.9).values, point[var].values)
+
+
+def test_unstable_layer_reads_one_point_of_a_sweep():
+    cfg = si.NetworkConfig(width=50, layers=3, steps=4, beta=0.5)
+    swept = si.theory.sweep(cfg, {"theta": [0.8, 1.0]}, what="dynamic_mean_field", paths=64)
+    with pytest.raises(ValueError, match="one configuration; it sweeps theta"):
+        si.theory.unstable_layer(swept)
+    point = swept.sel(theta=1.0)
+    one = si.theory.sweep(cfg, {"theta": [1.0]}, what="dynamic_mean_field", paths=64)
+    assert si.theory.unstable_layer(point, tolerance=0.01) == si.theory.unstable_layer(
+        one, tolerance=0.01
+    )
