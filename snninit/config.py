@@ -20,8 +20,11 @@ __all__ = [
     "check_limit",
     "check_limit_array",
     "check_config",
+    "DEFAULT_BETA",
 ]
 
+#: The leak every function takes when none is given (NetworkConfig's default too).
+DEFAULT_BETA = 0.5
 #: Distributions the dense Monte Carlo sampler can draw weights from.
 WEIGHT_DISTRIBUTIONS = ("normal", "uniform")
 
@@ -146,7 +149,7 @@ class NetworkConfig:
     layers: int = 100
     steps: int = 1
     theta: float = 1.0
-    beta: float = 0.5
+    beta: float = DEFAULT_BETA
     reset: str = "subtract"
     init: str = "micheli"
     input_scale: str = "1"

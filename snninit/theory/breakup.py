@@ -360,7 +360,9 @@ def breakup_outcome(
       layer, below the criterion: the break-up, if the growth goes on, lies
       deeper than ``cfg.layers`` (analyse more layers to place it).
     """
-    check_dataset("analysis", analysis, what="a breakup_analysis result", variables=("growth", "lam"))
+    check_dataset(
+        "analysis", analysis, what="a breakup_analysis result", variables=("growth", "lam")
+    )
     width = check_int("width", width, low=1)
     tolerance = check_real("tolerance", tolerance, low=0.0, high=10.0, low_open=True)
     target = math.log(tolerance * math.sqrt(width))

@@ -115,7 +115,7 @@ from scipy import integrate, special, stats
 
 from .._checks import check_bool, check_choice, check_int, check_real
 from .._resources import check_memory
-from ..config import INPUT_SCALES, RESETS, NetworkConfig, check_config, check_limit
+from ..config import DEFAULT_BETA, INPUT_SCALES, RESETS, NetworkConfig, check_config, check_limit
 from ..models import RESET_CODES, input_factor, lif_layer, membrane_update, spike
 from .rules import InitRule, register_rule, survival, widen_and_solve
 
@@ -255,7 +255,7 @@ def _solve(edges, centres, kernel, theta, steps):
 
 
 def lif_rate(
-    mean, var, theta=1.0, beta=0.5, steps=None, *, reset="subtract",
+    mean, var, theta=1.0, beta=DEFAULT_BETA, steps=None, *, reset="subtract",
     method="markov", cells=_GRID,
 ):
     """Firing rate of the discrete LIF driven by i.i.d. ``N(mean, var)`` input per step.
@@ -296,7 +296,8 @@ def lif_rate(
 
 
 def lif_rate_quenched(
-    mean_sd, var, theta=1.0, beta=0.5, steps=None, *, reset="subtract", nodes=64, cells=_GRID,
+    mean_sd, var, theta=1.0, beta=DEFAULT_BETA, steps=None, *, reset="subtract", nodes=64,
+    cells=_GRID,
 ):
     """Population rate when each neuron's input has its own frozen mean.
 
@@ -329,7 +330,7 @@ def _rates_over_means(mean_sd, var, theta, beta, steps, reset, nodes, cells):
 
 
 def shot_noise_rate(
-    n, nu, mu_w, s2, theta=1.0, beta=0.5, steps=None, *, reset="subtract", cells=_GRID,
+    n, nu, mu_w, s2, theta=1.0, beta=DEFAULT_BETA, steps=None, *, reset="subtract", cells=_GRID,
 ):
     """Rate with shot-noise input: ``K ~ Bin(n, nu)`` spikes per step, weights ``N(mu_w, s2)``.
 
@@ -347,7 +348,7 @@ def shot_noise_rate(
     return _solve(edges, centres, P, theta, steps)[0]
 
 
-def membrane_distribution(mean, var, theta=1.0, beta=0.5, steps=None, *, reset="subtract",
+def membrane_distribution(mean, var, theta=1.0, beta=DEFAULT_BETA, steps=None, *, reset="subtract",
                           cells=_GRID):
     """Grid density of ``u^{steps-1}`` (or the stationary one) under ``N(mean, var)`` input.
 
@@ -369,7 +370,7 @@ def membrane_distribution(mean, var, theta=1.0, beta=0.5, steps=None, *, reset="
 DISCRETE_MONITORING_SHIFT = 0.5825971579390106
 
 
-def siegert_rate(mean, var, theta=1.0, beta=0.5, *, correction=False):
+def siegert_rate(mean, var, theta=1.0, beta=DEFAULT_BETA, *, correction=False):
     """Continuous-time diffusion (Siegert) rate of the discrete LIF, per step (module doc (b)).
 
     Parameters

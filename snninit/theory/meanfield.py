@@ -43,7 +43,7 @@ from scipy import optimize, special
 
 from .._checks import check_finite_array
 from .._dataset import finish_dataset, layer_coord, time_coord
-from ..config import NetworkConfig, check_config, check_limit
+from ..config import DEFAULT_BETA, NetworkConfig, check_config, check_limit
 from .rules import get_rule, layer_weight_moments, survival, weight_variance
 
 __all__ = [
@@ -348,7 +348,9 @@ def _reached_branch(theta, a):
     return v_star, s
 
 
-def stability_slope(theta=1.0, init: str = "micheli", *, width=1000, beta=0.0, steps=1, **params):
+def stability_slope(
+    theta=1.0, init: str = "micheli", *, width=1000, beta=DEFAULT_BETA, steps=1, **params
+):
     """Slope ``chi`` of the mean-field map at the fixed point that ``v_0 = 1`` settles on.
 
     For ``micheli`` the fixed point is ``v = 1`` and
@@ -559,7 +561,9 @@ def bottleneck_depth(theta=1.0, init: str = "kaiming", **kwargs):
     return out[()] if out.ndim == 0 else out
 
 
-def critical_threshold(init: str = "micheli", *, width=1000, beta=0.0, steps=1, **params) -> float:
+def critical_threshold(
+    init: str = "micheli", *, width=1000, beta=DEFAULT_BETA, steps=1, **params
+) -> float:
     """Threshold at which the fixed point reached from ``v_0 = 1`` reaches slope 1.
 
     - ``micheli``: the root ``theta*`` of ``theta phi(theta) = 2 Q(theta)``

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import special
 
 from .._checks import show
+from ..config import DEFAULT_BETA
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import NetworkConfig
@@ -254,7 +255,7 @@ def _finite_or_raise(name: str, value, theta):
     return value[()] if value.ndim == 0 else value
 
 
-def weight_variance(rule: str, n_in, theta=1.0, *, beta=0.0, steps=1, **params):
+def weight_variance(rule: str, n_in, theta=1.0, *, beta=DEFAULT_BETA, steps=1, **params):
     """Weight variance ``Var[w]`` of ``rule`` for fan-in ``n_in``.
 
     Parameters
@@ -287,7 +288,7 @@ def weight_variance(rule: str, n_in, theta=1.0, *, beta=0.0, steps=1, **params):
     return _finite_or_raise(rule, values, theta)
 
 
-def weight_mean(rule: str, n_in, theta=1.0, *, beta=0.0, steps=1, **params):
+def weight_mean(rule: str, n_in, theta=1.0, *, beta=DEFAULT_BETA, steps=1, **params):
     """Weight mean ``E[w]`` of ``rule`` (0 for the zero-mean rules)."""
     r = get_rule(rule)
     n_in, theta, beta, steps = _check_common(n_in, theta, beta, steps)
