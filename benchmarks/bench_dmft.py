@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import snninit as si
-from snninit.theory.dmft import dynamic_mean_field, unstable_layer
+from snninit.theory import dynamic_mean_field, unstable_layer
 
 FIG4 = dict(width=1000, layers=100, steps=20, theta=1.0)
 SETTINGS = [(beta, init) for beta in (0.5, 0.9) for init in ("micheli", "kaiming")]

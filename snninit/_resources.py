@@ -258,7 +258,7 @@ def _simulate(cfg: NetworkConfig, reps=20, method="dense", threads=None, **_):
 
 
 def _encoding_rows(cfg: NetworkConfig) -> float:
-    """Distinct spike trains of the exact encoding layer (dmft._encoding_layer), bound."""
+    """Distinct spike trains of the exact encoding layer (dmft_paths._encoding_layer), bound."""
     T = cfg.steps
     grow = T * T / 3.0 + 2.0
     if cfg.beta < 1.0:

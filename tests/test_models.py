@@ -87,7 +87,7 @@ def test_trainer_runs_the_model(case):
 def test_dmft_path_kernel_runs_the_model():
     """The dynamic mean field's path kernel: its membrane moments are those of the model
     run on the same input paths (one group, identity factor: h = z)."""
-    from snninit.theory.dmft import _layer_kernel
+    from snninit.theory.dmft_paths import _layer_kernel
 
     rng = np.random.default_rng(3)
     m, T = 64, 6

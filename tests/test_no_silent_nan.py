@@ -203,7 +203,7 @@ def test_dmft_refuses_a_variance_beyond_the_float_range():
 
 def test_dmft_scaled_kernel_moments_are_exact():
     """Scaling by a power of two inside the kernel changes no bit of the moments."""
-    from snninit.theory.dmft import _layer_kernel, _pow2_scale
+    from snninit.theory.dmft_paths import _layer_kernel, _pow2_scale
 
     rng = np.random.default_rng(1)
     k, m, steps = 2, 64, 4
@@ -447,7 +447,7 @@ def test_dmft_path_factor_keeps_small_variances():
     (theta=37 above sampled it with variance 0, so var_u came out 0.25 instead
     of ~2e165, and one scale for all steps then made kurt NaN.)
     """
-    from snninit.theory.dmft import _pca_factor
+    from snninit.theory.dmft_paths import _pca_factor
 
     cov = np.array([[1.0, 0.0, 1.0], [0.0, 2.1e165, 0.0], [1.0, 0.0, 2.8e200]])
     f = _pca_factor(cov)

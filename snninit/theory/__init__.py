@@ -30,7 +30,7 @@ _EXPORTS = {
     "transition_matrix": "finitesize",
     # dynamic mean field over time (DESIGN 3c)
     "dynamic_mean_field": "dmft",
-    "unstable_layer": "dmft",
+    "unstable_layer": "breakup",
     # break-up of the time-homogeneous state (DESIGN 3e)
     "breakup_layer": "breakup",
     "breakup_analysis": "breakup",

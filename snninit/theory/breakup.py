@@ -75,9 +75,9 @@ from threadpoolctl import threadpool_limits
 
 from .._checks import check_dataset, check_int, check_real
 from .._dataset import finish_dataset, layer_coord
-from ..config import NetworkConfig, check_config
+from ..config import NetworkConfig, check_config, check_limit
 from ..models import RESET_CODES
-from .dmft import (
+from .dmft_paths import (
     _encoding_layer,
     _layer_kernel,
     _path_normals,
@@ -85,7 +85,13 @@ from .dmft import (
 )
 from .rules import layer_weight_moments
 
-__all__ = ["breakup_layer", "breakup_analysis", "crossing_layer", "breakup_outcome"]
+__all__ = [
+    "breakup_layer",
+    "breakup_analysis",
+    "crossing_layer",
+    "breakup_outcome",
+    "unstable_layer",
+]
 
 #: Paths per kernel call: bounds the (chunk, T, T) work arrays.
 _CHUNK = 8192
@@ -457,3 +463,101 @@ def breakup_layer(
         return math.inf
     stop = tolerance * math.sqrt(cfg.width)  # the growth is followed up to the criterion
     return crossing_layer(_analyse(cfg, paths, seed, stop_growth=stop), cfg.width, tolerance)
+
+
+# --------------------------------------------------------------------------
+# the break-up observed: simulations and dynamic mean fields
+# --------------------------------------------------------------------------
+
+
+def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float = 0.5):
+    """First layer from which a single network's cell is not predictable.
+
+    In the temporally unstable regime (e.g. ``beta = 0.5`` with Micheli's rule,
+    DESIGN.md 1b) deep layers fire in isolated volleys at time steps that
+    differ from network to network: finite-size fluctuations grow with depth
+    until the rate of a cell ``(l, t)`` varies between networks as much as its
+    mean. From there on only ensemble or time-averaged quantities can be
+    compared with a theory.
+
+    The criterion: the across-network standard deviation of the rate in excess
+    of the binomial counting noise ``sqrt(r (1 - r) / width)`` (so that a
+    dying layer with few spikes is not mistaken for an unstable one), relative
+    to the layer's time-averaged rate and taken as the median over time steps,
+    reaches ``tolerance``.
+
+    * Simulation dataset (has a ``rep`` dim): the SD is measured across reps.
+    * Dynamic-mean-field dataset (``kind == "dmft"``): the SD a network of
+      ``width`` neurons would show is predicted from the replicate groups: a
+      group of ``m`` paths is a width-``m`` network in distribution (up to the
+      common random numbers), and fluctuations scale as ``1 / sqrt(width)``,
+      so ``SD_width ~= rate_se * sqrt(paths / width)``. Randomised QMC makes
+      groups less noisy than networks, so this flags only clear growth.
+      Layers the dataset reports as not converged in paths
+      (``attrs["unconverged_from_layer"]``, NaN ``rate_se``) are not
+      predicted cell by cell at all: the result is at most that layer.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A simulation or a ``dynamic_mean_field`` result.
+    width : int, optional
+        Network width (default: the config's width in ``ds.attrs``).
+    tolerance : float
+        Relative spread at which cell-wise prediction stops (in (0, 10]).
+
+    Returns
+    -------
+    int or None
+        The first hidden layer meeting the criterion, or None if none does.
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(
+            "ds must be an xarray.Dataset (a simulation or dynamic_mean_field result); "
+            f"got {type(ds).__name__}"
+        )
+    tolerance = check_real("tolerance", tolerance, low=0.0, high=10.0, low_open=True)
+    if "rate" not in ds:
+        raise ValueError("ds must contain 'rate' (a simulation or dynamic_mean_field result)")
+    # one configuration: a swept dataset is read point by point (length-1 dims are dropped)
+    ds = ds.squeeze([d for d in ds["rate"].dims if d not in ("rep", "layer", "time")
+                     and ds.sizes[d] == 1], drop=False)
+    extra = [d for d in ds["rate"].dims if d not in ("rep", "layer", "time")]
+    if extra:
+        raise ValueError(
+            f"ds must describe one configuration; it sweeps {', '.join(extra)}: select one "
+            f"point first, e.g. ds.sel({extra[0]}=ds.{extra[0]}.values[0])"
+        )
+    if "rep" in ds.dims:
+        if ds.sizes["rep"] < 2:
+            raise ValueError(
+                f"unstable_layer needs a simulation with >= 2 reps; got {ds.sizes['rep']}"
+            )
+        width = int(ds.attrs["width"]) if width is None else check_limit("width", width)
+        rate = ds["rate"]
+        spread = rate.std("rep", ddof=1)
+        cell = rate.mean("rep")
+        level = rate.mean(("rep", "time"))
+    elif ds.attrs.get("kind") == "dmft":
+        width = int(ds.attrs["width"]) if width is None else check_limit("width", width)
+        spread = ds["rate_se"] * math.sqrt(float(ds.attrs["paths"]) / width)
+        cell = ds["rate"]
+        level = ds["rate"].mean("time")
+    else:
+        raise ValueError(
+            "ds must be a simulation (dims with 'rep') or a dynamic_mean_field result; "
+            f"got kind={ds.attrs.get('kind')!r} with dims {tuple(ds.dims)}"
+        )
+    # only the spread beyond the binomial counting noise of n neurons counts:
+    # a dying layer (few spikes) is noisy, not unstable in time
+    excess = np.sqrt(np.maximum(spread**2 - cell * (1.0 - cell) / width, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = (excess / level).median("time").values
+    layers = ds["layer"].values
+    # a silent layer (level 0) is extinct, not unstable: infinite relative spread is skipped
+    hit = np.flatnonzero((layers > 0) & np.isfinite(rel) & (rel >= tolerance))
+    first = int(layers[hit[0]]) if hit.size else None
+    unconverged = ds.attrs.get("unconverged_from_layer") if "rep" not in ds.dims else None
+    if unconverged is not None and (first is None or int(unconverged) < first):
+        first = int(unconverged)
+    return first

@@ -39,276 +39,32 @@ from __future__ import annotations
 import math
 import warnings
 
-import numba
 import numpy as np
 import xarray as xr
-from scipy import special
-from scipy.stats import qmc
 from threadpoolctl import threadpool_limits
 
 from .._dataset import finish_dataset, layer_coord, time_coord
 from .._resources import check_resources
 from ..config import NetworkConfig, check_config, check_limit
 from ..models import RESET_CODES as MODEL_RESET_CODES
-from ..models import membrane_update, membrane_update_jit, spike_jit
-from .rules import layer_weight_moments, survival
+from .dmft_paths import (
+    _encoding_layer,
+    _firing_probability,
+    _layer_kernel,
+    _path_normals,
+    _pca_factor,
+    _pow2_scale,
+    _shape_from_raw,
+)
+from .rules import layer_weight_moments
 
-__all__ = ["dynamic_mean_field", "unstable_layer", "RESET_CODES"]
+__all__ = ["dynamic_mean_field", "RESET_CODES"]
 
 #: Integer codes of the reset variants passed to the numba kernel (the model's own;
 #: kept here as a public name of this module).
 RESET_CODES = MODEL_RESET_CODES
 
 _MOMENT_VARS = ("var_u", "mean_u", "rate", "skew", "kurt")
-
-
-# --------------------------------------------------------------------------
-# small shared pieces
-# --------------------------------------------------------------------------
-
-
-def _firing_probability(mean: float, var: float, theta: float) -> float:
-    """``P(N(mean, var) > theta)``; for ``var == 0`` the strict step of ``mean``."""
-    if var > 0:
-        return float(survival((theta - mean) / math.sqrt(var)))
-    return 1.0 if mean > theta else 0.0
-
-
-def _shape_from_raw(m1, m2, m3, m4):
-    """Variance, skewness and excess kurtosis from raw moments ``E[u^k]``.
-
-    Skewness and kurtosis are NaN where the variance is 0 (undefined there,
-    as for a simulation whose layer is silent).
-    """
-    var = np.maximum(m2 - m1 * m1, 0.0)
-    c3 = m3 - 3.0 * m1 * m2 + 2.0 * m1**3
-    c4 = m4 - 4.0 * m1 * m3 + 6.0 * m1 * m1 * m2 - 3.0 * m1**4
-    # relative tolerance: var below rounding of E[u^2] counts as 0
-    ok = var > 1e-12 * np.maximum(m2, 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        skew = np.where(ok, c3 / np.where(ok, var, 1.0) ** 1.5, np.nan)
-        kurt = np.where(ok, c4 / np.where(ok, var, 1.0) ** 2 - 3.0, np.nan)
-    return var, skew, kurt
-
-
-#: Values whose magnitude lies in ``[2^-_SCALE_EXP, 2^_SCALE_EXP]`` are never rescaled.
-_SCALE_EXP = 100
-
-
-def _pow2_scale(size) -> np.ndarray:
-    """A power of two near ``size`` (elementwise), 1 where ``size`` is moderate, 0 or not finite.
-
-    Dividing by it before raising to the 4th power keeps raw and central
-    moments inside the float range (membranes of 1e98 have ``u^4 = 1e392``).
-    A power of two scales exactly, and ordinary magnitudes are left alone, so
-    results that did not overflow keep their bits.
-    """
-    size = np.abs(np.asarray(size, dtype=float))
-    exp = np.frexp(np.where(np.isfinite(size) & (size > 0), size, 1.0))[1]
-    moderate = np.abs(exp) <= _SCALE_EXP
-    return np.ldexp(1.0, np.where(moderate, 0, exp))
-
-
-# --------------------------------------------------------------------------
-# layer 0: exact piecewise-affine integration over I ~ N(0, 1)
-# --------------------------------------------------------------------------
-
-
-def _truncated_moments(lo: np.ndarray, hi: np.ndarray, kmax: int = 4) -> np.ndarray:
-    """``M_k = int_lo^hi x^k phi(x) dx`` for ``k = 0..kmax`` (rows), per interval.
-
-    Recursion ``M_k = (k-1) M_{k-2} + lo^{k-1} phi(lo) - hi^{k-1} phi(hi)``.
-    Tail masses use ``ndtr`` on the side that avoids cancellation.
-    """
-    phi_lo = np.where(np.isfinite(lo), np.exp(-0.5 * np.where(np.isfinite(lo), lo, 0) ** 2), 0.0)
-    phi_hi = np.where(np.isfinite(hi), np.exp(-0.5 * np.where(np.isfinite(hi), hi, 0) ** 2), 0.0)
-    phi_lo = phi_lo / math.sqrt(2 * math.pi)
-    phi_hi = phi_hi / math.sqrt(2 * math.pi)
-    upper = lo > 0
-    mass = np.where(
-        upper, special.ndtr(-lo) - special.ndtr(-hi), special.ndtr(hi) - special.ndtr(lo)
-    )
-    lo_f = np.where(np.isfinite(lo), lo, 0.0)
-    hi_f = np.where(np.isfinite(hi), hi, 0.0)
-    out = np.empty((kmax + 1, lo.size))
-    out[0] = mass
-    if kmax >= 1:
-        out[1] = phi_lo - phi_hi
-    for k in range(2, kmax + 1):
-        out[k] = (k - 1) * out[k - 2] + lo_f ** (k - 1) * phi_lo - hi_f ** (k - 1) * phi_hi
-    return out
-
-
-def _encoding_layer(cfg: NetworkConfig):
-    """Exact moments and spike correlation of layer 0 over ``I ~ N(0, 1)``.
-
-    Returns ``(mean, var, rate, skew, kurt)`` arrays of shape ``(T,)`` and the
-    correlation ``C_0`` of shape ``(T, T)``.
-    """
-    T, theta, beta, c = cfg.steps, cfg.theta, cfg.beta, cfg.input_factor
-    lo = np.array([-np.inf])
-    hi = np.array([np.inf])
-    # membrane of the previous step, affine in I: u = a I + b
-    a = np.zeros(1)
-    b = np.zeros(1)
-    s_prev = np.zeros(1)
-    history = np.zeros((1, T))
-    raw = np.zeros((5, T))
-    for t in range(T):
-        a = membrane_update(a, s_prev, c, beta, 0.0, RESET_CODES[cfg.reset], cfg.reset_decay)
-        # the reset term only moves the intercept: apply it to b with drive 0
-        b = membrane_update(b, s_prev, 0.0, beta, theta, RESET_CODES[cfg.reset], cfg.reset_decay)
-        # split intervals at the crossing a I + b = theta (a >= 0 always)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cross = np.where(a > 0, (theta - b) / np.where(a > 0, a, 1.0), np.nan)
-        split = (a > 0) & (cross > lo) & (cross < hi)
-        if np.any(split):
-            idx = np.flatnonzero(split)
-            new_lo = cross[idx]
-            new_hi = hi[idx].copy()
-            hi = hi.copy()
-            hi[idx] = cross[idx]
-            lo = np.concatenate([lo, new_lo])
-            hi = np.concatenate([hi, new_hi])
-            a = np.concatenate([a, a[idx]])
-            b = np.concatenate([b, b[idx]])
-            history = np.concatenate([history, history[idx]])
-            if lo.size > 1_000_000:
-                raise ValueError(
-                    f"steps={T} is too many for the exact encoding-layer integration "
-                    "(more than 1e6 distinct spike trains)"
-                )
-        # spike on the interval: decide at an interior point (u is affine there)
-        with np.errstate(invalid="ignore"):  # -inf + inf on the unsplit line
-            mid = np.where(
-                np.isfinite(lo) & np.isfinite(hi),
-                0.5 * (lo + hi),
-                np.where(np.isfinite(lo), lo + 1.0, np.where(np.isfinite(hi), hi - 1.0, 0.0)),
-            )
-        s = ((a * mid + b) > theta).astype(float)
-        history[:, t] = s
-        m = _truncated_moments(lo, hi)
-        # E[(a I + b)^k; interval] = sum_j binom(k, j) a^j b^(k-j) M_j
-        for k in range(5):
-            acc = np.zeros(lo.size)
-            for j in range(k + 1):
-                acc += math.comb(k, j) * a**j * b ** (k - j) * m[j]
-            raw[k, t] = acc.sum()
-        s_prev = s
-    mass = _truncated_moments(lo, hi, kmax=0)[0]
-    corr = (history * mass[:, None]).T @ history
-    m1, m2, m3, m4 = raw[1], raw[2], raw[3], raw[4]
-    var, skew, kurt = _shape_from_raw(m1, m2, m3, m4)
-    rate = np.diag(corr).copy()
-    # t = 0 in closed form (u_0^0 = c I) so that steps=1 matches mean_field bit for bit
-    var[0], m1[0] = c * c, 0.0
-    rate[0] = _firing_probability(0.0, c * c, theta)
-    corr[0, 0] = rate[0]
-    if c > 0:
-        skew[0], kurt[0] = 0.0, 0.0
-    return m1, var, rate, skew, kurt, corr
-
-
-# --------------------------------------------------------------------------
-# hidden layers: randomised QMC over Gaussian input paths (numba kernel)
-# --------------------------------------------------------------------------
-
-
-@numba.njit(cache=True)
-def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay, raw, corr):
-    """Run the LIF recursion of DESIGN 1b on every input path.
-
-    Input paths ``h = drive + z @ factor_t`` per group: z (K, m, T) standard
-    normals, factor_t (K, T, T) the transposed covariance factor, drive (K, T).
-    Writes raw moments of the scaled membrane,
-    ``raw[k, j, t] = mean over paths of (inv_scale[k, t] u^t) ** (j + 1)``
-    (j = 0..3; ``inv_scale`` (K, T) powers of two, see :func:`_pow2_scale`) and
-    ``corr[k] = mean over paths of s s^T``. Serial on purpose:
-    on the shared 2-core machines numba's thread pool cost more than it gained
-    (measured); the caller pins BLAS to one thread for ``np.dot``.
-    """
-    n_groups, m, steps = z.shape
-    for k in range(n_groups):
-        h = np.dot(z[k], factor_t[k])
-        spike_times = np.empty(steps, dtype=np.int64)
-        acc = np.zeros((4, steps))
-        cnt = np.zeros((steps, steps))
-        for p in range(m):
-            u_prev = 0.0
-            s_prev = 0.0
-            n_spk = 0
-            for t in range(steps):
-                u = membrane_update_jit(
-                    u_prev, s_prev, h[p, t] + drive[k, t], beta, theta, reset, reset_decay
-                )
-                us = u * inv_scale[k, t]
-                u2 = us * us
-                acc[0, t] += us
-                acc[1, t] += u2
-                acc[2, t] += u2 * us
-                acc[3, t] += u2 * u2
-                if spike_jit(u, theta):
-                    s_prev = 1.0
-                    spike_times[n_spk] = t
-                    n_spk += 1
-                else:
-                    s_prev = 0.0
-                u_prev = u
-            for i in range(n_spk):
-                for j in range(n_spk):
-                    cnt[spike_times[i], spike_times[j]] += 1.0
-        for j in range(4):
-            for t in range(steps):
-                raw[k, j, t] = acc[j, t] / m
-        for t in range(steps):
-            for t2 in range(steps):
-                corr[k, t, t2] = cnt[t, t2] / m
-
-
-def _path_normals(steps: int, per_group: int, groups: int, seed: int) -> np.ndarray:
-    """Scrambled-Sobol standard normals, shape ``(groups, per_group, steps)``.
-
-    Each group has its own independent scrambling (seeded from ``seed``), so
-    group averages are i.i.d. and unbiased.
-    """
-    children = np.random.SeedSequence(seed).spawn(groups)
-    z = np.empty((groups, per_group, steps))
-    with warnings.catch_warnings():
-        # balance properties want powers of two; any length stays unbiased
-        warnings.simplefilter("ignore", UserWarning)
-        for g, child in enumerate(children):
-            sobol = qmc.Sobol(d=steps, scramble=True, seed=np.random.default_rng(child))
-            x = sobol.random(per_group)
-            z[g] = special.ndtri(np.clip(x, 1e-16, 1.0 - 1e-16))
-    return z
-
-
-#: Diagonals spanning more than this ratio are factored through the correlation matrix.
-_EQUILIBRATE_RATIO = 1e-8
-
-
-def _pca_factor(cov: np.ndarray) -> np.ndarray:
-    """``F`` with ``F F^T = cov`` (PSD part), columns by decreasing eigenvalue.
-
-    When the variances on the diagonal span more than 8 decades (a step with
-    rate 1e-134 next to one with 1e-300 at an extreme threshold), an
-    eigendecomposition of ``cov`` itself resolves its small directions only
-    to ``1e-16 max(diag)`` and would sample those steps with a wrong
-    variance (even 0); then ``cov = D R D`` is factored through the
-    correlation matrix ``R`` (unit diagonal, accurate), ``F = D F_R``.
-    Ordinary covariances take the plain path, unchanged.
-    """
-    cov = 0.5 * (cov + cov.T)
-    d = np.diagonal(cov)
-    positive = d[d > 0]
-    if positive.size > 1 and positive.min() < _EQUILIBRATE_RATIO * positive.max():
-        sd = np.sqrt(np.clip(d, 0.0, None))
-        inv = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
-        return sd[:, None] * _pca_factor(inv[:, None] * cov * inv[None, :])
-    w, v = np.linalg.eigh(cov)
-    order = np.argsort(w)[::-1]
-    w = np.clip(w[order], 0.0, None)
-    return v[:, order] * np.sqrt(w)
 
 
 # --------------------------------------------------------------------------
@@ -787,96 +543,10 @@ def _mean_and_se(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return est, se
 
 
-def unstable_layer(ds: xr.Dataset, *, width: int | None = None, tolerance: float = 0.5):
-    """First layer from which a single network's cell is not predictable.
+def __getattr__(name: str):
+    # unstable_layer lives with the break-up theory; its old path keeps working
+    if name == "unstable_layer":
+        from .breakup import unstable_layer
 
-    In the temporally unstable regime (e.g. ``beta = 0.5`` with Micheli's rule,
-    DESIGN.md 1b) deep layers fire in isolated volleys at time steps that
-    differ from network to network: finite-size fluctuations grow with depth
-    until the rate of a cell ``(l, t)`` varies between networks as much as its
-    mean. From there on only ensemble or time-averaged quantities can be
-    compared with a theory.
-
-    The criterion: the across-network standard deviation of the rate in excess
-    of the binomial counting noise ``sqrt(r (1 - r) / width)`` (so that a
-    dying layer with few spikes is not mistaken for an unstable one), relative
-    to the layer's time-averaged rate and taken as the median over time steps,
-    reaches ``tolerance``.
-
-    * Simulation dataset (has a ``rep`` dim): the SD is measured across reps.
-    * Dynamic-mean-field dataset (``kind == "dmft"``): the SD a network of
-      ``width`` neurons would show is predicted from the replicate groups: a
-      group of ``m`` paths is a width-``m`` network in distribution (up to the
-      common random numbers), and fluctuations scale as ``1 / sqrt(width)``,
-      so ``SD_width ~= rate_se * sqrt(paths / width)``. Randomised QMC makes
-      groups less noisy than networks, so this flags only clear growth.
-      Layers the dataset reports as not converged in paths
-      (``attrs["unconverged_from_layer"]``, NaN ``rate_se``) are not
-      predicted cell by cell at all: the result is at most that layer.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A simulation or a ``dynamic_mean_field`` result.
-    width : int, optional
-        Network width (default: the config's width in ``ds.attrs``).
-    tolerance : float
-        Relative spread at which cell-wise prediction stops (in (0, 10]).
-
-    Returns
-    -------
-    int or None
-        The first hidden layer meeting the criterion, or None if none does.
-    """
-    from .._checks import check_real
-
-    if not isinstance(ds, xr.Dataset):
-        raise ValueError(
-            "ds must be an xarray.Dataset (a simulation or dynamic_mean_field result); "
-            f"got {type(ds).__name__}"
-        )
-    tolerance = check_real("tolerance", tolerance, low=0.0, high=10.0, low_open=True)
-    if "rate" not in ds:
-        raise ValueError("ds must contain 'rate' (a simulation or dynamic_mean_field result)")
-    # one configuration: a swept dataset is read point by point (length-1 dims are dropped)
-    ds = ds.squeeze([d for d in ds["rate"].dims if d not in ("rep", "layer", "time")
-                     and ds.sizes[d] == 1], drop=False)
-    extra = [d for d in ds["rate"].dims if d not in ("rep", "layer", "time")]
-    if extra:
-        raise ValueError(
-            f"ds must describe one configuration; it sweeps {', '.join(extra)}: select one "
-            f"point first, e.g. ds.sel({extra[0]}=ds.{extra[0]}.values[0])"
-        )
-    if "rep" in ds.dims:
-        if ds.sizes["rep"] < 2:
-            raise ValueError(
-                f"unstable_layer needs a simulation with >= 2 reps; got {ds.sizes['rep']}"
-            )
-        width = int(ds.attrs["width"]) if width is None else check_limit("width", width)
-        rate = ds["rate"]
-        spread = rate.std("rep", ddof=1)
-        cell = rate.mean("rep")
-        level = rate.mean(("rep", "time"))
-    elif ds.attrs.get("kind") == "dmft":
-        width = int(ds.attrs["width"]) if width is None else check_limit("width", width)
-        spread = ds["rate_se"] * math.sqrt(float(ds.attrs["paths"]) / width)
-        cell = ds["rate"]
-        level = ds["rate"].mean("time")
-    else:
-        raise ValueError(
-            "ds must be a simulation (dims with 'rep') or a dynamic_mean_field result; "
-            f"got kind={ds.attrs.get('kind')!r} with dims {tuple(ds.dims)}"
-        )
-    # only the spread beyond the binomial counting noise of n neurons counts:
-    # a dying layer (few spikes) is noisy, not unstable in time
-    excess = np.sqrt(np.maximum(spread**2 - cell * (1.0 - cell) / width, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = (excess / level).median("time").values
-    layers = ds["layer"].values
-    # a silent layer (level 0) is extinct, not unstable: infinite relative spread is skipped
-    hit = np.flatnonzero((layers > 0) & np.isfinite(rel) & (rel >= tolerance))
-    first = int(layers[hit[0]]) if hit.size else None
-    unconverged = ds.attrs.get("unconverged_from_layer") if "rep" not in ds.dims else None
-    if unconverged is not None and (first is None or int(unconverged) < first):
-        first = int(unconverged)
-    return first
+        return unstable_layer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from ..config import NetworkConfig, check_config
 from ..models import RESET_CODES
-from .dmft import _encoding_layer, _firing_probability, _layer_kernel, _path_normals
+from .dmft_paths import _encoding_layer, _firing_probability, _layer_kernel, _path_normals
 from .rules import InitRule, register_rule, survival, widen_and_solve
 
 __all__ = ["dmft_layer_variances"]
