@@ -13,7 +13,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from snninit.config import NetworkConfig
-from snninit.training import model as model_mod
+from snninit.training import layers as layers_mod
 from snninit.training.data import synthetic_dataset
 from snninit.training.model import fixed_matmul, row_blocks
 from snninit.training.trainer import TrainConfig, train
@@ -40,7 +40,7 @@ def test_row_blocks_depend_on_the_shape_only():
         blocks = row_blocks(rows)
         assert blocks[0][0] == 0 and blocks[-1][1] == rows
         assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:], strict=False))
-        assert len(blocks) <= model_mod.MATMUL_BLOCKS
+        assert len(blocks) <= layers_mod.MATMUL_BLOCKS
         assert all((r1 - r0) % 16 == 0 for r0, r1 in blocks[:-1])
 
 

@@ -1,0 +1,327 @@
+"""One LIF layer of the trainer over time, forward and backward, its matrix products, the loss.
+
+The trainer's form of the neuron of :mod:`snninit.models` (float32 or
+float64, with the arctan surrogate; ``tests/test_models.py`` checks it is the
+same neuron step by step), as numba kernels over arrays ``(T, M)`` with ``M =
+batch * neurons``, and the matrix products in a summation order that does
+not depend on the thread count (see :mod:`snninit.training.model`, "Same
+numbers for any thread count").
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from .._checks import check_bool, check_choice, check_real, show
+from ..config import RESETS, check_limit
+from ..models import RESET_CODES
+
+__all__ = ["lif_forward", "lif_backward", "fixed_matmul", "row_blocks"]
+
+_ACTIVATIONS = ("heaviside", "smooth")
+
+
+# --------------------------------------------------------------------------
+# matrix products in an order that does not depend on the thread count
+# --------------------------------------------------------------------------
+
+#: Number of row blocks of every product (fewer for short outputs, see row_blocks):
+#: up to this many threads share one product; fixed, so the numbers never depend
+#: on how many threads there are.
+MATMUL_BLOCKS = 4
+#: Rows of a block are a multiple of this (the BLAS kernels' register tile).
+_BLOCK_ALIGN = 16
+
+_blas_lock = threading.Lock()
+_blas_state: dict = {}
+
+
+def row_blocks(rows: int) -> list[tuple[int, int]]:
+    """The ``[start, stop)`` row blocks of a product with ``rows`` output rows.
+
+    A function of ``rows`` only (never of the thread count): at most
+    :data:`MATMUL_BLOCKS` blocks of a multiple of 16 rows (the last shorter).
+    """
+    step = -(-rows // MATMUL_BLOCKS)
+    step = max(_BLOCK_ALIGN, -(-step // _BLOCK_ALIGN) * _BLOCK_ALIGN)
+    return [(r, min(r + step, rows)) for r in range(0, rows, step)] or [(0, 0)]
+
+
+def _blas():
+    """threadpoolctl's controller of the loaded BLAS libraries (made once, numpy loaded)."""
+    ctl = _blas_state.get("controller")
+    if ctl is None:
+        from threadpoolctl import ThreadpoolController
+
+        ctl = _blas_state["controller"] = ThreadpoolController().select(user_api="blas")
+    return ctl
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    pools = _blas_state.setdefault("pools", {})
+    key = (os.getpid(), workers)  # a forked child must not reuse the parent's threads
+    if key not in pools:
+        pools[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snninit-mm")
+    return pools[key]
+
+
+def fixed_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` (2-D) summed in the same order whatever the number of threads.
+
+    The output's rows are cut into :func:`row_blocks` (a function of the
+    shape only); each block is one BLAS call made with BLAS pinned to one
+    thread, so each element's sum runs in the order of the single-threaded
+    kernel. The blocks run concurrently on as many threads as BLAS was
+    allowed when the call began (``threadpool_limits(n)``; numpy releases the
+    GIL in BLAS). The result is bit-identical for 1, 2, ... threads; it is
+    not always bit-identical to a plain ``a @ b`` (which may be multithreaded).
+    """
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    blocks = row_blocks(a.shape[0])
+    ctl = _blas()
+    with _blas_lock:  # one product at a time sets and restores the BLAS thread count
+        threads = max([lib.num_threads for lib in ctl.lib_controllers] or [1])
+        with ctl.limit(limits=1):
+            workers = min(threads, len(blocks))
+            if workers <= 1:
+                for r0, r1 in blocks:
+                    np.matmul(a[r0:r1], b, out=out[r0:r1])
+            else:
+                jobs = [
+                    _pool(workers).submit(np.matmul, a[r0:r1], b, out=out[r0:r1])
+                    for r0, r1 in blocks
+                ]
+                for job in jobs:
+                    job.result()
+    return out
+
+
+# --------------------------------------------------------------------------
+# numba kernels: one LIF layer over time, arrays (T, M) with M = batch * neurons
+# --------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _lif_forward_kernel(I, p, reset_code, smooth, R, use_r, U, S):  # noqa: E741
+    # p = [beta, theta, k, alpha_half_pi, one, zero, half, inv_pi] in the arrays' dtype,
+    # so that float32 arrays are updated in float32 arithmetic (as torch does).
+    T, M = I.shape
+    beta, theta, k, api, one, zero, half, inv_pi = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+    for i in range(M):
+        u = zero
+        r = zero
+        for t in range(T):
+            if reset_code == 0:
+                u = beta * u + I[t, i] - k * theta * r
+            elif reset_code == 1:
+                u = beta * (one - r) * u + I[t, i]
+            else:
+                u = beta * u + I[t, i]
+            if smooth:
+                s = half + np.arctan(api * (u - theta)) * inv_pi
+            else:
+                s = one if u > theta else zero
+            U[t, i] = u
+            S[t, i] = s
+            r = R[t, i] if use_r else s
+
+
+@numba.njit(cache=True, nogil=True)
+def _lif_backward_kernel(U, R, G, p, reset_code, keep_reset, dU):
+    # dU[t, i] = dL/du^t; G[t, i] = dL/ds^t from the layer above.
+    T, M = U.shape
+    beta, theta, k, api, one, zero, alpha_half = p[0], p[1], p[2], p[3], p[4], p[5], p[8]
+    for i in range(M):
+        du_next = zero
+        for t in range(T - 1, -1, -1):
+            x = api * (U[t, i] - theta)
+            g = alpha_half / (one + x * x)
+            gs = G[t, i]
+            if keep_reset and t < T - 1:
+                if reset_code == 0:
+                    gs = gs - k * theta * du_next
+                elif reset_code == 1:
+                    gs = gs - beta * U[t, i] * du_next
+            du = g * gs
+            if t < T - 1:
+                if reset_code == 1:
+                    du = du + beta * (one - R[t, i]) * du_next
+                else:
+                    du = du + beta * du_next
+            dU[t, i] = du
+            du_next = du
+
+
+def _params(dtype, beta, theta, reset_decay, alpha):
+    k = beta if reset_decay else 1.0
+    return np.array(
+        [beta, theta, k, np.pi * alpha / 2, 1.0, 0.0, 0.5, 1 / np.pi, alpha / 2], dtype=dtype
+    )
+
+
+def lif_forward(
+    I,
+    *,
+    beta,
+    theta,
+    reset="subtract",
+    reset_decay=False,
+    alpha=2.0,  # noqa: E741
+    activation="heaviside",
+    reset_signal=None,
+):
+    """Run one LIF layer over time.
+
+    Parameters
+    ----------
+    I : ndarray, shape (T, ...)
+        Input current of every step (float32 or float64).
+    beta, theta : float
+        Leak and threshold.
+    reset, reset_decay : str, bool
+        Reset mechanism (see the module docstring).
+    alpha : float
+        Sharpness of the arctan step (used only by ``activation="smooth"``).
+    activation : {"heaviside", "smooth"}
+        ``H(u - theta)``, or the smooth step whose derivative is the surrogate.
+    reset_signal : ndarray like ``I``, optional
+        Use these values of ``s^t`` in the reset term instead of the layer's
+        own output (to differentiate with the reset held fixed).
+
+    Returns
+    -------
+    U, S : ndarray like ``I``
+        Membranes and outputs.
+
+    Raises
+    ------
+    ValueError
+        For an ``I`` that is not a numeric array of at least 2 dims (time and
+        neurons), or ``beta``, ``theta``, ``alpha``, ``reset``, ``activation``
+        outside their ranges (those of :class:`~snninit.config.NetworkConfig`).
+    """
+    I = _current("I", I)  # noqa: E741
+    _check_lif(beta, theta, reset, reset_decay, alpha)
+    check_choice("activation", activation, _ACTIVATIONS)
+    shape = I.shape
+    flat = I.reshape(shape[0], -1)
+    U = np.empty_like(flat)
+    S = np.empty_like(flat)
+    p = _params(I.dtype, beta, theta, reset_decay, alpha)
+    use_r = reset_signal is not None
+    if use_r:
+        R = _current("reset_signal", reset_signal, dtype=I.dtype)
+        if R.shape != shape:
+            raise ValueError(f"reset_signal must have the shape of I, {shape}; got {R.shape}")
+        R = R.reshape(flat.shape)
+    else:
+        R = flat
+    _lif_forward_kernel(flat, p, RESET_CODES[reset], activation == "smooth", R, use_r, U, S)
+    return U.reshape(shape), S.reshape(shape)
+
+
+def lif_backward(
+    U, R, G, *, beta, theta, reset="subtract", reset_decay=False, alpha=2.0, detach_reset=True
+):
+    """Backward pass of :func:`lif_forward`: ``dL/du^t`` (= ``dL/dI^t``) from ``G = dL/ds^t``.
+
+    ``R`` is the reset signal used in the forward pass (normally the output
+    ``S``); ``ds/du`` is the arctan surrogate with sharpness ``alpha``.
+    ``U``, ``R`` and ``G`` must have the same shape, of at least 2 dims.
+    """
+    U = _current("U", U)
+    _check_lif(beta, theta, reset, reset_decay, alpha)
+    check_bool("detach_reset", detach_reset)
+    R = _current("R", R, dtype=U.dtype)
+    for name, got in (("R", R.shape), ("G", np.shape(G))):
+        if got != U.shape:
+            raise ValueError(f"{name} must have the shape of U, {U.shape}; got {got}")
+    shape = U.shape
+    Uf = U.reshape(shape[0], -1)
+    dU = np.empty_like(Uf)
+    p = _params(U.dtype, beta, theta, reset_decay, alpha)
+    _lif_backward_kernel(
+        Uf,
+        R.reshape(Uf.shape),
+        np.ascontiguousarray(G, dtype=U.dtype).reshape(Uf.shape),
+        p,
+        RESET_CODES[reset],
+        not detach_reset,
+        dU,
+    )
+    return dU.reshape(shape)
+
+
+def _current(name: str, value, dtype=None) -> np.ndarray:
+    """A numeric array of >= 2 dims (time, then neurons), C-contiguous, float32/float64."""
+    try:
+        a = np.asarray(value)
+    except Exception:
+        a = None
+    if a is None or a.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must be a numeric array of shape (T, ...) (time, then neurons); "
+            f"got {type(value).__name__} {show(value)}"
+        )
+    if a.ndim < 2:
+        raise ValueError(
+            f"{name} must have shape (T, ...) with at least one neuron axis (T, n) or "
+            f"(T, batch, n); got shape {a.shape}"
+        )
+    if dtype is None:
+        dtype = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _check_lif(beta, theta, reset, reset_decay, alpha) -> None:
+    """The LIF parameters in NetworkConfig's ranges (a NaN must not reach the kernel)."""
+    check_limit("beta", beta)
+    check_limit("theta", theta)
+    check_choice("reset", reset, RESETS)
+    check_bool("reset_decay", reset_decay)
+    check_real("alpha", alpha, low=0.0, low_open=True)
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
+    """Mean softmax cross-entropy and its gradient with respect to ``logits``.
+
+    ``L = mean_b [logsumexp(z_b) - z_{b, y_b}]``, ``dL/dz = (softmax(z) - onehot(y)) / B``.
+    ``logits`` is a finite ``(B, K)`` array, ``labels`` ``B`` integers in ``[0, K - 1]``.
+    """
+    try:
+        arr = np.asarray(logits)
+    except Exception:
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf" or arr.ndim != 2 or arr.shape[0] < 1:
+        raise ValueError(
+            "logits must be a numeric (batch, classes) array; got "
+            f"{type(logits).__name__} of shape {getattr(arr, 'shape', None)}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("logits must be finite; got a NaN or infinite entry")
+    logits = arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+    B, K = logits.shape
+    y = np.asarray(labels)
+    if y.shape != (B,) or y.dtype.kind not in "iu":
+        raise ValueError(
+            f"labels must be {B} integers (one per row of logits), shape ({B},); got "
+            f"{y.dtype} of shape {y.shape}"
+        )
+    if y.min() < 0 or y.max() >= K:
+        bad = int(y[(y < 0) | (y >= K)][0])
+        raise ValueError(f"labels must be in [0, {K - 1}] (the {K} classes of logits); got {bad}")
+    labels = y
+    z = logits - logits.max(axis=1, keepdims=True)
+    expz = np.exp(z)
+    total = expz.sum(axis=1, keepdims=True)
+    b = np.arange(len(labels))
+    loss = float(np.mean(np.log(total[:, 0]) - z[b, labels]))
+    grad = expz / total
+    grad[b, labels] -= 1
+    grad /= len(labels)
+    return loss, grad.astype(logits.dtype, copy=False)
