@@ -28,7 +28,7 @@ _EXPORTS = {
     "init_": "initializers",
     "fan_in": "initializers",
     "rule_moments": "initializers",
-    "init_snntorch": "snntorch_model",
+    "init_snntorch": "snntorch_init",
     "describe_model": "snntorch_model",
     "network_config": "snntorch_model",
     "model_weights": "snntorch_model",

@@ -32,23 +32,20 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_choice
 from ..config import NetworkConfig, check_limit
-from ..theory.rules import get_rule, layer_weight_moments
+from ..theory.rules import layer_weight_moments
 from ._compat import require
-from .initializers import SUPPORTED_MODULES, _as_float, fan_in, fill_, rule_moments
+from .initializers import SUPPORTED_MODULES, _as_float, fan_in
 
 __all__ = [
     "NeuronParams",
     "describe_model",
-    "init_snntorch",
     "network_config",
     "model_weights",
     "neuron_params",
@@ -335,305 +332,6 @@ def run_model(
 
 
 # --------------------------------------------------------------------------
-# Initialisation
-# --------------------------------------------------------------------------
-
-FIRST_LAYER_CHOICES = ("auto", "unit", "rule")
-
-
-def _first_layer_moments(n_in: int, sample: torch.Tensor | None) -> tuple[float, float]:
-    # Var[w] = 1 / (n_in E[x^2]) makes the first membranes u = W x of variance
-    # E[x^2] n_in Var[w] = 1: the N(0, 1) membrane the rules assume for layer 0.
-    m2 = 1.0 if sample is None else float((sample.double() ** 2).mean())
-    if not m2 > 0:
-        raise ValueError("sample is all zeros: the first layer's input has no power")
-    return 0.0, 1.0 / (n_in * m2)
-
-
-def init_snntorch(
-    model: nn.Module,
-    sample=None,
-    rule: str = "micheli",
-    *,
-    steps: int = 1,
-    first_layer: str = "auto",
-    distribution: str = "normal",
-    generator: torch.Generator | None = None,
-    zero_bias: bool = True,
-    **rule_params,
-) -> nn.Module:
-    """Initialise every weight layer of an snntorch model from the neuron it feeds.
-
-    Each ``nn.Linear`` / ``nn.ConvNd`` is filled (in place) with i.i.d.
-    weights whose mean and variance the rule gives for the layer's fan-in and
-    the threshold ``theta``, leak ``beta`` and reset of the ``snntorch.Leaky``
-    that follows it (see :mod:`snninit.torch.snntorch_model` for the model structure).
-    A spike worth ``g`` (``graded_spikes_factor``) of the *presynaptic* Leaky
-    divides the weights by ``g`` (exact: ``W (g s) = (W g) s``).
-
-    The rules model spiking inputs whose source membranes are ~ N(0, 1). The
-    first weight layer of a model *without* an encoding Leaky sees the raw
-    data instead; ``first_layer`` says what it gets:
-
-    * ``"unit"``: ``Var[w] = 1 / (n_in E[x^2])`` (mean 0), so that its
-      membranes have variance 1 — the first Leaky then plays the encoding
-      layer. ``E[x^2]`` is measured on ``sample`` if given, else taken as 1
-      (standardised inputs).
-    * ``"rule"``: the rule, as if the data were spikes.
-    * ``"auto"`` (default): ``"unit"`` without an encoding layer, else the
-      rule for every layer.
-
-    Rules that set each layer differently (``get_rule(rule).per_layer``) get a
-    :class:`~snninit.config.NetworkConfig` with the layer's fan-in as width,
-    the neuron's theta, beta and reset, and ``steps``; the weights feeding
-    model layer ``l`` take the rule's entry for hidden layer ``l`` (``l - 1``
-    when the first Leaky plays the encoding layer). Data-driven rules
-    (``get_rule(rule).from_activity``; parameters may stand in for the data,
-    e.g. ``fluctuation`` with ``nu=``) get the presynaptic rates measured on
-    ``sample`` with forward passes through the layers initialised so far.
-
-    Parameters
-    ----------
-    model : nn.Sequential
-        The snntorch model; modified in place.
-    sample : tensor or array, optional
-        An input batch ``(batch, *features)``, fed at every time step.
-    rule : str
-        A rule of :func:`snninit.theory.rule_names`.
-    steps : int
-        Number of time steps, for rules that use it (and data-driven passes).
-    first_layer : {"auto", "unit", "rule"}
-        See above.
-    distribution : {"normal", "uniform"}
-        Weight distribution.
-    generator : torch.Generator, optional
-        Random source.
-    zero_bias : bool
-        Set the initialised layers' biases to 0 (the rules assume no bias).
-    **rule_params
-        The rule's own parameters.
-
-    Returns
-    -------
-    nn.Sequential
-        ``model`` itself. ``model.snninit_init`` then lists, per weight layer,
-        the rule, fan-in, neuron parameters and the mean and variance used
-        (:func:`diagnose` reads it to choose the theory).
-
-    Warns
-    -----
-    UserWarning
-        ``reset_delay=False`` (a same-step reset the rules do not model), a
-        pooling layer between a weight layer and its Leaky, a weight layer
-        with no Leaky after it (left as it is), or neurons whose threshold,
-        leak or reset differ from the layer before (the rules assume one
-        neuron type).
-    """
-    layout = _layout(model)
-    r = get_rule(rule)
-    steps = check_limit("steps", steps)
-    check_choice("first_layer", first_layer, FIRST_LAYER_CHOICES)
-    zero_bias = check_bool("zero_bias", zero_bias)
-    r.resolve_params(rule_params)  # unknown parameters fail before anything changes
-    dtype = _model_dtype(model)
-    x = None if sample is None else _as_tensor(sample, dtype)
-    if first_layer == "auto":
-        first_layer = "rule" if layout.has_encoding else "unit"
-
-    _warn_dynamics(layout)
-    # all or nothing: a rule that fails half-way (e.g. a silent layer for a
-    # data-driven rule) must not leave the model partly re-initialised
-    backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    try:
-        records = _initialise_layers(
-            layout,
-            r,
-            rule,
-            rule_params,
-            x,
-            steps,
-            first_layer,
-            distribution,
-            generator,
-            zero_bias,
-        )
-    except BaseException:
-        model.load_state_dict(backup)
-        raise
-    model.snninit_init = records
-    return model
-
-
-def _initialise_layers(
-    layout, r, rule, rule_params, x, steps, first_layer, distribution, generator, zero_bias
-) -> list[dict]:
-    """Fill every weight layer that feeds a Leaky; return one record per layer."""
-    offset = 1 if (first_layer == "unit" and not layout.has_encoding) else 0
-    per_layer_cache: dict = {}
-    trains = None  # spike trains on `sample`, for data-driven rules
-    # hidden layers of the equivalent simulated network: weight layers with a Leaky after
-    n_hidden = sum(layout.neuron_of_layer(w.layer) is not None for w in layout.weights)
-    records = []
-    for w in layout.weights:
-        post = layout.neuron_of_layer(w.layer)
-        if post is None:
-            warnings.warn(
-                f"weight layer {w.name!r} has no snntorch.Leaky after it (a read-out?): "
-                "left as it is",
-                UserWarning,
-                stacklevel=3,
-            )
-            continue
-        if any(not isinstance(o.module, _SHAPE_ONLY) for o in layout.between(w)):
-            warnings.warn(
-                f"pooling between {w.name!r} and its Leaky: the rule assumes the Leaky "
-                "receives the layer's output directly; the weights are approximate",
-                UserWarning,
-                stacklevel=3,
-            )
-        pre = layout.neuron_of_layer(w.layer - 1)
-        n_in = fan_in(w.module)
-        p = post.params
-        if pre is None and first_layer == "unit":
-            mean, var, how = *_first_layer_moments(n_in, x), "unit"
-        elif r.needs_data:
-            try:  # parameters may stand in for the data (fluctuation with nu=...)
-                mean, var = rule_moments(
-                    rule, n_in, p.theta, p.beta, steps, _allow_data=True, **rule_params
-                )
-                how = "rule"
-            except ValueError as exc:
-                if trains is None:
-                    trains = _SpikeTrains(layout, x, steps) if x is not None else None
-                mean, var = _data_driven_moments(r, trains, w, pre, x, rule_params, exc)
-                how = "data"
-        elif r.per_layer is not None:
-            hidden = w.layer - offset
-            key = (n_in, p.theta, p.beta, p.reset)
-            if key not in per_layer_cache:
-                cfg = NetworkConfig(
-                    width=n_in,
-                    layers=n_hidden - offset,
-                    steps=steps,
-                    theta=p.theta,
-                    beta=p.beta,
-                    reset=p.reset,
-                    init=rule,
-                    init_params=rule_params,
-                )
-                per_layer_cache[key] = layer_weight_moments(cfg)
-            means, variances = per_layer_cache[key]
-            mean, var, how = float(means[hidden - 1]), float(variances[hidden - 1]), "per_layer"
-        else:
-            mean, var = rule_moments(rule, n_in, p.theta, p.beta, steps, **rule_params)
-            how = "rule"
-        g = 1.0 if pre is None else pre.params.graded
-        mean, var = mean / g, var / g**2
-        fill_(w.module.weight, mean, var, distribution, generator)
-        if zero_bias and w.module.bias is not None:
-            with torch.no_grad():
-                w.module.bias.zero_()
-        records.append(
-            {
-                "name": w.name,
-                "layer": w.layer,
-                "rule": rule if how != "unit" else "unit",
-                "params": dict(rule_params),
-                "fan_in": n_in,
-                "mean": mean,
-                "var": var,
-                "theta": p.theta,
-                "beta": p.beta,
-                "reset": p.reset,
-                "steps": steps,
-                "distribution": distribution,
-                "zero_bias": zero_bias,
-            }
-        )
-    return records
-
-
-def _warn_dynamics(layout: _Layout) -> None:
-    neurons = layout.neurons
-    if any(not n.params.reset_delay for n in neurons):
-        warnings.warn(
-            "snntorch.Leaky(reset_delay=False) resets in the step of the spike; the rules "
-            "and theory assume the delayed reset (reset_delay=True, DESIGN.md 1b), so the "
-            "initialisation is approximate over many time steps",
-            UserWarning,
-            stacklevel=3,
-        )
-    kinds = {(n.params.theta, n.params.beta, n.params.reset) for n in neurons}
-    if len(kinds) > 1:
-        warnings.warn(
-            "the Leaky layers differ in threshold, leak or reset; each weight layer is "
-            "initialised for the neuron it feeds, but the rules assume one neuron type "
-            "throughout (its input spikes come from a different neuron)",
-            UserWarning,
-            stacklevel=3,
-        )
-
-
-class _SpikeTrains:
-    """Output spike trains of successive Leaky layers on a fixed input, computed once each.
-
-    The trains of layer ``l`` are obtained by running only the leaves between
-    layer ``l - 1`` and layer ``l`` on the stored trains of layer ``l - 1``
-    (the layers below are already initialised and no longer change), so a
-    data-driven initialisation costs one forward pass in all, not one per layer.
-    """
-
-    def __init__(self, layout: _Layout, x: torch.Tensor, steps: int):
-        self.layout, self.x, self.steps = layout, x, steps
-        self.leaf: _Leaf | None = None  # the Leaky whose trains are stored
-        self.trains: list[torch.Tensor] = []
-
-    def rates(self, neuron: _Leaf) -> np.ndarray:
-        """Per-neuron spike rate of ``neuron`` (mean over batch and steps)."""
-        leaves = self.layout.leaves
-        start = 0 if self.leaf is None else leaves.index(self.leaf) + 1
-        if self.leaf is not None and leaves.index(neuron) < start:
-            raise RuntimeError("spike trains must be requested layer by layer")  # pragma: no cover
-        segment = _Layout(leaves[start : leaves.index(neuron) + 1])
-        stored = self.trains
-        trains: list[torch.Tensor] = []
-
-        def record(leaf, t, mem, spk):
-            if leaf is neuron:
-                trains.append(spk.detach().clone())
-
-        feed = (lambda t: self.x) if self.leaf is None else (lambda t: stored[t])
-        run_model(segment, feed, self.steps, record)
-        self.leaf, self.trains = neuron, trains
-        fired = torch.stack([(t.reshape(t.shape[0], -1) != 0).double() for t in trains])
-        return fired.mean(dim=(0, 1)).cpu().numpy()
-
-
-def _data_driven_moments(r, trains, w, pre, x, rule_params, why):
-    """``r.from_activity`` at the measured rates of the Leaky ``pre`` feeding ``w``.
-
-    The rates are one per presynaptic neuron (length ``n_in``), or their mean
-    (a float) when the layer's inputs are not one neuron each (convolutions).
-    """
-    if x is None:
-        raise ValueError(
-            f"rule {r.name!r} needs data ({why}): pass sample= (an input batch) to init_snntorch"
-        )
-    if pre is None:
-        raise ValueError(
-            f"rule {r.name!r} measures the spike rate of the layer feeding {w.name!r}, which "
-            "is fed by the raw input; use first_layer='unit' (or an encoding Leaky)"
-        )
-    rates = trains.rates(pre)
-    n_in = fan_in(w.module)
-    measured = rates if rates.size == n_in else float(rates.mean())
-    post = trains.layout.neuron_of_layer(w.layer).params
-    return r.from_activity(
-        measured, n_in, post.theta, post.beta, trains.steps, **r.resolve_params(rule_params)
-    )
-
-
-# --------------------------------------------------------------------------
 # The model as a NetworkConfig and weight matrices (for simulation and theory)
 # --------------------------------------------------------------------------
 
@@ -763,3 +461,12 @@ def copy_model(model: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
     if dtype is not None:
         twin.to(dtype)
     return twin
+
+
+def __getattr__(name: str):
+    # initialisation has its own module (which imports this one); the old path still works
+    if name in ("init_snntorch", "FIRST_LAYER_CHOICES"):
+        from . import snntorch_init
+
+        return getattr(snntorch_init, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
