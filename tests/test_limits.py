@@ -466,6 +466,7 @@ def test_entry_points_read_the_one_table():
         "theory/commands.py", "torch/commands.py", "theory/gridsweep.py",
         "montecarlo/gridsweep.py", "validation/rules_comparison.py", "torch/initializers.py",
         "torch/snntorch_model.py", "torch/snntorch_init.py", "theory/diffusion.py",
+        "theory/single_neuron.py",
     ]  # fmt: skip
     own_range = re.compile(r'check_int\(\s*"-*(width|layers|steps|reps|seed|paths|n_in)"')
     for name in files:

@@ -16,6 +16,7 @@ from scipy import stats
 
 import snninit as si
 from snninit.theory import diffusion as d
+from snninit.theory import single_neuron as sn
 
 from ._stats import z_bound
 
@@ -34,7 +35,7 @@ def collapse_runs():
     out = {}
     for sigma in (0.5, 1.0):
         x = rng.normal(0.0, sigma, (COLLAPSE_T, COLLAPSE_N))
-        out[sigma] = np.cumsum(d.simulate_single_neuron(x, theta=1.0, beta=1.0), axis=0)
+        out[sigma] = np.cumsum(sn.simulate_single_neuron(x, theta=1.0, beta=1.0), axis=0)
     return out
 
 
@@ -45,7 +46,7 @@ def test_collapse_expected_spike_count_matches_simulation(collapse_runs, sigma):
     # all pass with probability 1 - 1e-6.
     z = z_bound(1e-6, 6)
     counts = collapse_runs[sigma]
-    theory = d.collapse_expected_spikes(COLLAPSE_T, sigma, 1.0, method="markov")
+    theory = sn.collapse_expected_spikes(COLLAPSE_T, sigma, 1.0, method="markov")
     for t in COLLAPSE_CHECKS:
         se = counts[t].std(ddof=1) / math.sqrt(COLLAPSE_N)
         assert abs(counts[t].mean() - theory[t]) < z * se, (t, counts[t].mean(), theory[t])
@@ -61,12 +62,12 @@ def test_collapse_rate_decays_as_inverse_square_root(collapse_runs, sigma):
     # behind the running maximum, measured at <= 1.2 % for sigma = 0.5..2.
     counts = collapse_runs[sigma]
     inc_sim = counts[199] - counts[49]
-    exact = d.collapse_expected_spikes(COLLAPSE_T, sigma, 1.0, method="markov")
+    exact = sn.collapse_expected_spikes(COLLAPSE_T, sigma, 1.0, method="markov")
     inc_exact = exact[199] - exact[49]
     se = inc_sim.std(ddof=1) / math.sqrt(COLLAPSE_N)
     assert abs(inc_sim.mean() - inc_exact) < z_bound(1e-6, 2) * se
     for method in ("spitzer", "wiener"):
-        e = d.collapse_expected_spikes(COLLAPSE_T, sigma, 1.0, method=method)
+        e = sn.collapse_expected_spikes(COLLAPSE_T, sigma, 1.0, method=method)
         assert (e[199] - e[49]) == pytest.approx(inc_exact, rel=0.02)
     # and the collapse itself: the late rate (steps 150..199) is below half the
     # early one (steps 10..49); the t^-1/2 law predicts sqrt(30 / 175) ~ 0.41 of it
@@ -77,9 +78,9 @@ def test_collapse_rate_decays_as_inverse_square_root(collapse_runs, sigma):
 
 def test_leak_or_drift_prevent_collapse():
     # beta < 1 bounds the membrane variance: a stationary rate exists and is > 0
-    assert d.lif_rate(0.0, 0.25, 1.0, 0.9) > 0.01
+    assert sn.lif_rate(0.0, 0.25, 1.0, 0.9) > 0.01
     with pytest.raises(ValueError, match="steps=None"):
-        d.lif_rate(0.0, 0.25, 1.0, 1.0)
+        sn.lif_rate(0.0, 0.25, 1.0, 1.0)
 
 
 # ---------------------------------------------------------------------------
@@ -101,7 +102,7 @@ def _simulate_rate(rng, mean, var, theta, beta, steps, neurons=20_000, burn=100,
     """Time-averaged rate and its SE (independent neurons)."""
     total = (burn + length) if steps is None else steps
     x = rng.normal(mean, math.sqrt(var), (total, neurons))
-    s = d.simulate_single_neuron(x, theta, beta)
+    s = sn.simulate_single_neuron(x, theta, beta)
     if steps is None:
         s = s[burn:]
     per_neuron = s.mean(axis=0, dtype=np.float64)
@@ -117,13 +118,13 @@ def test_markov_rate_is_exact_for_gaussian_input(case):
     mean, var, theta, beta, steps = case
     rng = np.random.default_rng(7)
     sim, se = _simulate_rate(rng, mean, var, theta, beta, steps)
-    theory = d.lif_rate(mean, var, theta, beta, steps)
+    theory = sn.lif_rate(mean, var, theta, beta, steps)
     assert abs(sim - theory) < z_bound(1e-6, len(GAUSS_CASES)) * se + 2e-5
 
 
 def test_one_step_rate_is_micheli_q():
-    assert d.lif_rate(0.0, 1.0, 1.0, 0.5, 1) == pytest.approx(stats.norm.sf(1.0), rel=1e-12)
-    assert d.lif_rate(0.2, 0.5, 0.7, 0.9, 1) == pytest.approx(
+    assert sn.lif_rate(0.0, 1.0, 1.0, 0.5, 1) == pytest.approx(stats.norm.sf(1.0), rel=1e-12)
+    assert sn.lif_rate(0.2, 0.5, 0.7, 0.9, 1) == pytest.approx(
         stats.norm.sf((0.7 - 0.2) / math.sqrt(0.5)), rel=1e-12
     )
 
@@ -133,7 +134,7 @@ def test_membrane_distribution_matches_simulation():
     # P(u <= x) at 5 points against the empirical CDF of 40,000 neurons, binomial SE
     # (rate 1e-6 over 5 checks; grid error bounded by the cell width times the density).
     mean, var, theta, beta, T = 0.0, 0.3, 1.0, 0.9, 20
-    edges, prob = d.membrane_distribution(mean, var, theta, beta, T)
+    edges, prob = sn.membrane_distribution(mean, var, theta, beta, T)
     rng = np.random.default_rng(11)
     neurons = 40_000
     x = rng.normal(mean, math.sqrt(var), (T, neurons))
@@ -161,12 +162,12 @@ def test_siegert_limit_is_biased_and_its_corrected_form_is_not():
     # a bias of order (1 - beta) + var / theta^2, ~2-5 % at beta >= 0.9: tolerance 8 %.
     rng = np.random.default_rng(3)
     sim, se = _simulate_rate(rng, 0.0, 0.25, 1.0, 0.5, None)
-    assert d.siegert_rate(0.0, 0.25, 1.0, 0.5) - sim > 100 * se
+    assert sn.siegert_rate(0.0, 0.25, 1.0, 0.5) - sim > 100 * se
     for mean, var, beta in [(0.0, 0.01, 0.98), (0.02, 0.005, 0.98), (0.1, 0.05, 0.9)]:
         sim, se = _simulate_rate(rng, mean, var, 1.0, beta, None)
-        corrected = d.siegert_rate(mean, var, 1.0, beta, correction=True)
+        corrected = sn.siegert_rate(mean, var, 1.0, beta, correction=True)
         assert corrected == pytest.approx(sim, rel=0.08)
-        assert d.siegert_rate(mean, var, 1.0, beta) > sim + 4 * se  # uncorrected: too high
+        assert sn.siegert_rate(mean, var, 1.0, beta) > sim + 4 * se  # uncorrected: too high
 
 
 # ---------------------------------------------------------------------------
@@ -183,21 +184,21 @@ def test_shot_noise_rate_matches_sparse_input_and_gaussian_does_not():
     neurons, burn, length = 20_000, 100, 300
     k = rng.binomial(n, nu, (burn + length, neurons))
     x = np.sqrt(s2 * k) * rng.standard_normal(k.shape)
-    s = d.simulate_single_neuron(x, theta, beta)[burn:]
+    s = sn.simulate_single_neuron(x, theta, beta)[burn:]
     per_neuron = s.mean(axis=0, dtype=np.float64)
     sim, se = per_neuron.mean(), per_neuron.std(ddof=1) / math.sqrt(neurons)
     z = z_bound(1e-6, 2)
-    shot = d.shot_noise_rate(n, nu, 0.0, s2, theta, beta)
+    shot = sn.shot_noise_rate(n, nu, 0.0, s2, theta, beta)
     assert abs(sim - shot) < z * se + 2e-5
-    gauss = d.lif_rate(0.0, n * nu * s2, theta, beta)  # same mean and variance per step
+    gauss = sn.lif_rate(0.0, n * nu * s2, theta, beta)  # same mean and variance per step
     assert abs(sim - gauss) > z * se  # the Gaussian approximation fails here
 
 
 def test_shot_noise_with_dense_input_approaches_diffusion():
     # many small spikes per step: the mixture is close to Gaussian (CLT)
     n, nu, s2 = 2000, 0.2, 0.25 / (2000 * 0.2)
-    shot = d.shot_noise_rate(n, nu, 0.0, s2, 1.0, 0.5, 10)
-    gauss = d.lif_rate(0.0, 0.25, 1.0, 0.5, 10)
+    shot = sn.shot_noise_rate(n, nu, 0.0, s2, 1.0, 0.5, 10)
+    gauss = sn.lif_rate(0.0, 0.25, 1.0, 0.5, 10)
     assert shot == pytest.approx(gauss, rel=0.01)
 
 
@@ -245,10 +246,10 @@ def test_frozen_input_mean_explains_the_multi_step_overshoot():
         spikes = rng.random((10, chunk, n)) < nu
         w = math.sqrt(var[1]) * rng.standard_normal((chunk, n))
         x = np.einsum("tmn,mn->tm", spikes, w)
-        rates[c:c + chunk] = d.simulate_single_neuron(x, 1.0, 0.5).mean(axis=0)
+        rates[c:c + chunk] = sn.simulate_single_neuron(x, 1.0, 0.5).mean(axis=0)
     sim, se = rates.mean(), rates.std(ddof=1) / math.sqrt(neurons)
     z = z_bound(1e-6, 2)
-    frozen = d.lif_rate_quenched(math.sqrt(n * var[1]) * nu, n * var[1] * nu * (1 - nu),
+    frozen = sn.lif_rate_quenched(math.sqrt(n * var[1]) * nu, n * var[1] * nu * (1 - nu),
                                  1.0, 0.5, 10)
     assert abs(sim - frozen) < z * se + 2e-4
     assert sim - nu > z * se  # the rule's i.i.d. model (rate = target) is too low
@@ -276,7 +277,7 @@ def test_first_hidden_layer_rate_follows_the_frozen_input_model(beta, tol):
     K.lif_layer(u, s, beta, theta, K.RESET_SUBTRACT, False)
     r = s.mean(axis=0)
     nu, q = r.mean(), np.mean(r**2)
-    frozen = d.lif_rate_quenched(math.sqrt(n * var[0] * q), n * var[0] * (nu - q), theta,
+    frozen = sn.lif_rate_quenched(math.sqrt(n * var[0] * q), n * var[0] * (nu - q), theta,
                                  beta, T)
     reps = 8
     ds = si.montecarlo.simulate(cfg, reps=reps, seed=0, method="gram")
@@ -361,7 +362,7 @@ def test_rule_solves_its_defining_equation(theta, beta, steps, width):
     target = d.encoding_rate(theta, beta, steps)
     assert np.all(mean == 0)
     for layer in range(3):
-        r = d.lif_rate(0.0, width * target * var[layer], theta, beta, steps)
+        r = sn.lif_rate(0.0, width * target * var[layer], theta, beta, steps)
         assert r == pytest.approx(target, rel=1e-5, abs=1e-9)
     if steps == 1:  # closed form: Var[w] = (theta / Q^-1(nu))^2 / (n nu) = 1 / (n Q(theta))
         assert var == pytest.approx(1.0 / (width * stats.norm.sf(theta)), rel=1e-9)
@@ -371,7 +372,7 @@ def test_explicit_target_rate_and_shot_noise_option():
     base = dict(width=50, layers=2, steps=5, theta=1.0, beta=0.5, init="diffusion")
     cfg = si.NetworkConfig(**base, init_params={"rate": 0.05, "noise": "shot"})
     _, var = si.theory.layer_weight_moments(cfg)
-    r = d.shot_noise_rate(50, 0.05, 0.0, var[1], 1.0, 0.5, 5)
+    r = sn.shot_noise_rate(50, 0.05, 0.0, var[1], 1.0, 0.5, 5)
     assert r == pytest.approx(0.05, rel=1e-5)
     auto = si.NetworkConfig(**base, init_params={"rate": 0.05, "noise": "auto"})
     assert np.allclose(si.theory.layer_weight_moments(auto)[1][1:], var[1:])  # n nu = 2.5 < 20
@@ -385,27 +386,27 @@ def test_explicit_target_rate_and_shot_noise_option():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: d.lif_rate(0.0, 0.0), "var"),
-        (lambda: d.lif_rate(0.0, 1.0, theta=-1.0), "theta"),
-        (lambda: d.lif_rate(0.0, 1.0, beta=1.5), "beta"),
-        (lambda: d.lif_rate(0.0, 1.0, reset="hard"), "reset"),
-        (lambda: d.lif_rate(0.0, 1.0, method="exact"), "method"),
-        (lambda: d.lif_rate(0.0, 1.0, steps=5, method="siegert"), "stationary"),
-        (lambda: d.lif_rate(0.0, 1.0, steps=0), "steps"),
-        (lambda: d.lif_rate(0.0, 1.0, cells=5), "cells"),
-        (lambda: d.shot_noise_rate(0, 0.1, 0.0, 1.0), "n"),
-        (lambda: d.shot_noise_rate(10, 0.0, 0.0, 1.0), "nu"),
-        (lambda: d.shot_noise_rate(10, 0.1, 0.0, -1.0), "s2"),
-        (lambda: d.siegert_rate(0.0, 1.0, beta=1.0), "beta"),
-        (lambda: d.siegert_rate(0.0, 1.0, correction="yes"), "correction"),
-        (lambda: d.collapse_expected_spikes(0), "steps"),
-        (lambda: d.collapse_expected_spikes(10, sigma=0.0), "sigma"),
-        (lambda: d.collapse_expected_spikes(10, method="brownian"), "method"),
-        (lambda: d.simulate_single_neuron(np.ones(5)), "inputs"),
-        (lambda: d.simulate_single_neuron(np.full((2, 2), np.nan)), "inputs"),
-        (lambda: d.membrane_distribution(0.0, 1.0, beta=1.0), "steps=None"),
-        (lambda: d.lif_rate_quenched(-1.0, 1.0), "mean_sd"),
-        (lambda: d.lif_rate_quenched(1.0, 1.0, nodes=0), "nodes"),
+        (lambda: sn.lif_rate(0.0, 0.0), "var"),
+        (lambda: sn.lif_rate(0.0, 1.0, theta=-1.0), "theta"),
+        (lambda: sn.lif_rate(0.0, 1.0, beta=1.5), "beta"),
+        (lambda: sn.lif_rate(0.0, 1.0, reset="hard"), "reset"),
+        (lambda: sn.lif_rate(0.0, 1.0, method="exact"), "method"),
+        (lambda: sn.lif_rate(0.0, 1.0, steps=5, method="siegert"), "stationary"),
+        (lambda: sn.lif_rate(0.0, 1.0, steps=0), "steps"),
+        (lambda: sn.lif_rate(0.0, 1.0, cells=5), "cells"),
+        (lambda: sn.shot_noise_rate(0, 0.1, 0.0, 1.0), "n"),
+        (lambda: sn.shot_noise_rate(10, 0.0, 0.0, 1.0), "nu"),
+        (lambda: sn.shot_noise_rate(10, 0.1, 0.0, -1.0), "s2"),
+        (lambda: sn.siegert_rate(0.0, 1.0, beta=1.0), "beta"),
+        (lambda: sn.siegert_rate(0.0, 1.0, correction="yes"), "correction"),
+        (lambda: sn.collapse_expected_spikes(0), "steps"),
+        (lambda: sn.collapse_expected_spikes(10, sigma=0.0), "sigma"),
+        (lambda: sn.collapse_expected_spikes(10, method="brownian"), "method"),
+        (lambda: sn.simulate_single_neuron(np.ones(5)), "inputs"),
+        (lambda: sn.simulate_single_neuron(np.full((2, 2), np.nan)), "inputs"),
+        (lambda: sn.membrane_distribution(0.0, 1.0, beta=1.0), "steps=None"),
+        (lambda: sn.lif_rate_quenched(-1.0, 1.0), "mean_sd"),
+        (lambda: sn.lif_rate_quenched(1.0, 1.0, nodes=0), "nodes"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(call, match):
@@ -439,15 +440,15 @@ def test_unreachable_target_is_refused():
 
 
 def test_quenched_rate_reduces_to_iid_and_exceeds_it_below_threshold():
-    assert d.lif_rate_quenched(0.0, 0.3, 1.0, 0.5, 10) == d.lif_rate(0.0, 0.3, 1.0, 0.5, 10)
+    assert sn.lif_rate_quenched(0.0, 0.3, 1.0, 0.5, 10) == sn.lif_rate(0.0, 0.3, 1.0, 0.5, 10)
     # same total variance 0.3, part of it frozen: convexity below threshold raises the rate
-    assert d.lif_rate_quenched(0.3, 0.21, 1.0, 0.5, 10) > d.lif_rate(0.0, 0.3, 1.0, 0.5, 10)
+    assert sn.lif_rate_quenched(0.3, 0.21, 1.0, 0.5, 10) > sn.lif_rate(0.0, 0.3, 1.0, 0.5, 10)
     # T = 1: E_m Q((theta - m) / sqrt v) = Q(theta / sqrt(sd^2 + v)); the midpoint rule
     # over equal-probability cells misses the tails' curvature: error 0.34 % at 64 nodes,
     # 0.09 % at 200 (measured), so 0.5 % and 0.2 %
     exact = stats.norm.sf(1.0 / math.sqrt(0.16 + 0.5))
-    assert d.lif_rate_quenched(0.4, 0.5, 1.0, 0.5, 1) == pytest.approx(exact, rel=5e-3)
-    assert d.lif_rate_quenched(0.4, 0.5, 1.0, 0.5, 1, nodes=200) == pytest.approx(exact, rel=2e-3)
+    assert sn.lif_rate_quenched(0.4, 0.5, 1.0, 0.5, 1) == pytest.approx(exact, rel=5e-3)
+    assert sn.lif_rate_quenched(0.4, 0.5, 1.0, 0.5, 1, nodes=200) == pytest.approx(exact, rel=2e-3)
 
 
 def test_reset_decay_is_refused_by_the_rate_model():
