@@ -318,8 +318,7 @@ def _check(cfg: NetworkConfig) -> None:
                    high_open=True)
     check_choice("init_params['noise']", p["noise"], ("gaussian", "shot", "auto"))
     check_real("init_params['shot_below']", p["shot_below"], low=0.0)
-    if not isinstance(p["frozen"], bool):
-        raise ValueError(f"init_params['frozen'] must be True or False; got {p['frozen']!r}")
+    check_bool("init_params['frozen']", p["frozen"])
     if p["frozen"] and p["noise"] != "gaussian":
         raise ValueError("init_params['frozen']=True needs noise='gaussian'")
     check_int("init_params['nodes']", p["nodes"], low=2, high=200)

@@ -43,6 +43,7 @@ import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
+from .._checks import check_bool
 from .._dataset import finish_dataset, layer_coord, time_coord
 from .._resources import check_resources
 from ..config import NetworkConfig, check_config, check_limit
@@ -198,8 +199,7 @@ def dynamic_mean_field(
     replicates = check_limit("replicates", replicates)
     paths = check_limit("paths", paths, low=2 * replicates)
     seed = check_limit("seed", seed)
-    if not isinstance(check_paths, (bool, np.bool_)):
-        raise ValueError(f"check_paths must be True or False; got {check_paths!r}")
+    check_paths = check_bool("check_paths", check_paths)
     # memory and time before anything is allocated (issue 15)
     check_resources(
         "dynamic_mean_field", cfg, paths=paths, replicates=replicates, check_paths=check_paths

@@ -99,7 +99,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import check_choice, check_finite_array, check_int, check_real
+from .._checks import check_bool, check_choice, check_finite_array, check_int, check_real
 from ..config import NetworkConfig, check_config, check_limit
 from .rules import InitRule, data_driven_network, register_rule
 
@@ -272,8 +272,7 @@ def fluctuation_layer_moments(
     n_in = check_int("n_in", n_in, low=1)
     theta, mu_u, xi = _check_targets(theta, mu_u, xi)
     eps_bar, eps_hat = psp_kernel_sums(beta, steps, horizon)
-    if not isinstance(bernoulli, bool):
-        raise ValueError(f"bernoulli must be True or False; got {bernoulli!r}")
+    bernoulli = check_bool("bernoulli", bernoulli)
     total, spike_var = _summed_rates(
         rates_in,
         n_in,
@@ -590,8 +589,7 @@ def dale_layer_moments(
     n_i = check_int("n_i", n_i, low=1)
     theta, mu_u, xi = _check_targets(theta, mu_u, xi)
     eps_bar, eps_hat = psp_kernel_sums(beta, steps, horizon)
-    if not isinstance(bernoulli, bool):
-        raise ValueError(f"bernoulli must be True or False; got {bernoulli!r}")
+    bernoulli = check_bool("bernoulli", bernoulli)
     silent = "the Dale's-law rule needs input from both populations"
     tot_e, var_e = _summed_rates(nu_e, n_e, bernoulli, name="nu_e", scalar_name="nu_e",
                                  silent=silent)

@@ -291,8 +291,7 @@ def siegert_rate(mean, var, theta=1.0, beta=DEFAULT_BETA, *, correction=False):
     beta = check_real("beta", beta, low=0.0, high=1.0, low_open=True, high_open=True)
     mean = check_real("mean", mean)
     var = check_real("var", var, low=0.0, low_open=True)
-    if not isinstance(correction, bool):
-        raise ValueError(f"correction must be True or False; got {correction!r}")
+    correction = check_bool("correction", correction)
     if correction:
         theta = theta + DISCRETE_MONITORING_SHIFT * math.sqrt(var)
     tau = -1.0 / math.log(beta)

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_real
+from .._checks import check_bool, check_choice, check_real
 from ..config import check_limit
 from ..theory.rules import get_rule, weight_mean, weight_variance
 
@@ -241,8 +241,7 @@ def init_(
         information, or out-of-range theta/beta/steps.
     """
     n_in = fan_in(tensor_or_module)  # also validates the argument's type
-    if not isinstance(zero_bias, bool):
-        raise ValueError(f"zero_bias must be True or False; got {zero_bias!r}")
+    zero_bias = check_bool("zero_bias", zero_bias)
     is_module = isinstance(tensor_or_module, nn.Module)
     weight = tensor_or_module.weight if is_module else tensor_or_module
     if not weight.is_floating_point():

@@ -104,8 +104,8 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), low=1)
         check_real("alpha", self.alpha, low=0.0, low_open=True)
-        if not isinstance(self.detach_reset, bool):
-            raise ValueError(f"detach_reset must be True or False; got {self.detach_reset!r}")
+        # frozen: store the normalised bool (numpy's would not go into to_json)
+        object.__setattr__(self, "detach_reset", check_bool("detach_reset", self.detach_reset))
         check_int("rate_batch", self.rate_batch, low=1)
 
     def to_json(self) -> str:
