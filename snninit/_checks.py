@@ -119,7 +119,8 @@ def check_choice(name: str, value, allowed: Iterable[str]) -> str:
 def check_numeric_array(name: str, value, what: str) -> np.ndarray:
     """``value`` as a numpy array of a numeric dtype (bool, int, float), else a ValueError.
 
-    ``what`` says what the array holds (``"membrane potentials"``). Values are
+    ``what`` is the expected value in words, the message's ``{name} must be
+    {what}`` (``"a number or a numeric array (membrane potentials)"``). Values are
     not checked (NaN passes): use :func:`check_finite_array` for that.
     """
     try:
@@ -127,10 +128,7 @@ def check_numeric_array(name: str, value, what: str) -> np.ndarray:
     except Exception:  # a ragged list or an object whose __array__ fails
         arr = None
     if arr is None or arr.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must be a number or a numeric array ({what}); got "
-            f"{type(value).__name__} {show(value)}"
-        )
+        raise ValueError(f"{name} must be {what}; got {type(value).__name__} {show(value)}")
     return arr
 
 

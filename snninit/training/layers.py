@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from .._checks import check_bool, check_choice, check_real, show
+from .._checks import check_bool, check_choice, check_numeric_array, check_real
 from ..config import RESETS, check_limit
 from ..models import RESET_CODES
 
@@ -259,15 +259,7 @@ def lif_backward(
 
 def _current(name: str, value, dtype=None) -> np.ndarray:
     """A numeric array of >= 2 dims (time, then neurons), C-contiguous, float32/float64."""
-    try:
-        a = np.asarray(value)
-    except Exception:
-        a = None
-    if a is None or a.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must be a numeric array of shape (T, ...) (time, then neurons); "
-            f"got {type(value).__name__} {show(value)}"
-        )
+    a = check_numeric_array(name, value, "a numeric array of shape (T, ...) (time, then neurons)")
     if a.ndim < 2:
         raise ValueError(
             f"{name} must have shape (T, ...) with at least one neuron axis (T, n) or "

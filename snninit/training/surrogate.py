@@ -28,7 +28,7 @@ __all__ = ["arctan_surrogate", "arctan_step"]
 
 def _args(u, theta, alpha):
     """``u`` as a numeric array and its result dtype; ``theta`` and ``alpha`` checked."""
-    arr = check_numeric_array("u", u, "membrane potentials")
+    arr = check_numeric_array("u", u, "a number or a numeric array (membrane potentials)")
     theta = check_limit("theta", theta)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
