@@ -5,17 +5,18 @@ from __future__ import annotations
 import importlib
 
 
-def lazy_exports(package: str, exports: dict[str, str]):
+def lazy_exports(package: str, exports: dict[str, str], owner: str | None = None):
     """Return ``(__getattr__, __dir__)`` resolving ``name`` from ``exports[name]``.
 
     ``exports`` maps a public name to the submodule (relative to ``package``)
-    that defines it.
+    that defines it. ``owner`` is the module whose ``__getattr__`` this is
+    (default: ``package`` itself), named when an attribute is missing.
     """
 
     def __getattr__(name: str):
         module = exports.get(name)
         if module is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            raise AttributeError(f"module {owner or package!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(f".{module}", package), name)
         return value
 

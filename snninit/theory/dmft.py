@@ -45,6 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from .._checks import check_bool
 from .._dataset import finish_dataset, layer_coord, time_coord
+from .._lazy import lazy_exports
 from .._resources import check_resources
 from ..config import NetworkConfig, check_config, check_limit
 from ..models import RESET_CODES as MODEL_RESET_CODES
@@ -543,10 +544,5 @@ def _mean_and_se(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return est, se
 
 
-def __getattr__(name: str):
-    # unstable_layer lives with the break-up theory; its old path keeps working
-    if name == "unstable_layer":
-        from .breakup import unstable_layer
-
-        return unstable_layer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# unstable_layer lives with the break-up theory; its old path keeps working
+__getattr__, _ = lazy_exports(__package__, {"unstable_layer": "breakup"}, __name__)

@@ -31,6 +31,7 @@ from scipy import special
 
 from .._checks import check_bool, check_int, check_real
 from .._dataset import finish_dataset, layer_coord, time_coord
+from .._lazy import lazy_exports
 from .._resources import check_resources
 from ..config import NetworkConfig, check_config
 from .meanfield import _one_step_only
@@ -470,9 +471,4 @@ def spike_distribution(cfg: NetworkConfig) -> np.ndarray:
 _EXPANSION_NAMES = ("finite_size_expansion", "EXPANSION_TOL", "ERROR_FACTOR", "EXPANSION_OUTPUTS")
 
 
-def __getattr__(name: str):
-    if name in _EXPANSION_NAMES:
-        from . import expansion
-
-        return getattr(expansion, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, _ = lazy_exports(__package__, dict.fromkeys(_EXPANSION_NAMES, "expansion"), __name__)

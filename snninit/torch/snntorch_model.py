@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._lazy import lazy_exports
 from ..config import NetworkConfig, check_limit
 from ..theory.rules import layer_weight_moments
 from ._compat import require
@@ -463,10 +464,9 @@ def copy_model(model: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
     return twin
 
 
-def __getattr__(name: str):
-    # initialisation has its own module (which imports this one); the old path still works
-    if name in ("init_snntorch", "FIRST_LAYER_CHOICES"):
-        from . import snntorch_init
-
-        return getattr(snntorch_init, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# initialisation has its own module (which imports this one); the old path still works
+__getattr__, _ = lazy_exports(
+    __package__,
+    dict.fromkeys(("init_snntorch", "FIRST_LAYER_CHOICES"), "snntorch_init"),
+    __name__,
+)
