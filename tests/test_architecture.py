@@ -23,6 +23,7 @@ CORE = {
     "snninit._checks",
     "snninit._io",
     "snninit._lazy",
+    "snninit._renamed",
     "snninit._dataset",
     "snninit._resources",
     "snninit._cliutil",

@@ -160,7 +160,7 @@ CASES = [
         lambda: si.theory.weight_variance("micheli", 100, beta=True),
         "beta must be a finite number in [0.0, 1.0]",
     ),
-    (lambda: si.theory.weight_variance(["micheli"], 100), "init must be one of"),
+    (lambda: si.theory.weight_variance(["micheli"], 100), "rule must be one of"),
     (
         lambda: meanfield.stability_slope(1.0, "micheli", width=W_HI + 1),
         f"width must be an integer in [1, {W_HI}]",

@@ -43,6 +43,7 @@ from scipy import optimize, special
 
 from .._checks import check_finite_array
 from .._dataset import finish_dataset, layer_coord, time_coord
+from .._renamed import renamed_arguments
 from ..config import DEFAULT_BETA, NetworkConfig, check_config, check_limit
 from .rules import get_rule, layer_weight_moments, survival, weight_variance
 
@@ -327,8 +328,8 @@ def fixed_points(cfg: NetworkConfig, theta=None) -> xr.Dataset:
     return finish_dataset(ds, cfg, kind="fixed_points")
 
 
-def _check_rule_args(init, width, beta, steps):
-    get_rule(init)  # unknown or non-string names: ValueError listing the rules
+def _check_rule_args(rule, width, beta, steps):
+    get_rule(rule, param="rule")  # unknown or non-string names: ValueError listing the rules
     # NetworkConfig's validators and limits (config.LIMITS)
     return check_limit("width", width), check_limit("beta", beta), check_limit("steps", steps)
 
@@ -348,8 +349,9 @@ def _reached_branch(theta, a):
     return v_star, s
 
 
+@renamed_arguments(init="rule")
 def stability_slope(
-    theta=1.0, init: str = "micheli", *, width=1000, beta=DEFAULT_BETA, steps=1, **params
+    theta=1.0, rule: str = "micheli", *, width=1000, beta=DEFAULT_BETA, steps=1, **params
 ):
     """Slope ``chi`` of the mean-field map at the fixed point that ``v_0 = 1`` settles on.
 
@@ -363,22 +365,23 @@ def stability_slope(
     ----------
     theta : float or array_like
         Threshold(s), >= 0 (vectorised).
-    init : str
+    rule : str
         Rule name; ``width``, ``beta``, ``steps`` and ``params`` are passed
         to :func:`~snninit.theory.weight_variance` (irrelevant for the
         paper's rules, whose ``n s2`` does not depend on them).
     """
-    width, beta, steps = _check_rule_args(init, width, beta, steps)
+    width, beta, steps = _check_rule_args(rule, width, beta, steps)
     th = check_finite_array("theta", theta, low=0.0)
-    a = _gain(init, th, width, beta, steps, params)
-    if init == "micheli":
+    a = _gain(rule, th, width, beta, steps, params)
+    if rule == "micheli":
         out = _chi(th)
     else:
         out = _reached_branch(th, a)[1]
     return out[()] if np.ndim(out) == 0 else out
 
 
-def depth_scale(theta=1.0, init: str = "micheli", **kwargs):
+@renamed_arguments(init="rule")
+def depth_scale(theta=1.0, rule: str = "micheli", **kwargs):
     """Depth scale ``xi = 1 / |ln chi|`` of the fixed point reached from ``v_0 = 1``.
 
     A deviation from the fixed point changes by the factor ``chi`` per layer,
@@ -393,7 +396,7 @@ def depth_scale(theta=1.0, init: str = "micheli", **kwargs):
     ghost of the saddle-node, whose length in layers is
     :func:`bottleneck_depth`.
     """
-    chi = np.asarray(stability_slope(theta, init, **kwargs), dtype=float)
+    chi = np.asarray(stability_slope(theta, rule, **kwargs), dtype=float)
     with np.errstate(divide="ignore"):
         out = np.where(chi > 0, 1.0 / np.abs(np.log(np.where(chi > 0, chi, 1.0))), 0.0)
     return out[()] if out.ndim == 0 else out
@@ -494,7 +497,8 @@ def _passage_time(theta: float, a: float, v0: float = 1.0) -> float:
     return float(value[0])
 
 
-def bottleneck_depth(theta=1.0, init: str = "kaiming", **kwargs):
+@renamed_arguments(init="rule")
+def bottleneck_depth(theta=1.0, rule: str = "kaiming", **kwargs):
     """Layers the collapse of the variance takes, through the ghost of a saddle-node if any.
 
     Above a saddle-node (Kaiming: ``theta > theta_sn = 0.57570...``) the map
@@ -534,7 +538,7 @@ def bottleneck_depth(theta=1.0, init: str = "kaiming", **kwargs):
     ----------
     theta : float or array_like
         Threshold(s), >= 0 (vectorised).
-    init : str
+    rule : str
         Rule name; ``width``, ``beta``, ``steps`` and rule parameters in
         ``kwargs`` as for :func:`stability_slope`.
 
@@ -549,9 +553,9 @@ def bottleneck_depth(theta=1.0, init: str = "kaiming", **kwargs):
     width = params.pop("width", 1000)
     beta = params.pop("beta", 0.0)
     steps = params.pop("steps", 1)
-    width, beta, steps = _check_rule_args(init, width, beta, steps)
+    width, beta, steps = _check_rule_args(rule, width, beta, steps)
     th = check_finite_array("theta", theta, low=0.0)
-    a = np.broadcast_to(_gain(init, th, width, beta, steps, params), th.shape)
+    a = np.broadcast_to(_gain(rule, th, width, beta, steps, params), th.shape)
     v_star, _ = _reached_branch(th, a)
     out = np.full(th.shape, np.inf)
     for i in np.ndindex(th.shape):
@@ -561,8 +565,9 @@ def bottleneck_depth(theta=1.0, init: str = "kaiming", **kwargs):
     return out[()] if out.ndim == 0 else out
 
 
+@renamed_arguments(init="rule")
 def critical_threshold(
-    init: str = "micheli", *, width=1000, beta=DEFAULT_BETA, steps=1, **params
+    rule: str = "micheli", *, width=1000, beta=DEFAULT_BETA, steps=1, **params
 ) -> float:
     """Threshold at which the fixed point reached from ``v_0 = 1`` reaches slope 1.
 
@@ -579,17 +584,17 @@ def critical_threshold(
     ValueError
         If the rule has no such threshold in [0, 8].
     """
-    width, beta, steps = _check_rule_args(init, width, beta, steps)
+    width, beta, steps = _check_rule_args(rule, width, beta, steps)
     ts = _theta_star()
-    if init == "micheli":
+    if rule == "micheli":
         return ts
-    if init == "kaiming":
+    if rule == "kaiming":
         return float(ts * np.sqrt(2.0 * survival(ts)))
     log_hmax = float(_log_h(ts))
 
     def excess(th):
         th = np.atleast_1d(np.asarray(th, dtype=float))
-        a = _gain(init, th, width, beta, steps, params)
+        a = _gain(rule, th, width, beta, steps, params)
         return 2.0 * np.log(th) - np.log(a) - log_hmax
 
     grid = np.linspace(1e-6, 8.0, 4001)
@@ -601,7 +606,7 @@ def critical_threshold(
     hit = np.flatnonzero(e >= -1e-12)
     if hit.size == 0:
         raise ValueError(
-            f"init {init!r} has no critical threshold in [0, 8]: the active fixed point "
+            f"rule {rule!r} has no critical threshold in [0, 8]: the active fixed point "
             "stays stable there"
         )
     i = int(hit[0])

@@ -220,15 +220,19 @@ def rule_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def get_rule(name: str) -> InitRule:
-    """Return the rule called ``name`` or raise ``ValueError`` listing the choices."""
+def get_rule(name: str, *, param: str = "init") -> InitRule:
+    """Return the rule called ``name`` or raise ``ValueError`` listing the choices.
+
+    ``param`` is what the message calls the argument: ``"init"`` for a
+    configuration's field, ``"rule"`` for a function's rule argument.
+    """
     # test the type first: an unhashable name (a list) must not reach the dict
     if isinstance(name, str) and name not in _REGISTRY:
         _ensure_loaded()
     if not isinstance(name, str) or name not in _REGISTRY:
         _ensure_loaded()
         choices = ", ".join(repr(n) for n in _REGISTRY)
-        raise ValueError(f"init must be one of {choices}; got {show(name)}")
+        raise ValueError(f"{param} must be one of {choices}; got {show(name)}")
     return _REGISTRY[name]
 
 
@@ -282,7 +286,7 @@ def weight_variance(rule: str, n_in, theta=1.0, *, beta=DEFAULT_BETA, steps=1, *
         For an unknown rule or parameter, out-of-range input, or a result
         that would not be finite (e.g. ``micheli`` at extreme thresholds).
     """
-    r = get_rule(rule)
+    r = get_rule(rule, param="rule")
     n_in, theta, beta, steps = _check_common(n_in, theta, beta, steps)
     values = r.variance(n_in, theta, beta, steps, **r.resolve_params(params))
     return _finite_or_raise(rule, values, theta)
@@ -290,7 +294,7 @@ def weight_variance(rule: str, n_in, theta=1.0, *, beta=DEFAULT_BETA, steps=1, *
 
 def weight_mean(rule: str, n_in, theta=1.0, *, beta=DEFAULT_BETA, steps=1, **params):
     """Weight mean ``E[w]`` of ``rule`` (0 for the zero-mean rules)."""
-    r = get_rule(rule)
+    r = get_rule(rule, param="rule")
     n_in, theta, beta, steps = _check_common(n_in, theta, beta, steps)
     resolved = r.resolve_params(params)
     if r.mean is None:

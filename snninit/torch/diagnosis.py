@@ -133,7 +133,7 @@ def diagnose(
     check_limit("paths", paths)
     check_limit("seed", seed)
     if rule is not None:
-        get_rule(rule).resolve_params(rule_params)  # a bad name or parameter is an error
+        get_rule(rule, param="rule").resolve_params(rule_params)  # bad name or parameter: error
     elif rule_params:
         raise ValueError(f"rule parameters {sorted(rule_params)} need rule=")
     _layout(model)  # validates before copying

@@ -115,7 +115,7 @@ def rule_moments(
         sets each layer differently (use :func:`snninit.torch.init_snntorch`), a
         rule that needs ``beta`` when none was given, or out-of-range input.
     """
-    r = get_rule(rule)
+    r = get_rule(rule, param="rule")
     if r.needs_data:
         # parameters may stand in for the data (e.g. fluctuation with nu=...): then the
         # rule has a closed form; otherwise it says why not

@@ -128,7 +128,7 @@ def init_snntorch(
         neuron type).
     """
     layout = _layout(model)
-    r = get_rule(rule)
+    r = get_rule(rule, param="rule")
     steps = check_limit("steps", steps)
     check_choice("first_layer", first_layer, FIRST_LAYER_CHOICES)
     zero_bias = check_bool("zero_bias", zero_bias)

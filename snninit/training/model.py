@@ -144,7 +144,7 @@ def register_data_initializer(rule: str, fn: Callable) -> None:
         choices = ", ".join(repr(n) for n in rule_names())
         raise ValueError(f"rule must be a registered rule, one of {choices}; got {show(rule)}")
     check_callable("fn", fn, "fn(model, x, rng)")
-    if not get_rule(rule).needs_data:
+    if not get_rule(rule, param="rule").needs_data:
         raise ValueError(
             f"rule {rule!r} does not need data (its weights come from its formula): a data "
             "initialiser for it would never be called; data-driven rules have a "

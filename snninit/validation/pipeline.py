@@ -98,8 +98,8 @@ def _stability_data(theta_max: float = 2.0):
     from .. import theory
 
     thetas = np.linspace(0.0, theta_max, 401)
-    chi = np.asarray(theory.stability_slope(theta=thetas, init="micheli"), dtype=float)
-    theta_star = float(theory.critical_threshold(init="micheli"))
+    chi = np.asarray(theory.stability_slope(theta=thetas, rule="micheli"), dtype=float)
+    theta_star = float(theory.critical_threshold(rule="micheli"))
     fp = _fixed_point_table(np.linspace(0.05, theta_max, 80))
     return thetas, chi, theta_star, fp
 

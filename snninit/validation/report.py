@@ -133,8 +133,8 @@ def _insights(results: Mapping[str, ExperimentResult]) -> dict[str, list[str]]:
     try:
         from .. import theory
 
-        ts = float(theory.critical_threshold(init="micheli"))
-        chi1 = float(theory.stability_slope(theta=1.0, init="micheli"))
+        ts = float(theory.critical_threshold(rule="micheli"))
+        chi1 = float(theory.stability_slope(theta=1.0, rule="micheli"))
         notes.setdefault("beyond", [])[:0] = [
             f"χ(θ) = 1 at θ* = {ts:.5f}: for θ > θ* the variance-conserving fixed point of "
             "Micheli's rule is unstable and Var[u_l] leaves 1 (the paper stops at θ = 1).",

@@ -113,7 +113,7 @@ def test_bad_input_is_refused():
         st.diagnose(model, torch.randn(2, 200), steps=0)
     with pytest.raises(ValueError, match="theory"):
         st.diagnose(model, torch.randn(2, 200), theory="exact")
-    with pytest.raises(ValueError, match="init must be one of"):
+    with pytest.raises(ValueError, match="rule must be one of"):
         st.diagnose(model, torch.randn(2, 200), rule="no-such-rule")
     with pytest.raises(ValueError, match="paths"):
         st.diagnose(model, torch.randn(2, 200), paths=0)

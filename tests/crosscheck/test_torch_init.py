@@ -136,7 +136,7 @@ def test_bad_parameters_are_refused_with_their_name():
         st.init_(w, theta=-1.0)
     with pytest.raises(ValueError, match="beta"):
         st.init_(w, beta=1.5)
-    with pytest.raises(ValueError, match="init must be one of"):
+    with pytest.raises(ValueError, match="rule must be one of"):
         st.init_(w, rule="no-such-rule")
     with pytest.raises(ValueError, match="no parameter"):
         st.init_(w, rule="micheli", xi=2.0)

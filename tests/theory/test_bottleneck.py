@@ -131,7 +131,7 @@ def test_no_collapse_no_bottleneck_and_depth_scale_unchanged():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(theta=-0.1), "theta"), (dict(init="nope"), "init"), (dict(width=0), "width")],
+    [(dict(theta=-0.1), "theta"), (dict(rule="nope"), "rule"), (dict(width=0), "width")],
 )
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):

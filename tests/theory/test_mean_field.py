@@ -210,7 +210,7 @@ def test_depth_scale():
 
 
 def test_bad_theory_arguments():
-    with pytest.raises(ValueError, match="init must be one of"):
+    with pytest.raises(ValueError, match="rule must be one of"):
         T.stability_slope(1.0, "xavier")
     with pytest.raises(ValueError, match="theta must be finite"):
         T.stability_slope(-1.0)

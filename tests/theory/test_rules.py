@@ -52,7 +52,7 @@ def test_micheli_is_finite_up_to_theta_eight():
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"rule": "xavier", "n_in": 10}, "init must be one of"),
+        ({"rule": "xavier", "n_in": 10}, "rule must be one of"),
         ({"rule": "micheli", "n_in": 0}, "n_in must be finite in [1"),
         ({"rule": "micheli", "n_in": -5}, "n_in must be finite in [1"),
         ({"rule": "micheli", "n_in": 10.5}, "n_in must be a positive integer"),
