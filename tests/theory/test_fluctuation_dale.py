@@ -12,6 +12,7 @@ from scipy import stats
 import snninit as si
 from snninit import montecarlo as mc
 from snninit.theory import fluctuation as fl
+from snninit.theory import fluctuation_dale as fld
 
 from ._stats import free_membranes, z_bound
 
@@ -35,7 +36,7 @@ def test_symbolic_solution_matches_closed_form_and_solves_the_targets():
         assert a_e > 0 and a_i > 0
         assert m_e * a_e - m_i * a_i == pytest.approx(mu, abs=1e-9)
         assert s_e * a_e**2 + s_i * a_i**2 == pytest.approx(sigma**2, rel=1e-9)
-        assert fl._dale_solve(mu, sigma, m_e, m_i, s_e, s_i) == pytest.approx((a_e, a_i))
+        assert fld._dale_solve(mu, sigma, m_e, m_i, s_e, s_i) == pytest.approx((a_e, a_i))
     # the interval's edges are where one scale vanishes (symbolically)
     edge = d["sigma"] * d["M_E"] / sp.sqrt(d["S_E"])
     assert sp.simplify(d["a_i"].subs(d["mu"], edge)) == 0
