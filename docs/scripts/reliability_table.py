@@ -773,6 +773,16 @@ def build_cases() -> list[Case]:
         match="betas")
     api("training-Adam-step-shape", "bad type",
         "training.Adam([np.zeros(3)]).step([np.zeros(4)])", match="grads")
+    api("training-spike_matmul-products", "bad type",
+        "training.spike_matmul(np.zeros((4, 3)), np.zeros((3, 2)), products='sparse')",
+        match="products")
+    api("training-spike_matmul-shape", "bad type",
+        "training.spike_matmul(np.zeros((4, 3)), np.zeros((4, 2)))", match="spike_matmul needs")
+    api("training-spike_matmul-nan", "out of range",
+        "training.spike_matmul(np.zeros((4, 3)), np.full((3, 2), np.nan))", match="other")
+    api("training-SNN-products", "bad type",
+        "training.SNN(si.NetworkConfig(width=4, layers=1), n_inputs=3, products='fast')",
+        match="products")
     api("training-cosine_lr-epochs-0", "out of range", "training.cosine_lr(0, 0, 1e-3)",
         match="epochs")
     api("training-cosine_lr-epoch-neg", "out of range", "training.cosine_lr(-1, 3, 1e-3)",

@@ -13,6 +13,7 @@ _EXPORTS: dict[str, str] = {
     "softmax_cross_entropy": "model",
     "arctan_surrogate": "surrogate",
     "arctan_step": "surrogate",
+    "spike_matmul": "products",
     "Adam": "optim",
     "cosine_lr": "optim",
     "TrainConfig": "trainer",

@@ -1,18 +1,13 @@
-"""One LIF layer of the trainer over time, forward and backward, its matrix products, the loss.
+"""One LIF layer of the trainer over time, forward and backward, and the loss.
 
 The trainer's form of the neuron of :mod:`snninit.models` (float32 or
 float64, with the arctan surrogate; ``tests/test_models.py`` checks it is the
 same neuron step by step), as numba kernels over arrays ``(T, M)`` with ``M =
-batch * neurons``, and the matrix products in a summation order that does
-not depend on the thread count (see :mod:`snninit.training.model`, "Same
-numbers for any thread count").
+batch * neurons``. The matrix products between layers are in
+:mod:`snninit.training.products` (re-exported here from their old home).
 """
 
 from __future__ import annotations
-
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -20,85 +15,11 @@ import numpy as np
 from .._checks import check_bool, check_choice, check_numeric_array, check_real
 from ..config import RESETS, check_limit
 from ..models import RESET_CODES
+from .products import fixed_matmul, row_blocks  # noqa: F401  (their old home)
 
 __all__ = ["lif_forward", "lif_backward", "fixed_matmul", "row_blocks"]
 
 _ACTIVATIONS = ("heaviside", "smooth")
-
-
-# --------------------------------------------------------------------------
-# matrix products in an order that does not depend on the thread count
-# --------------------------------------------------------------------------
-
-#: Number of row blocks of every product (fewer for short outputs, see row_blocks):
-#: up to this many threads share one product; fixed, so the numbers never depend
-#: on how many threads there are.
-MATMUL_BLOCKS = 4
-#: Rows of a block are a multiple of this (the BLAS kernels' register tile).
-_BLOCK_ALIGN = 16
-
-_blas_lock = threading.Lock()
-_blas_state: dict = {}
-
-
-def row_blocks(rows: int) -> list[tuple[int, int]]:
-    """The ``[start, stop)`` row blocks of a product with ``rows`` output rows.
-
-    A function of ``rows`` only (never of the thread count): at most
-    :data:`MATMUL_BLOCKS` blocks of a multiple of 16 rows (the last shorter).
-    """
-    step = -(-rows // MATMUL_BLOCKS)
-    step = max(_BLOCK_ALIGN, -(-step // _BLOCK_ALIGN) * _BLOCK_ALIGN)
-    return [(r, min(r + step, rows)) for r in range(0, rows, step)] or [(0, 0)]
-
-
-def _blas():
-    """threadpoolctl's controller of the loaded BLAS libraries (made once, numpy loaded)."""
-    ctl = _blas_state.get("controller")
-    if ctl is None:
-        from threadpoolctl import ThreadpoolController
-
-        ctl = _blas_state["controller"] = ThreadpoolController().select(user_api="blas")
-    return ctl
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    pools = _blas_state.setdefault("pools", {})
-    key = (os.getpid(), workers)  # a forked child must not reuse the parent's threads
-    if key not in pools:
-        pools[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snninit-mm")
-    return pools[key]
-
-
-def fixed_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` (2-D) summed in the same order whatever the number of threads.
-
-    The output's rows are cut into :func:`row_blocks` (a function of the
-    shape only); each block is one BLAS call made with BLAS pinned to one
-    thread, so each element's sum runs in the order of the single-threaded
-    kernel. The blocks run concurrently on as many threads as BLAS was
-    allowed when the call began (``threadpool_limits(n)``; numpy releases the
-    GIL in BLAS). The result is bit-identical for 1, 2, ... threads; it is
-    not always bit-identical to a plain ``a @ b`` (which may be multithreaded).
-    """
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    blocks = row_blocks(a.shape[0])
-    ctl = _blas()
-    with _blas_lock:  # one product at a time sets and restores the BLAS thread count
-        threads = max([lib.num_threads for lib in ctl.lib_controllers] or [1])
-        with ctl.limit(limits=1):
-            workers = min(threads, len(blocks))
-            if workers <= 1:
-                for r0, r1 in blocks:
-                    np.matmul(a[r0:r1], b, out=out[r0:r1])
-            else:
-                jobs = [
-                    _pool(workers).submit(np.matmul, a[r0:r1], b, out=out[r0:r1])
-                    for r0, r1 in blocks
-                ]
-                for job in jobs:
-                    job.result()
-    return out
 
 
 # --------------------------------------------------------------------------
@@ -110,51 +31,70 @@ def fixed_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _lif_forward_kernel(I, p, reset_code, smooth, R, use_r, U, S):  # noqa: E741
     # p = [beta, theta, k, alpha_half_pi, one, zero, half, inv_pi] in the arrays' dtype,
     # so that float32 arrays are updated in float32 arithmetic (as torch does).
+    # Time outside, neurons inside: each step is a contiguous, vectorisable sweep; the
+    # arithmetic of each element is that of the model's update (tests/test_models.py).
     T, M = I.shape
     beta, theta, k, api, one, zero, half, inv_pi = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
-    for i in range(M):
-        u = zero
-        r = zero
-        for t in range(T):
-            if reset_code == 0:
-                u = beta * u + I[t, i] - k * theta * r
-            elif reset_code == 1:
-                u = beta * (one - r) * u + I[t, i]
-            else:
-                u = beta * u + I[t, i]
-            if smooth:
-                s = half + np.arctan(api * (u - theta)) * inv_pi
-            else:
-                s = one if u > theta else zero
-            U[t, i] = u
-            S[t, i] = s
-            r = R[t, i] if use_r else s
+    kt = k * theta
+    rest = np.zeros(M, dtype=I.dtype)  # u^{-1} = s^{-1} = 0
+    for t in range(T):
+        up = U[t - 1] if t > 0 else rest
+        rp = (R[t - 1] if use_r else S[t - 1]) if t > 0 else rest
+        it = I[t]
+        ut = U[t]
+        st = S[t]
+        if reset_code == 0:
+            for i in range(M):
+                ut[i] = beta * up[i] + it[i] - kt * rp[i]
+        elif reset_code == 1:
+            for i in range(M):
+                ut[i] = beta * (one - rp[i]) * up[i] + it[i]
+        else:
+            for i in range(M):
+                ut[i] = beta * up[i] + it[i]
+        if smooth:
+            for i in range(M):
+                st[i] = half + np.arctan(api * (ut[i] - theta)) * inv_pi
+        else:
+            for i in range(M):
+                st[i] = one if ut[i] > theta else zero
 
 
 @numba.njit(cache=True, nogil=True)
 def _lif_backward_kernel(U, R, G, p, reset_code, keep_reset, dU):
-    # dU[t, i] = dL/du^t; G[t, i] = dL/ds^t from the layer above.
+    # dU[t, i] = dL/du^t; G[t, i] = dL/ds^t from the layer above. Time outside (backwards),
+    # neurons inside, as in the forward kernel.
     T, M = U.shape
-    beta, theta, k, api, one, zero, alpha_half = p[0], p[1], p[2], p[3], p[4], p[5], p[8]
-    for i in range(M):
-        du_next = zero
-        for t in range(T - 1, -1, -1):
-            x = api * (U[t, i] - theta)
-            g = alpha_half / (one + x * x)
-            gs = G[t, i]
-            if keep_reset and t < T - 1:
-                if reset_code == 0:
-                    gs = gs - k * theta * du_next
-                elif reset_code == 1:
-                    gs = gs - beta * U[t, i] * du_next
-            du = g * gs
-            if t < T - 1:
-                if reset_code == 1:
-                    du = du + beta * (one - R[t, i]) * du_next
-                else:
-                    du = du + beta * du_next
-            dU[t, i] = du
-            du_next = du
+    beta, theta, k, api, one, alpha_half = p[0], p[1], p[2], p[3], p[4], p[8]
+    kt = k * theta
+    for t in range(T - 1, -1, -1):
+        ut = U[t]
+        gt = G[t]
+        dut = dU[t]
+        if t == T - 1:
+            for i in range(M):
+                x = api * (ut[i] - theta)
+                dut[i] = alpha_half / (one + x * x) * gt[i]
+            continue
+        dn = dU[t + 1]
+        rt = R[t]
+        if keep_reset and reset_code == 0:
+            for i in range(M):
+                x = api * (ut[i] - theta)
+                dut[i] = alpha_half / (one + x * x) * (gt[i] - kt * dn[i]) + beta * dn[i]
+        elif keep_reset and reset_code == 1:
+            for i in range(M):
+                x = api * (ut[i] - theta)
+                g = alpha_half / (one + x * x)
+                dut[i] = g * (gt[i] - beta * ut[i] * dn[i]) + beta * (one - rt[i]) * dn[i]
+        elif reset_code == 1:
+            for i in range(M):
+                x = api * (ut[i] - theta)
+                dut[i] = alpha_half / (one + x * x) * gt[i] + beta * (one - rt[i]) * dn[i]
+        else:
+            for i in range(M):
+                x = api * (ut[i] - theta)
+                dut[i] = alpha_half / (one + x * x) * gt[i] + beta * dn[i]
 
 
 def _params(dtype, beta, theta, reset_decay, alpha):

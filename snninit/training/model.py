@@ -32,23 +32,29 @@ and the direct leak term is ``beta`` (``beta (1 - s^t)`` for zero reset). By
 default the reset is detached (the reset spike carries no gradient, as in
 snntorch); ``detach_reset=False`` keeps it. Then ``dL/dW_l = S_{l-1}^T dU_l``
 and ``G_{l-1} = dU_l W_l^T``, where the time steps are stacked into the rows
-so that each layer costs two BLAS matrix products per pass, whatever ``T``.
+so that each layer costs one product forward and two backward, whatever ``T``
+(the two with the spikes ``S`` event-driven where they are sparse).
 
 Same numbers for any thread count
 ---------------------------------
 A multithreaded BLAS sums a matrix product in an order that depends on its
 thread count (OpenBLAS: ``1.2e-6`` apart in the weights after two epochs
 between 1 and 2 threads). Every product here goes through
-:func:`fixed_matmul` instead: the output is cut into row blocks whose
-boundaries depend only on the shapes (:func:`row_blocks`), each block is one
+:mod:`snninit.training.products` instead: the products with a 0/1 factor
+(``S W`` forward, ``S^T dU`` for the weights) are event-driven where the
+spikes are sparse, each output row summed on one thread in increasing index;
+the others go through :func:`fixed_matmul`, whose output is cut into row
+blocks that depend only on the shapes (:func:`row_blocks`), each block one
 single-threaded BLAS call (BLAS pinned to one thread with threadpoolctl for
-the duration of the product), and the blocks are shared out among as many
-Python threads as BLAS was allowed (``threadpool_limits``, ``snninit train
---threads``). Each output element is therefore always computed by the same
-single-threaded call on the same data, so forward, backward, the trainer's
-weights and metrics are bit-identical whatever the thread count (tested in
-``tests/training/test_training_threads.py``). What still differs: another
-BLAS build or CPU (a different kernel), and numbers from before this change.
+the duration of the product), shared out among as many Python threads as BLAS
+was allowed (``threadpool_limits``, ``snninit train --threads``). Which of the
+two a product takes depends on its spikes only. Each output element is
+therefore always computed by the same code on the same data, so forward,
+backward, the trainer's weights and metrics are bit-identical whatever the
+thread count (tested in ``tests/training/test_training_threads.py``). What
+still differs: another BLAS build or CPU (a different kernel), and numbers
+from before a change of the products (the event-driven products and the
+192-row minimum block of the release that added them changed the last bits).
 
 Initialisation hook
 -------------------
@@ -64,7 +70,7 @@ layer ``l - 1``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -85,6 +91,7 @@ from .layers import (
     row_blocks,
     softmax_cross_entropy,
 )
+from .products import PRODUCTS, _spike_product
 
 __all__ = [
     "SNN",
@@ -119,6 +126,9 @@ class Record:
     spikes: list[np.ndarray]
     reset_signals: list[np.ndarray]
     logits: np.ndarray | None
+    #: where each layer's spikes are 1 (built by the forward products, reused by the
+    #: weight gradients); None where the product was dense
+    spike_index: list | None = field(default=None, repr=False)
 
     def rates(self) -> np.ndarray:
         """Mean spike rate of each recorded layer (spikes per neuron per step)."""
@@ -195,6 +205,12 @@ class SNN:
     seed : int or None
         If given, initialise the weights from ``cfg.init`` with this seed
         (rules without data only; see :meth:`initialize`).
+    products : {"auto", "dense", "event"}
+        How the products with a 0/1 factor (forward drive ``S W``, weight
+        gradient ``S^T dU``) are computed (:func:`~snninit.training.products.spike_matmul`):
+        event-driven where the spikes are sparse (``auto``, the default), or
+        always dense, or always event-driven. The results agree to float32
+        rounding (another summation order).
 
     Attributes
     ----------
@@ -213,8 +229,10 @@ class SNN:
         detach_reset: bool = True,
         dtype=np.float32,
         seed: int | None = None,
+        products: str = "auto",
     ):
         cfg = check_config(cfg)
+        self.products = check_choice("products", products, PRODUCTS)
         self.cfg = cfg
         self.n_inputs = check_int("n_inputs", n_inputs, low=1)
         self.n_classes = check_int("n_classes", n_classes, low=2)
@@ -408,11 +426,14 @@ class SNN:
         drive = np.broadcast_to(self.dtype.type(c) * x, (T, *x.shape))
         rs = reset_signals or [None] * (len(self.weights) + 1)
         U, S = self._lif(drive, 0, activation, rs[0])
-        mems, spikes = [U], [S]
+        mems, spikes, index = [U], [S], []
         for layer in range(1, last + 1):
             prev = spikes[-1]
             T_, B, n = prev.shape
-            current = fixed_matmul(prev.reshape(T_ * B, n), self.weights[layer - 1])
+            current, rows = _spike_product(
+                prev.reshape(T_ * B, n), self.weights[layer - 1], False, self.products
+            )
+            index.append(rows)
             current = current.reshape(T_, B, -1)
             U, S = self._lif(current, layer, activation, rs[layer])
             mems.append(U)
@@ -424,7 +445,7 @@ class SNN:
             s if r is None else np.asarray(r, dtype=self.dtype)
             for s, r in zip(spikes, rs, strict=False)
         ]
-        return Record(mems, spikes, resets, logits)
+        return Record(mems, spikes, resets, logits, index + [None])
 
     def loss_and_grad(
         self, x, labels, *, activation: str = "heaviside", reset_signals: Sequence | None = None
@@ -460,7 +481,10 @@ class SNN:
             prev = rec.spikes[layer - 1]
             _, B, n_prev = prev.shape
             dU2 = dU.reshape(T * B, -1)
-            grads[layer - 1] = fixed_matmul(prev.reshape(T * B, n_prev).T, dU2)
+            grads[layer - 1], _ = _spike_product(
+                prev.reshape(T * B, n_prev), dU2, True, self.products,
+                rows_index=rec.spike_index[layer - 1],
+            )
             if layer > 1:
                 G = fixed_matmul(dU2, self.weights[layer - 1].T).reshape(T, B, n_prev)
         return loss, grads, rec.logits

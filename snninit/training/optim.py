@@ -9,11 +9,26 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 
 from .._checks import check_int, check_real
 
 __all__ = ["Adam", "cosine_lr"]
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _adam_kernel(p, g, m, v, c):
+    # One pass over the flat arrays; c = [b1, 1 - b1, b2, 1 - b2, 1/sqrt(bc2), eps, lr/bc1]
+    # in the arrays' dtype, and each element's operations are those of the numpy form
+    # (Adam._step_numpy) in the same order, so the result is the same to the bit.
+    for i in numba.prange(p.shape[0]):
+        gi = g[i]
+        mi = m[i] * c[0] + c[1] * gi
+        vi = v[i] * c[2] + c[3] * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - c[6] * (mi / (np.sqrt(vi) * c[4] + c[5]))
 
 
 class Adam:
@@ -80,15 +95,42 @@ class Adam:
         bc2 = 1.0 - self.beta2**self.t
         step_size = self.lr / bc1
         inv_sqrt_bc2 = 1.0 / math.sqrt(bc2)
+        consts = (
+            self.beta1,
+            1.0 - self.beta1,
+            self.beta2,
+            1.0 - self.beta2,
+            inv_sqrt_bc2,
+            self.eps,
+            step_size,
+        )
         for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
-            m *= self.beta1
-            m += (1.0 - self.beta1) * g
-            v *= self.beta2
-            v += (1.0 - self.beta2) * (g * g)
-            denom = np.sqrt(v)
-            denom *= inv_sqrt_bc2
-            denom += self.eps
-            p -= step_size * (m / denom)
+            flat = [
+                a.reshape(-1) if a.flags.c_contiguous and a.dtype == p.dtype else None
+                for a in (p, g, m, v)
+            ]
+            if any(a is None for a in flat):  # a strided view or another dtype: numpy form
+                self._step_numpy(p, g, m, v, consts)
+                continue
+            threads = _threads()
+            previous = numba.get_num_threads()
+            numba.set_num_threads(threads)
+            try:
+                _adam_kernel(*flat, np.array(consts, dtype=p.dtype))
+            finally:
+                numba.set_num_threads(previous)
+
+    @staticmethod
+    def _step_numpy(p, g, m, v, consts) -> None:
+        b1, c1, b2, c2, inv_sqrt_bc2, eps, step_size = consts
+        m *= b1
+        m += c1 * g
+        v *= b2
+        v += c2 * (g * g)
+        denom = np.sqrt(v)
+        denom *= inv_sqrt_bc2
+        denom += eps
+        p -= step_size * (m / denom)
 
     def state_dict(self) -> dict:
         """Moments, step count and hyper-parameters (for checkpoints)."""
@@ -116,6 +158,13 @@ class Adam:
         self.t = int(state["t"])
         self.lr = float(state["lr"])
         self.beta1, self.beta2, self.eps = (float(state[k]) for k in ("beta1", "beta2", "eps"))
+
+
+def _threads() -> int:
+    # the trainer's thread count is BLAS's limit (threadpool_limits, snninit train --threads)
+    from .products import _blas_threads
+
+    return min(_blas_threads(), numba.config.NUMBA_NUM_THREADS)
 
 
 def cosine_lr(epoch: int, epochs: int, lr0: float, lr_min: float = 0.0) -> float:

@@ -17,6 +17,7 @@ from snninit.training.torch_reference import torch_loss_and_grad  # noqa: E402
 pytestmark = pytest.mark.crosscheck
 
 
+@pytest.mark.parametrize("products", ["dense", "event"])
 @pytest.mark.parametrize("detach", [True, False])
 @pytest.mark.parametrize(
     "reset,reset_decay,input_scale",
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.crosscheck
         ("none", False, "1"),
     ],
 )
-def test_bptt_equals_autograd_float64(reset, reset_decay, input_scale, detach):
+def test_bptt_equals_autograd_float64(reset, reset_decay, input_scale, detach, products):
     cfg = NetworkConfig(
         width=64,
         layers=4,
@@ -39,7 +40,10 @@ def test_bptt_equals_autograd_float64(reset, reset_decay, input_scale, detach):
         input_scale=input_scale,
         init="micheli",
     )
-    model = SNN(cfg, n_inputs=30, n_classes=5, detach_reset=detach, dtype=np.float64, seed=0)
+    model = SNN(
+        cfg, n_inputs=30, n_classes=5, detach_reset=detach, dtype=np.float64, seed=0,
+        products=products,
+    )
     rng = np.random.default_rng(1)
     x = rng.standard_normal((24, 30))
     y = rng.integers(0, 5, 24)
@@ -51,12 +55,13 @@ def test_bptt_equals_autograd_float64(reset, reset_decay, input_scale, detach):
         np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12 * np.abs(r).max())
 
 
-def test_bptt_equals_autograd_float32_paper_shape():
+@pytest.mark.parametrize("products", ["dense", "event"])
+def test_bptt_equals_autograd_float32_paper_shape(products):
     # float32, the paper's T=3 / theta=1 / beta=0.5 at a small width: a spike can flip
     # only if a membrane lies within float32 rounding (~1e-7) of theta, so with a fixed
     # seed the comparison is deterministic; tolerance is float32 accumulation error.
     cfg = NetworkConfig(width=100, layers=5, steps=3, theta=1.0, beta=0.5, init="micheli")
-    model = SNN(cfg, n_inputs=784, n_classes=10, seed=2)
+    model = SNN(cfg, n_inputs=784, n_classes=10, seed=2, products=products)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((32, 784)).astype(np.float32)
     y = rng.integers(0, 10, 32)

@@ -13,7 +13,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from snninit.config import NetworkConfig
-from snninit.training import layers as layers_mod
+from snninit.training import products as layers_mod
 from snninit.training.data import synthetic_dataset
 from snninit.training.model import fixed_matmul, row_blocks
 from snninit.training.trainer import TrainConfig, train
