@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from .._checks import check_bool, check_choice, check_int, check_real
-from .._dataset import finish_dataset, save_dataset
+from .._dataset import data_digest, finish_dataset, save_dataset
 from .._io import atomic_write, check_writable, remove_stale_temps, save_or_rescue
 from ..config import NetworkConfig, check_config, check_limit
 from .data import DATASETS, Dataset, load_dataset_arrays, standardise
@@ -200,6 +200,8 @@ def _save_checkpoint(path: Path, cfg, tcfg, model, opt, hist, rates, rate0) -> N
         "train_config": tcfg.to_json(),
         "adam_t": state["t"],
         "epochs_done": len(hist["train_loss"]),
+        # verified on resume: a checkpoint damaged on disk must not train on silently
+        "data_sha256": data_digest(arrays),
     }
     arrays["meta"] = np.array(json.dumps(meta))
 
@@ -242,10 +244,17 @@ def _load_checkpoint(path: Path, cfg, tcfg, model, opt):
             hist = {k: list(npz[k]) for k in _METRICS}
             rates = list(npz["rates"])
             rate0 = npz["rate_initial"]
+            digest = data_digest({k: npz[k] for k in npz.files if k != "meta"})
     except Exception as exc:
         raise ValueError(
             f"checkpoint {path} is unreadable ({exc}); delete it to start afresh"
         ) from None
+    if meta.get("data_sha256") != digest:
+        why = "has no checksum" if "data_sha256" not in meta else "fails its checksum"
+        raise ValueError(
+            f"checkpoint {path} {why} (damaged, or written by an older snninit): delete it "
+            "to start afresh"
+        )
     if meta["config"] != cfg.to_json() or meta["train_config"] != tcfg.to_json():
         raise ValueError(
             f"checkpoint {path} was written with different settings "

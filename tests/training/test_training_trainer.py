@@ -198,3 +198,18 @@ def test_study_figure_needs_a_study_result(tmp_path):
     with pytest.raises(ValueError, match="holding 'train_acc', 'test_acc'"):
         study_figure(xr.Dataset(), tmp_path / "f.png")
     assert not (tmp_path / "f.png").exists()
+
+
+def test_resume_refuses_a_damaged_checkpoint(tmp_path):
+    tcfg = TrainConfig(epochs=3, batch=50, lr=3e-3, dataset="synthetic", seed=3)
+    out = tmp_path / "run"
+    train(CFG, tcfg, out, progress=False, data=DATA, stop_after=1)
+    ckpt = out / "checkpoint.npz"
+    with np.load(ckpt) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["w1"] = arrays["w1"].copy()
+    arrays["w1"].flat[7] += 1e-3  # one weight changed on disk, the file still well-formed
+    with open(ckpt, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(ValueError, match="fails its checksum"):
+        train(CFG, tcfg, out, resume=True, progress=False, data=DATA)
