@@ -197,6 +197,11 @@ class NetworkConfig:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    def __reduce__(self):
+        # pickled through its JSON form (the read-only init_params view does not pickle),
+        # so configurations travel to worker processes; floats round-trip exactly
+        return (type(self).from_json, (self.to_json(),))
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NetworkConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""

@@ -88,3 +88,12 @@ def test_source_hash_follows_the_computing_code_only(tmp_path):
     with open(root / "montecarlo" / "engine.py", "a") as f:
         f.write("\n# the simulator changed\n")
     assert source_hash(root) != before  # cached numbers are recomputed
+
+
+def test_config_pickles_through_its_json_form():
+    import pickle
+
+    cfg = si.NetworkConfig(width=7, layers=2, theta=0.1 + 0.2, init="fluctuation",
+                        init_params={"mu_u": 0.1, "xi": 1.5})
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and again.to_json() == cfg.to_json()

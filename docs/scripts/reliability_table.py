@@ -783,6 +783,10 @@ def build_cases() -> list[Case]:
     api("training-SNN-products", "bad type",
         "training.SNN(si.NetworkConfig(width=4, layers=1), n_inputs=3, products='fast')",
         match="products")
+    api("training-budget_plan-minutes-neg", "out of range",
+        "training.budget_plan(si.NetworkConfig(width=8, layers=1), "
+        "training.TrainConfig(dataset='synthetic'), {'layers': [1]}, ['micheli'], -1.0)",
+        match="minutes")
     api("training-cosine_lr-epochs-0", "out of range", "training.cosine_lr(0, 0, 1e-3)",
         match="epochs")
     api("training-cosine_lr-epoch-neg", "out of range", "training.cosine_lr(-1, 3, 1e-3)",
@@ -990,6 +994,10 @@ def build_cases() -> list[Case]:
          "tr", "--no-progress"], setup="checkpoint")
     cli("cli-study-depths-abc", "bad type", ["study", "--depths", "abc", "--out", "st"],
         match="--depths")
+    cli("cli-study-budget-negative", "out of range", ["study", "--budget", "-1", "--out", "st"],
+        match="--budget")
+    cli("cli-study-jobs-0", "out of range", ["study", "--jobs", "0", "--out", "st"],
+        match="--jobs")
     cli("cli-study-inits-bogus", "bad type", ["study", "--inits", "bogus", "--out", "st"],
         match="bogus")
     cli("cli-study-widths-0", "out of range", ["study", "--widths", "0", "--out", "st",

@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "train": "trainer",
     "run_study": "study",
     "study_figure": "study",
+    "budget_plan": "study",
     "prepare_mnist": "data",
     "prepare_from_idx": "data",
     "read_idx": "data",

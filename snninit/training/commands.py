@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -196,15 +197,30 @@ def _register_study(subparsers) -> None:
     p.add_argument("--widths", default="100,300,600", help="values of --width")
     p.add_argument("--betas", default="0.25,0.5,0.9", help="values of --beta")
     p.add_argument("--thetas", default="0.5,1.0,1.5", help="values of --theta")
+    p.add_argument(
+        "--budget",
+        type=float,
+        metavar="MINUTES",
+        help="wall time to plan for: times each network here first, then sets --epochs and "
+        "--train-subset (the whole training set for as many epochs as fit, up to 150, or "
+        "one epoch of the subset that fits); the plan is kept in OUT/budget.json",
+    )
+    p.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once, one thread each (default: 1)"
+    )
     p.set_defaults(func=_run_study)
 
 
 def _run_study(args) -> None:
+    from .._checks import check_int, check_real
     from .._io import check_writable
     from .study import run_study, study_figure
 
     base = config_from_args(args)
     tcfg = _train_config(args)
+    jobs = check_int("--jobs", args.jobs, low=1)
+    if args.budget is not None:
+        check_real("--budget", args.budget, low=0.0, low_open=True)
     axes = {
         "layers": _numbers(args.depths, "--depths", int),
         "width": _numbers(args.widths, "--widths", int),
@@ -226,10 +242,64 @@ def _run_study(args) -> None:
     if tcfg.dataset != "synthetic":
         _check_data_dir(write=False)
     check_writable(args.out, "--out", kind="dir")
+    plan = None
+    if args.budget is not None:
+        tcfg, plan = _budget(args, base, tcfg, axes, inits, jobs)
+    t0 = time.perf_counter()
     with _threads(args.threads):
-        ds = run_study(base, tcfg, axes, inits, args.out, progress=not args.no_progress)
+        ds = run_study(
+            base, tcfg, axes, inits, args.out, progress=not args.no_progress, jobs=jobs
+        )
+    minutes = (time.perf_counter() - t0) / 60.0
     fig = study_figure(ds, Path(args.out) / "study.png")
     print(f"study: {ds.sizes['run']} runs -> {Path(args.out) / 'study.nc'}, figure {fig}")
+    if plan is not None:
+        print(
+            f"study: {minutes:.1f} min of wall time in this call, against "
+            f"{plan['predicted_minutes']:.1f} min planned for the whole grid "
+            f"(budget {plan['budget_minutes']:g} min)"
+        )
+
+
+def _budget(args, base, tcfg, axes, inits, jobs):
+    """The budget plan of OUT/budget.json if it was made for these settings, else a new one."""
+    import dataclasses
+    import json
+
+    from .._checks import check_real
+    from .._io import atomic_write
+    from .study import BUDGET_PLAN, budget_plan
+
+    minutes = check_real("--budget", args.budget, low=0.0, low_open=True)
+    key = {
+        "budget_minutes": minutes, "jobs": jobs, "base": base.to_json(),
+        "axes": {k: list(v) for k, v in axes.items()}, "inits": inits,
+        "train_config": tcfg.to_json(),
+    }
+    path = Path(args.out) / BUDGET_PLAN
+    if path.exists():
+        try:
+            kept = json.loads(path.read_text())
+        except (OSError, ValueError):
+            kept = None
+        if kept is not None and kept.get("key") == key:
+            print(f"study: the budget plan of {path} (epochs {kept['epochs']}, "
+                  f"train subset {kept['train_subset']})")
+            full = kept["train_subset"] == kept["n_train_full"]
+            subset = None if full else kept["train_subset"]
+            return dataclasses.replace(tcfg, epochs=kept["epochs"], train_subset=subset), kept
+    print(f"study: timing each network for a {minutes:g}-minute plan ...", flush=True)
+    with _threads(1 if jobs > 1 else args.threads):
+        planned, info = budget_plan(base, tcfg, axes, inits, minutes, jobs=jobs)
+    info["key"] = key
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=1)))
+    print(
+        f"study: plan for {minutes:g} min with {jobs} job(s): {info['epochs']} epoch(s) of "
+        f"{info['train_subset']} training samples per run, {len(info['runs'])} runs, "
+        f"{info['predicted_minutes']:.1f} min predicted -> {path}"
+    )
+    return planned, info
 
 
 def _split(text: str, name: str) -> list[str]:

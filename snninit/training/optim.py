@@ -13,16 +13,17 @@ import numba
 import numpy as np
 
 from .._checks import check_int, check_real
+from .products import in_row_blocks
 
 __all__ = ["Adam", "cosine_lr"]
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _adam_kernel(p, g, m, v, c):
+@numba.njit(cache=True, nogil=True)
+def _adam_kernel(p, g, m, v, c, start, stop):
     # One pass over the flat arrays; c = [b1, 1 - b1, b2, 1 - b2, 1/sqrt(bc2), eps, lr/bc1]
     # in the arrays' dtype, and each element's operations are those of the numpy form
     # (Adam._step_numpy) in the same order, so the result is the same to the bit.
-    for i in numba.prange(p.shape[0]):
+    for i in range(start, stop):
         gi = g[i]
         mi = m[i] * c[0] + c[1] * gi
         vi = v[i] * c[2] + c[3] * (gi * gi)
@@ -112,13 +113,7 @@ class Adam:
             if any(a is None for a in flat):  # a strided view or another dtype: numpy form
                 self._step_numpy(p, g, m, v, consts)
                 continue
-            threads = _threads()
-            previous = numba.get_num_threads()
-            numba.set_num_threads(threads)
-            try:
-                _adam_kernel(*flat, np.array(consts, dtype=p.dtype))
-            finally:
-                numba.set_num_threads(previous)
+            in_row_blocks(_adam_kernel, p.size, *flat, np.array(consts, dtype=p.dtype))
 
     @staticmethod
     def _step_numpy(p, g, m, v, consts) -> None:
@@ -158,13 +153,6 @@ class Adam:
         self.t = int(state["t"])
         self.lr = float(state["lr"])
         self.beta1, self.beta2, self.eps = (float(state[k]) for k in ("beta1", "beta2", "eps"))
-
-
-def _threads() -> int:
-    # the trainer's thread count is BLAS's limit (threadpool_limits, snninit train --threads)
-    from .products import _blas_threads
-
-    return min(_blas_threads(), numba.config.NUMBA_NUM_THREADS)
 
 
 def cosine_lr(epoch: int, epochs: int, lr0: float, lr_min: float = 0.0) -> float:

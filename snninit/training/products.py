@@ -183,15 +183,14 @@ def _columns_index(ptr, idx, n):
     return cptr, ridx
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _picked_row_sums(ptr, idx, M, out):
+@numba.njit(cache=True, nogil=True)
+def _picked_row_sums(ptr, idx, M, out, start, stop):
     # out[i] = sum of the rows M[idx[k]], k in [ptr[i], ptr[i + 1]), added in increasing k.
     # Eight (then four, then one) rows per pass over out[i], so out[i] is loaded and stored
     # once per eight rows; still in order: (((o + a0) + a1) + ...) + a7 is the
-    # one-at-a-time sum. One row of out per thread.
-    rows = out.shape[0]
+    # one-at-a-time sum. Rows [start, stop) of out: each row is the work of one call.
     m = M.shape[1]
-    for i in numba.prange(rows):
+    for i in range(start, stop):
         o = out[i]
         for c in range(m):
             o[c] = 0
@@ -231,16 +230,33 @@ def spike_index(S: np.ndarray, *, columns: bool = False):
     return ptr, idx
 
 
+def in_row_blocks(kernel, rows: int, *args) -> None:
+    """Run ``kernel(*args, start, stop)`` over ``[0, rows)`` on the trainer's threads.
+
+    ``kernel`` is a numba ``nogil`` kernel whose rows are independent (each
+    row's result does not depend on how the rows are split), so the split may
+    follow the thread count: as many contiguous blocks as BLAS is allowed
+    threads (``threadpool_limits``), run on the pool of :func:`fixed_matmul`.
+    Python threads rather than numba's ``parallel``: no OpenMP runtime (which
+    forbids a later ``fork``) and no spinning threads on a shared machine.
+    """
+    workers = min(_blas_threads(), max(1, rows // 64))
+    if workers <= 1:
+        kernel(*args, 0, rows)
+        return
+    step = -(-rows // workers)
+    jobs = [
+        _pool(workers).submit(kernel, *args, r, min(r + step, rows))
+        for r in range(0, rows, step)
+    ]
+    for job in jobs:
+        job.result()
+
+
 def _event_product(index, other: np.ndarray, rows: int) -> np.ndarray:
     ptr, idx = index
     out = np.empty((rows, other.shape[1]), dtype=other.dtype)
-    threads = min(_blas_threads(), numba.config.NUMBA_NUM_THREADS)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        _picked_row_sums(ptr, idx, np.ascontiguousarray(other), out)
-    finally:
-        numba.set_num_threads(previous)
+    in_row_blocks(_picked_row_sums, rows, ptr, idx, np.ascontiguousarray(other), out)
     return out
 
 

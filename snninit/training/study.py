@@ -17,12 +17,18 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .._checks import check_choice, check_dataset, check_path, show
+from .._checks import check_choice, check_dataset, check_int, check_path, check_real, show
 from .._dataset import finish_dataset, load_dataset, save_dataset
 from ..config import NetworkConfig, check_config
 from .trainer import CHECKPOINT, METRICS_NC, TrainConfig, train
 
-__all__ = ["run_study", "study_figure", "study_configs", "AXES"]
+__all__ = ["run_study", "study_figure", "study_configs", "budget_plan", "AXES"]
+
+#: Most epochs a budget plan gives a run (the paper's protocol).
+MAX_BUDGET_EPOCHS = 150
+#: Fewest training samples a budget plan gives a run (fewer says nothing about a rule).
+MIN_BUDGET_SUBSET = 1_000
+BUDGET_PLAN = "budget.json"
 
 #: Study axes: NetworkConfig field -> label in the figure.
 AXES = {"layers": "depth", "width": "width", "beta": "beta", "theta": "theta"}
@@ -80,6 +86,7 @@ def run_study(
     *,
     progress: bool = True,
     data=None,
+    jobs: int = 1,
 ) -> xr.Dataset:
     """Train every ``(axis, value, init)`` run; return the curves as one Dataset.
 
@@ -98,6 +105,11 @@ def run_study(
         The gathered curves go to ``out/study.nc``. At the end, temporary
         files that a killed earlier run left in these folders (older than
         this run's start, :func:`snninit._io.remove_stale_temps`) are removed.
+    jobs : int
+        Runs trained at once, each in its own process with one BLAS thread
+        (``jobs=1``: one after the other in this process, with the caller's
+        threads). A run's numbers do not depend on ``jobs`` (the trainer's are
+        the same for any thread count).
 
     Returns
     -------
@@ -119,22 +131,30 @@ def run_study(
         from .data import load_dataset_arrays
 
         data = load_dataset_arrays(tcfg.dataset)
-    cache: dict[str, xr.Dataset] = {}
-    rows = []
-    for axis, value, init, cfg in plan:
+    jobs = check_int("jobs", jobs, low=1)
+    todo = {}
+    for _axis, _value, _init, cfg in plan:
         name = _run_name(cfg)
-        if name not in cache:
-            folder = out / name
-            done = folder / METRICS_NC
-            ds = load_dataset(done) if done.exists() else None
-            if ds is None or ds.sizes["epoch"] < tcfg.epochs:
-                if progress:
-                    print(f"study: training {name}")
-                # continue a killed run of this folder; start one where none was saved
-                resume = (folder / CHECKPOINT).exists()
-                ds = train(cfg, tcfg, folder, resume=resume, progress=progress, data=data)
-            cache[name] = ds
-        rows.append((axis, value, init, cache[name]))
+        done = out / name / METRICS_NC
+        if name not in todo and not (done.exists() and _epochs_in(done) >= tcfg.epochs):
+            todo[name] = cfg
+    if jobs == 1 or len(todo) <= 1:
+        for name, cfg in todo.items():
+            _train_run(cfg, tcfg, out / name, progress, data)
+    else:
+        # fork: the workers inherit the data already in memory (no copy per run)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
+            futures = [
+                pool.submit(_train_run, cfg, tcfg, out / name, progress, data, threads=1)
+                for name, cfg in todo.items()
+            ]
+            for future in futures:
+                future.result()  # the first failure is raised here
+    cache = {_run_name(cfg): load_dataset(out / _run_name(cfg) / METRICS_NC) for *_, cfg in plan}
+    rows = [(axis, value, init, cache[_run_name(cfg)]) for axis, value, init, cfg in plan]
     epoch = np.arange(1, tcfg.epochs + 1)
     result = xr.Dataset(
         {
@@ -156,6 +176,163 @@ def run_study(
     # clean it); a concurrent writer's fresh temporary file is left alone
     remove_stale_temps([out, *(out / name for name in cache)], started)
     return result
+
+
+def _epochs_in(path: Path) -> int:
+    return int(load_dataset(path).sizes["epoch"])
+
+
+def _train_run(cfg, tcfg, folder: Path, progress: bool, data, threads: int | None = None):
+    """Train one run of a study into ``folder``, continuing a killed one."""
+    import contextlib
+
+    from threadpoolctl import threadpool_limits
+
+    if progress:
+        print(f"study: training {folder.name}", flush=True)
+    resume = (folder / CHECKPOINT).exists()
+    limit = contextlib.nullcontext() if threads is None else threadpool_limits(threads)
+    with limit:
+        train(cfg, tcfg, folder, resume=resume, progress=progress and threads is None, data=data)
+
+
+def budget_plan(
+    base: NetworkConfig,
+    tcfg: TrainConfig,
+    axes: Mapping[str, Sequence],
+    inits: Sequence[str],
+    minutes: float,
+    *,
+    jobs: int = 1,
+    data=None,
+    batches: int = 5,
+) -> tuple[TrainConfig, dict]:
+    """Epochs and training subset that make a study take about ``minutes`` of wall time.
+
+    Each distinct network of the study is timed on this machine, now: a few
+    training steps (``loss_and_grad`` and Adam on batches of ``tcfg.batch``,
+    after three warm-up steps; the median step), one evaluation pass, its
+    initialisation and what each epoch adds (rates on ``rate_batch`` images,
+    the checkpoint written), giving seconds per training and per test sample
+    and per run and epoch. Run ``r`` then costs ``a_r + E c_r`` for ``E``
+    epochs, ``c_r = N_train s_r + N_test e_r + o_r`` (setup ``a_r``, epoch
+    overhead ``o_r``), and the study ``sum_r (a_r + E c_r) / jobs``. The plan
+    first scales the epochs, the largest ``E`` in ``[1, MAX_BUDGET_EPOCHS]``
+    whose predicted time fits the budget, of the whole training set
+    (``tcfg.train_subset`` is replaced); where one epoch of it is already
+    over budget it keeps ``E = 1`` and shrinks the training subset in
+    proportion (not below ``MIN_BUDGET_SUBSET``). The test subset stays.
+
+    Assumptions: a run's time is linear in its samples (the rates change
+    with training, and with them the event-driven products' cost: the
+    measured rates are those at initialisation); ``jobs`` runs in parallel
+    share the machine without slowing each other (on a 2-core machine the
+    measured efficiency is in the study's summary).
+
+    Returns
+    -------
+    (TrainConfig, dict)
+        ``tcfg`` with the planned ``epochs`` and ``train_subset``, and the
+        plan: budget, jobs, epochs, subsets, the measured seconds per sample
+        of every run and the predicted wall time.
+    """
+    import dataclasses
+    import tempfile
+    import time
+
+    from .model import SNN
+    from .optim import Adam
+    from .trainer import _prepare
+
+    minutes = check_real("minutes", minutes, low=0.0, low_open=True)
+    jobs = check_int("jobs", jobs, low=1)
+    plan = study_configs(base, axes, inits)
+    if data is None:
+        from .data import load_dataset_arrays
+
+        data = load_dataset_arrays(tcfg.dataset)
+    # the whole training set is the plan's starting point (test subset as given)
+    x_tr, y_tr, x_te, _ = _prepare(data, dataclasses.replace(tcfg, train_subset=None))
+    b = tcfg.batch
+    if len(x_tr) < (batches + 3) * b:
+        raise ValueError(
+            f"budget: timing a run needs {(batches + 3) * b} training samples ({batches + 3} "
+            f"batches of {b}); the training set has {len(x_tr)}: use a smaller batch"
+        )
+    runs = {}
+    for *_, cfg in plan:
+        name = _run_name(cfg)
+        if name in runs:
+            continue
+        model = SNN(
+            cfg,
+            n_inputs=x_tr.shape[1],
+            n_classes=data.n_classes,
+            alpha=tcfg.alpha,
+            detach_reset=tcfg.detach_reset,
+        )
+        t0 = time.perf_counter()
+        model.initialize(np.random.default_rng(0), x=x_tr[: max(b, 256)])
+        setup_s = time.perf_counter() - t0
+        opt = Adam(model.weights, lr=tcfg.lr)
+        times = []
+        for i in range(batches + 3):  # three warm-up steps load every kernel (numba's cache)
+            t0 = time.perf_counter()
+            _, grads, _ = model.loss_and_grad(x_tr[i * b : (i + 1) * b], y_tr[i * b : (i + 1) * b])
+            opt.step(grads)
+            times.append(time.perf_counter() - t0)
+        train_s = float(np.median(times[3:])) / b
+        n_eval = min(len(x_te), 1000)
+        t0 = time.perf_counter()
+        model.predict(x_te[:n_eval])
+        eval_s = (time.perf_counter() - t0) / n_eval
+        # what every epoch also does: the rates on rate_batch test images, and the
+        # checkpoint (weights and Adam's two moments) written to disk
+        t0 = time.perf_counter()
+        model.forward(x_te[: tcfg.rate_batch], record=True)
+        with tempfile.TemporaryFile() as fh:
+            np.savez(fh, *model.weights, *opt.m, *opt.v)
+        epoch_s = time.perf_counter() - t0
+        runs[name] = {
+            "train_s_per_sample": train_s, "eval_s_per_sample": eval_s,
+            "setup_s": setup_s, "epoch_overhead_s": epoch_s,
+        }
+    epochs, subset, predicted = _plan_from_costs(runs, len(x_tr), len(x_te), minutes, jobs)
+    planned = dataclasses.replace(
+        tcfg, epochs=epochs, train_subset=None if subset == len(x_tr) else subset
+    )
+    info = {
+        "budget_minutes": minutes, "jobs": jobs, "epochs": epochs, "train_subset": subset,
+        "n_train_full": len(x_tr), "test_subset": len(x_te), "runs": runs,
+        "predicted_minutes": predicted / 60.0,
+    }
+    return planned, info
+
+
+def _plan_from_costs(runs: Mapping, n_train: int, n_test: int, minutes: float, jobs: int):
+    """``(epochs, train samples, predicted seconds)`` of :func:`budget_plan` from its timings.
+
+    A run costs ``setup + E (N_train s + N_test e + overhead)``; the study the
+    sum over runs divided by ``jobs``.
+    """
+    total = {k: sum(r.get(k, 0.0) for r in runs.values()) / jobs
+             for k in ("train_s_per_sample", "eval_s_per_sample", "setup_s", "epoch_overhead_s")}
+    train_s = total["train_s_per_sample"]
+    fixed = total["eval_s_per_sample"] * n_test + total["epoch_overhead_s"]  # per epoch
+    budget_s = 60.0 * minutes - total["setup_s"]
+    epochs = int(min(MAX_BUDGET_EPOCHS, max(budget_s, 0.0) // (train_s * n_train + fixed)))
+    subset = n_train
+    if epochs < 1:
+        subset = int((budget_s - fixed) // train_s) if budget_s > fixed else 0
+        if subset < MIN_BUDGET_SUBSET:
+            need = (total["setup_s"] + fixed + MIN_BUDGET_SUBSET * train_s) / 60.0
+            raise ValueError(
+                f"budget={minutes:g} min is too small for this study: {len(runs)} runs need "
+                f"about {need:.2g} min for one epoch of {MIN_BUDGET_SUBSET} samples here; "
+                "give a larger --budget, fewer axis values or more --jobs"
+            )
+        epochs = 1
+    return epochs, subset, total["setup_s"] + epochs * (train_s * subset + fixed)
 
 
 def study_figure(ds: xr.Dataset, path: str | Path) -> Path:

@@ -213,3 +213,50 @@ def test_resume_refuses_a_damaged_checkpoint(tmp_path):
         np.savez(fh, **arrays)
     with pytest.raises(ValueError, match="fails its checksum"):
         train(CFG, tcfg, out, resume=True, progress=False, data=DATA)
+
+
+def test_study_with_two_jobs_gives_the_same_numbers(tmp_path):
+    tcfg = TrainConfig(epochs=2, batch=64, lr=3e-3, dataset="synthetic")
+    base = CFG.replace(width=30, layers=2)
+    axes = {"layers": [1, 2]}
+    one = run_study(base, tcfg, axes, ["micheli", "kaiming"], tmp_path / "a", progress=False,
+                    data=DATA)
+    two = run_study(base, tcfg, axes, ["micheli", "kaiming"], tmp_path / "b", progress=False,
+                    data=DATA, jobs=2)
+    for name in ("train_acc", "test_acc", "train_loss"):
+        np.testing.assert_array_equal(one[name].values, two[name].values)
+
+
+def test_budget_plan_from_costs_scales_epochs_then_the_subset():
+    from snninit.training.study import MAX_BUDGET_EPOCHS, MIN_BUDGET_SUBSET, _plan_from_costs
+
+    runs = {"a": {"train_s_per_sample": 1e-3, "eval_s_per_sample": 1e-4},
+            "b": {"train_s_per_sample": 3e-3, "eval_s_per_sample": 2e-4}}
+    # one epoch: 4e-3 s x 10000 + 3e-4 s x 1000 = 40.3 s; 10 min fit 14 epochs
+    assert _plan_from_costs(runs, 10_000, 1_000, 10.0, 1)[:2] == (14, 10_000)
+    assert _plan_from_costs(runs, 10_000, 1_000, 10.0, 2)[:2] == (29, 10_000)
+    epochs, subset, seconds = _plan_from_costs(runs, 10_000, 1_000, 10.0, 1)
+    assert seconds == pytest.approx(14 * 40.3) and seconds <= 600
+    assert _plan_from_costs(runs, 10_000, 1_000, 1e4, 1)[0] == MAX_BUDGET_EPOCHS
+    # half an epoch's time: one epoch of floor((30 - 0.3) / 4e-3) samples
+    epochs, subset, seconds = _plan_from_costs(runs, 10_000, 1_000, 0.5, 1)
+    assert (epochs, subset) == (1, 7424) and seconds <= 30.0
+    with pytest.raises(ValueError, match="too small for this study"):
+        _plan_from_costs(runs, 10_000, 1_000, (0.3 + 4e-3 * (MIN_BUDGET_SUBSET - 1)) / 60, 1)
+
+
+def test_budget_plan_times_every_distinct_run():
+    from snninit.training.study import budget_plan
+
+    tcfg = TrainConfig(epochs=1, batch=32, dataset="synthetic", test_subset=100)
+    base = CFG.replace(width=30, layers=2)
+    data = synthetic_dataset(n_train=3000, n_test=200, n_features=64, n_classes=4, seed=0)
+    planned, info = budget_plan(base, tcfg, {"layers": [1, 2], "theta": [1.0]},
+                                ["micheli", "kaiming"], 5.0, data=data)
+    assert len(info["runs"]) == 4  # the base network appears on both axes, timed once
+    assert all(r["train_s_per_sample"] > 0 and r["eval_s_per_sample"] > 0
+               for r in info["runs"].values())
+    assert planned.epochs == info["epochs"] >= 1 and planned.test_subset == 100
+    assert info["predicted_minutes"] <= 5.0
+    with pytest.raises(ValueError, match="minutes"):
+        budget_plan(base, tcfg, {"layers": [1]}, ["micheli"], -1.0, data=data)
