@@ -132,18 +132,11 @@ def dale_layer_moments(
         ``n_e`` resp. ``n_i``, in [0, 1], not all 0).
     n_e, n_i : int
         Number of excitatory and inhibitory inputs, each >= 1.
-    theta, beta, steps
-        Threshold, leak, number of time steps (as in
-        :func:`fluctuation_layer_moments`).
     mu_u : float
         Target mean of the free membrane, < theta, inside the feasible
         interval above.
-    xi : float
-        Target distance of the threshold in standard deviations, > 0.
-    horizon : {"finite", "stationary"}
-        Kernel sums over ``steps`` steps or their ``T -> infinity`` limits.
-    bernoulli : bool
-        Bernoulli (``nu (1 - nu)``) instead of Poisson (``nu``) spike variance.
+    theta, beta, steps, xi, horizon, bernoulli
+        As in :func:`~snninit.theory.fluctuation.fluctuation_layer_moments`.
 
     Returns
     -------

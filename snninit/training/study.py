@@ -240,9 +240,8 @@ def budget_plan(
     import tempfile
     import time
 
-    from .model import SNN
     from .optim import Adam
-    from .trainer import _prepare
+    from .trainer import _prepare, model_for
 
     minutes = check_real("minutes", minutes, low=0.0, low_open=True)
     jobs = check_int("jobs", jobs, low=1)
@@ -264,13 +263,7 @@ def budget_plan(
         name = _run_name(cfg)
         if name in runs:
             continue
-        model = SNN(
-            cfg,
-            n_inputs=x_tr.shape[1],
-            n_classes=data.n_classes,
-            alpha=tcfg.alpha,
-            detach_reset=tcfg.detach_reset,
-        )
+        model = model_for(cfg, tcfg, x_tr.shape[1], data.n_classes)
         t0 = time.perf_counter()
         model.initialize(np.random.default_rng(0), x=x_tr[: max(b, 256)])
         setup_s = time.perf_counter() - t0

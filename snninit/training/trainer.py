@@ -128,6 +128,14 @@ def _prepare(data: Dataset, tcfg: TrainConfig):
     return x_tr, y_tr, x_te, y_te
 
 
+def model_for(cfg: NetworkConfig, tcfg: TrainConfig, n_inputs: int, n_classes: int) -> SNN:
+    """The (uninitialised) network that :func:`train` trains for these settings."""
+    return SNN(
+        cfg, n_inputs=n_inputs, n_classes=n_classes, alpha=tcfg.alpha,
+        detach_reset=tcfg.detach_reset,
+    )
+
+
 def _evaluate(model: SNN, x, y, batch: int = 1000):
     loss_sum, correct = 0.0, 0
     for i in range(0, len(x), batch):
@@ -342,13 +350,7 @@ def train(
     data = load_dataset_arrays(tcfg.dataset) if data is None else data
     x_tr, y_tr, x_te, y_te = _prepare(data, tcfg)
     init_rng = np.random.default_rng(np.random.SeedSequence([tcfg.seed, 0]))
-    model = SNN(
-        cfg,
-        n_inputs=x_tr.shape[1],
-        n_classes=data.n_classes,
-        alpha=tcfg.alpha,
-        detach_reset=tcfg.detach_reset,
-    )
+    model = model_for(cfg, tcfg, x_tr.shape[1], data.n_classes)
     model.initialize(init_rng, x=x_tr[: max(tcfg.batch, 256)])
     opt = Adam(model.weights, lr=tcfg.lr)
     x_rate = x_te[: tcfg.rate_batch]
