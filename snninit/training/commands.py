@@ -243,9 +243,9 @@ def _run_study(args) -> None:
         _check_data_dir(write=False)
     check_writable(args.out, "--out", kind="dir")
     plan = None
+    t0 = time.perf_counter()
     if args.budget is not None:
         tcfg, plan = _budget(args, base, tcfg, axes, inits, jobs)
-    t0 = time.perf_counter()
     with _threads(args.threads):
         ds = run_study(
             base, tcfg, axes, inits, args.out, progress=not args.no_progress, jobs=jobs

@@ -26,6 +26,8 @@ __all__ = ["run_study", "study_figure", "study_configs", "budget_plan", "AXES"]
 
 #: Most epochs a budget plan gives a run (the paper's protocol).
 MAX_BUDGET_EPOCHS = 150
+#: Epochs a budget plan gives a run before it grows the subset to the whole set.
+MIN_BUDGET_EPOCHS = 4
 #: Fewest training samples a budget plan gives a run (fewer says nothing about a rule).
 MIN_BUDGET_SUBSET = 1_000
 BUDGET_PLAN = "budget.json"
@@ -219,9 +221,12 @@ def budget_plan(
     overhead ``o_r``), and the study ``sum_r (a_r + E c_r) / jobs``. The plan
     first scales the epochs, the largest ``E`` in ``[1, MAX_BUDGET_EPOCHS]``
     whose predicted time fits the budget, of the whole training set
-    (``tcfg.train_subset`` is replaced); where one epoch of it is already
-    over budget it keeps ``E = 1`` and shrinks the training subset in
-    proportion (not below ``MIN_BUDGET_SUBSET``). The test subset stays.
+    (``tcfg.train_subset`` is replaced), if that is at least
+    ``MIN_BUDGET_EPOCHS`` = 4 (a curve needs epochs); else 4 epochs (or, if
+    even that is over budget, fewer) of the largest training subset that fits,
+    not below ``MIN_BUDGET_SUBSET``. The test subset stays.
+    The time the timing itself took is taken off the budget first (it is
+    part of the study's wall time).
 
     Assumptions: a run's time is linear in its samples (the rates change
     with training, and with them the event-driven products' cost: the
@@ -243,6 +248,7 @@ def budget_plan(
     from .optim import Adam
     from .trainer import _prepare, model_for
 
+    started = time.perf_counter()
     minutes = check_real("minutes", minutes, low=0.0, low_open=True)
     jobs = check_int("jobs", jobs, low=1)
     plan = study_configs(base, axes, inits)
@@ -290,14 +296,23 @@ def budget_plan(
             "train_s_per_sample": train_s, "eval_s_per_sample": eval_s,
             "setup_s": setup_s, "epoch_overhead_s": epoch_s,
         }
-    epochs, subset, predicted = _plan_from_costs(runs, len(x_tr), len(x_te), minutes, jobs)
+    # the timing itself is part of the study's wall time: plan the rest of the budget
+    timing = (time.perf_counter() - started) / 60.0
+    if timing >= minutes:
+        raise ValueError(
+            f"budget={minutes:g} min is too small for this study: timing its {len(runs)} "
+            f"networks alone took {timing:.2g} min here; give a larger --budget"
+        )
+    epochs, subset, predicted = _plan_from_costs(
+        runs, len(x_tr), len(x_te), minutes - timing, jobs
+    )
     planned = dataclasses.replace(
         tcfg, epochs=epochs, train_subset=None if subset == len(x_tr) else subset
     )
     info = {
         "budget_minutes": minutes, "jobs": jobs, "epochs": epochs, "train_subset": subset,
         "n_train_full": len(x_tr), "test_subset": len(x_te), "runs": runs,
-        "predicted_minutes": predicted / 60.0,
+        "timing_minutes": timing, "predicted_minutes": timing + predicted / 60.0,
     }
     return planned, info
 
@@ -306,26 +321,33 @@ def _plan_from_costs(runs: Mapping, n_train: int, n_test: int, minutes: float, j
     """``(epochs, train samples, predicted seconds)`` of :func:`budget_plan` from its timings.
 
     A run costs ``setup + E (N_train s + N_test e + overhead)``; the study the
-    sum over runs divided by ``jobs``.
+    sum over runs divided by ``jobs``. The whole training set for as many
+    epochs as fit, if that is at least ``MIN_BUDGET_EPOCHS`` (curves need
+    epochs); else the largest subset (>= ``MIN_BUDGET_SUBSET``) for the most
+    epochs up to ``MIN_BUDGET_EPOCHS`` that fit.
     """
     total = {k: sum(r.get(k, 0.0) for r in runs.values()) / jobs
              for k in ("train_s_per_sample", "eval_s_per_sample", "setup_s", "epoch_overhead_s")}
     train_s = total["train_s_per_sample"]
     fixed = total["eval_s_per_sample"] * n_test + total["epoch_overhead_s"]  # per epoch
     budget_s = 60.0 * minutes - total["setup_s"]
+
+    def seconds(epochs, subset):
+        return total["setup_s"] + epochs * (train_s * subset + fixed)
+
     epochs = int(min(MAX_BUDGET_EPOCHS, max(budget_s, 0.0) // (train_s * n_train + fixed)))
-    subset = n_train
-    if epochs < 1:
-        subset = int((budget_s - fixed) // train_s) if budget_s > fixed else 0
-        if subset < MIN_BUDGET_SUBSET:
-            need = (total["setup_s"] + fixed + MIN_BUDGET_SUBSET * train_s) / 60.0
-            raise ValueError(
-                f"budget={minutes:g} min is too small for this study: {len(runs)} runs need "
-                f"about {need:.2g} min for one epoch of {MIN_BUDGET_SUBSET} samples here; "
-                "give a larger --budget, fewer axis values or more --jobs"
-            )
-        epochs = 1
-    return epochs, subset, total["setup_s"] + epochs * (train_s * subset + fixed)
+    if epochs >= MIN_BUDGET_EPOCHS:
+        return epochs, n_train, seconds(epochs, n_train)
+    for epochs in range(MIN_BUDGET_EPOCHS, 0, -1):
+        subset = min(n_train, int((budget_s / epochs - fixed) // train_s)) if budget_s > 0 else 0
+        if subset >= MIN_BUDGET_SUBSET:
+            return epochs, subset, seconds(epochs, subset)
+    need = seconds(1, MIN_BUDGET_SUBSET) / 60.0
+    raise ValueError(
+        f"budget={minutes:g} min is too small for this study: {len(runs)} runs need "
+        f"about {need:.2g} min for one epoch of {MIN_BUDGET_SUBSET} samples here; "
+        "give a larger --budget, fewer axis values or more --jobs"
+    )
 
 
 def study_figure(ds: xr.Dataset, path: str | Path) -> Path:

@@ -238,9 +238,12 @@ def test_budget_plan_from_costs_scales_epochs_then_the_subset():
     epochs, subset, seconds = _plan_from_costs(runs, 10_000, 1_000, 10.0, 1)
     assert seconds == pytest.approx(14 * 40.3) and seconds <= 600
     assert _plan_from_costs(runs, 10_000, 1_000, 1e4, 1)[0] == MAX_BUDGET_EPOCHS
-    # half an epoch's time: one epoch of floor((30 - 0.3) / 4e-3) samples
-    epochs, subset, seconds = _plan_from_costs(runs, 10_000, 1_000, 0.5, 1)
-    assert (epochs, subset) == (1, 7424) and seconds <= 30.0
+    # under four epochs of the whole set: four epochs of a subset ...
+    epochs, subset, seconds = _plan_from_costs(runs, 10_000, 1_000, 2.0, 1)
+    assert (epochs, subset) == (4, int((120 / 4 - 0.3) // 4e-3)) and seconds <= 120
+    # ... or fewer epochs where four of MIN_BUDGET_SUBSET do not fit
+    epochs, subset, seconds = _plan_from_costs(runs, 10_000, 1_000, 0.2, 1)
+    assert (epochs, subset) == (2, int((12 / 2 - 0.3) // 4e-3)) and seconds <= 12
     with pytest.raises(ValueError, match="too small for this study"):
         _plan_from_costs(runs, 10_000, 1_000, (0.3 + 4e-3 * (MIN_BUDGET_SUBSET - 1)) / 60, 1)
 
