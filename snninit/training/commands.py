@@ -202,8 +202,9 @@ def _register_study(subparsers) -> None:
         type=float,
         metavar="MINUTES",
         help="wall time to plan for: times each network here first, then sets --epochs and "
-        "--train-subset (the whole training set for as many epochs as fit, up to 150, or "
-        "one epoch of the subset that fits); the plan is kept in OUT/budget.json",
+        "--train-subset (the whole training set for as many epochs as fit, up to 150, if "
+        "that is at least 4; else 4 or fewer epochs of the largest subset that fits); the "
+        "plan is kept in OUT/budget.json",
     )
     p.add_argument(
         "--jobs", type=int, default=1, help="runs trained at once, one thread each (default: 1)"
@@ -274,7 +275,7 @@ def _budget(args, base, tcfg, axes, inits, jobs):
     key = {
         "budget_minutes": minutes, "jobs": jobs, "base": base.to_json(),
         "axes": {k: list(v) for k, v in axes.items()}, "inits": inits,
-        "train_config": tcfg.to_json(),
+        "train_config": tcfg.to_json(), "threads": args.threads,
     }
     path = Path(args.out) / BUDGET_PLAN
     if path.exists():

@@ -106,6 +106,7 @@ class Adam:
             step_size,
         )
         for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
+            g = np.asarray(g)
             flat = [
                 a.reshape(-1) if a.flags.c_contiguous and a.dtype == p.dtype else None
                 for a in (p, g, m, v)

@@ -21,10 +21,12 @@ Same numbers for any thread count. Dense products go through
 BLAS call). An event-driven product computes each output row on one thread, as
 a sum over the picked rows in increasing index, so its bits do not depend on
 the thread count either; it is the order of
-:func:`snninit.models.dense.matrix_drive` (the engine's event-driven drive),
-and the two agree bit for bit on the same data (tested). Event-driven and
-dense products differ in the last bits (another summation order); which one a
-product uses is a function of the data only (its rate), never of the threads.
+:func:`snninit.models.dense.matrix_drive` (the engine's event-driven drive):
+the same terms in the same order, so the same bits where both add in the same
+precision (float64, tested; ``matrix_drive`` adds float32 weights in float64).
+Event-driven and dense products differ in the last bits (another summation
+order); which one a product uses is a function of the data only (its rate),
+never of the threads.
 """
 
 from __future__ import annotations
@@ -253,10 +255,11 @@ def in_row_blocks(kernel, rows: int, *args) -> None:
         job.result()
 
 
-def _event_product(index, other: np.ndarray, rows: int) -> np.ndarray:
+def _event_product(index, other: np.ndarray, rows: int, dtype) -> np.ndarray:
     ptr, idx = index
-    out = np.empty((rows, other.shape[1]), dtype=other.dtype)
-    in_row_blocks(_picked_row_sums, rows, ptr, idx, np.ascontiguousarray(other), out)
+    out = np.empty((rows, other.shape[1]), dtype=dtype)  # the dense product's dtype
+    other = np.ascontiguousarray(other, dtype=dtype)
+    in_row_blocks(_picked_row_sums, rows, ptr, idx, other, out)
     return out
 
 
@@ -306,8 +309,7 @@ def spike_matmul(
         # a NaN must not vanish into a skipped 0 * NaN of the event-driven sum
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name} must be finite; got a NaN or infinite entry")
-    need = S.shape[0] if transpose else S.shape[1]
-    if S.ndim != 2 or other.ndim != 2 or other.shape[0] != need:
+    if S.ndim != 2 or other.ndim != 2 or other.shape[0] != S.shape[0 if transpose else 1]:
         raise ValueError(
             f"spike_matmul needs S (R, n) and other ({'R' if transpose else 'n'}, m); got "
             f"S {S.shape} and other {other.shape}"
@@ -328,5 +330,6 @@ def _spike_product(
         if binary and (products == "event" or idx.shape[0] <= max_rate * S.size):
             index = _columns_index(ptr, idx, S.shape[1]) if transpose else (ptr, idx)
             rows = S.shape[1] if transpose else S.shape[0]
-            return _event_product(index, other, rows), (ptr, idx, binary)
+            dtype = np.result_type(S, other)
+            return _event_product(index, other, rows, dtype), (ptr, idx, binary)
     return fixed_matmul(S.T if transpose else S, other), None

@@ -134,28 +134,35 @@ def run_study(
 
         data = load_dataset_arrays(tcfg.dataset)
     jobs = check_int("jobs", jobs, low=1)
+    cache: dict[str, xr.Dataset] = {}
     todo = {}
-    for _axis, _value, _init, cfg in plan:
+    for *_, cfg in plan:
         name = _run_name(cfg)
-        done = out / name / METRICS_NC
-        if name not in todo and not (done.exists() and _epochs_in(done) >= tcfg.epochs):
-            todo[name] = cfg
+        if name not in cache and name not in todo:
+            ds = _finished(out / name, tcfg)
+            if ds is None:
+                todo[name] = cfg
+            else:
+                cache[name] = ds
     if jobs == 1 or len(todo) <= 1:
         for name, cfg in todo.items():
-            _train_run(cfg, tcfg, out / name, progress, data)
+            cache[name] = _train_run(cfg, tcfg, out / name, progress, data)
     else:
-        # fork: the workers inherit the data already in memory (no copy per run)
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
-            futures = [
-                pool.submit(_train_run, cfg, tcfg, out / name, progress, data, threads=1)
+        # spawn, not fork (no threads of this process are copied into a child); the data
+        # go to each worker once, through its initializer
+        with ProcessPoolExecutor(
+            jobs, mp_context=mp.get_context("spawn"), initializer=_set_worker_data,
+            initargs=(data,),
+        ) as pool:
+            futures = {
+                name: pool.submit(_train_run, cfg, tcfg, out / name, progress, None, threads=1)
                 for name, cfg in todo.items()
-            ]
-            for future in futures:
-                future.result()  # the first failure is raised here
-    cache = {_run_name(cfg): load_dataset(out / _run_name(cfg) / METRICS_NC) for *_, cfg in plan}
+            }
+            for name, future in futures.items():
+                cache[name] = future.result()  # the first failure is raised here
     rows = [(axis, value, init, cache[_run_name(cfg)]) for axis, value, init, cfg in plan]
     epoch = np.arange(1, tcfg.epochs + 1)
     result = xr.Dataset(
@@ -180,22 +187,48 @@ def run_study(
     return result
 
 
-def _epochs_in(path: Path) -> int:
-    return int(load_dataset(path).sizes["epoch"])
+def _finished(folder: Path, tcfg: TrainConfig) -> xr.Dataset | None:
+    """The metrics of a finished run of these settings in ``folder``, or None (train it).
+
+    A run of the same settings that stopped early is None (``train`` resumes
+    it); a finished or stopped run of other settings is an error, not reused.
+    """
+    path = folder / METRICS_NC
+    if not path.exists():
+        return None
+    ds = load_dataset(path)
+    if ds.attrs.get("train_config") != tcfg.to_json():
+        raise ValueError(
+            f"{folder} holds a run trained with other settings "
+            f"({ds.attrs.get('train_config')}, not {tcfg.to_json()}): use another --out, "
+            "or the settings of that study"
+        )
+    return ds if ds.sizes["epoch"] == tcfg.epochs else None
+
+
+_WORKER_DATA: dict = {}
+
+
+def _set_worker_data(data) -> None:
+    _WORKER_DATA["data"] = data
 
 
 def _train_run(cfg, tcfg, folder: Path, progress: bool, data, threads: int | None = None):
-    """Train one run of a study into ``folder``, continuing a killed one."""
+    """Train one run of a study into ``folder`` (continuing a killed one); its metrics."""
     import contextlib
 
     from threadpoolctl import threadpool_limits
 
     if progress:
         print(f"study: training {folder.name}", flush=True)
+    if data is None:
+        data = _WORKER_DATA.get("data")
     resume = (folder / CHECKPOINT).exists()
     limit = contextlib.nullcontext() if threads is None else threadpool_limits(threads)
     with limit:
-        train(cfg, tcfg, folder, resume=resume, progress=progress and threads is None, data=data)
+        return train(
+            cfg, tcfg, folder, resume=resume, progress=progress and threads is None, data=data
+        )
 
 
 def budget_plan(
@@ -320,26 +353,39 @@ def budget_plan(
 def _plan_from_costs(runs: Mapping, n_train: int, n_test: int, minutes: float, jobs: int):
     """``(epochs, train samples, predicted seconds)`` of :func:`budget_plan` from its timings.
 
-    A run costs ``setup + E (N_train s + N_test e + overhead)``; the study the
-    sum over runs divided by ``jobs``. The whole training set for as many
-    epochs as fit, if that is at least ``MIN_BUDGET_EPOCHS`` (curves need
-    epochs); else the largest subset (>= ``MIN_BUDGET_SUBSET``) for the most
-    epochs up to ``MIN_BUDGET_EPOCHS`` that fit.
+    Run ``r`` costs ``a_r + E (N s_r + N_test e_r + o_r)``; ``jobs`` runs at a
+    time take at least the sum over runs divided by ``min(jobs, runs)`` and at
+    least the longest run: the prediction is the larger of the two. The whole
+    training set for as many epochs as fit, if that is at least
+    ``MIN_BUDGET_EPOCHS`` (curves need epochs); else the largest subset (>=
+    ``MIN_BUDGET_SUBSET``) for the most epochs up to ``MIN_BUDGET_EPOCHS``
+    that fit.
     """
-    total = {k: sum(r.get(k, 0.0) for r in runs.values()) / jobs
-             for k in ("train_s_per_sample", "eval_s_per_sample", "setup_s", "epoch_overhead_s")}
-    train_s = total["train_s_per_sample"]
-    fixed = total["eval_s_per_sample"] * n_test + total["epoch_overhead_s"]  # per epoch
-    budget_s = 60.0 * minutes - total["setup_s"]
+    cost = [
+        (r.get("setup_s", 0.0), r["train_s_per_sample"],
+         r["eval_s_per_sample"] * n_test + r.get("epoch_overhead_s", 0.0))
+        for r in runs.values()
+    ]
+    lanes = min(jobs, len(cost))
+    budget_s = 60.0 * minutes
 
     def seconds(epochs, subset):
-        return total["setup_s"] + epochs * (train_s * subset + fixed)
+        each = [a + epochs * (subset * s + o) for a, s, o in cost]
+        return max(sum(each) / lanes, max(each))
 
-    epochs = int(min(MAX_BUDGET_EPOCHS, max(budget_s, 0.0) // (train_s * n_train + fixed)))
+    def largest(fits, lo, hi):  # the largest integer in [lo, hi] with fits(k), or lo - 1
+        if not fits(lo):
+            return lo - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+        return lo
+
+    epochs = largest(lambda e: seconds(e, n_train) <= budget_s, 1, MAX_BUDGET_EPOCHS)
     if epochs >= MIN_BUDGET_EPOCHS:
         return epochs, n_train, seconds(epochs, n_train)
     for epochs in range(MIN_BUDGET_EPOCHS, 0, -1):
-        subset = min(n_train, int((budget_s / epochs - fixed) // train_s)) if budget_s > 0 else 0
+        subset = largest(lambda k, e=epochs: seconds(e, k) <= budget_s, MIN_BUDGET_SUBSET, n_train)
         if subset >= MIN_BUDGET_SUBSET:
             return epochs, subset, seconds(epochs, subset)
     need = seconds(1, MIN_BUDGET_SUBSET) / 60.0

@@ -195,6 +195,15 @@ def _write_csv(path: Path, ds: xr.Dataset) -> None:
     atomic_write(path, write)
 
 
+def _checkpoint_digest(arrays, meta: dict) -> str:
+    """sha256 of a checkpoint: its arrays (:func:`data_digest`) and its metadata."""
+    import hashlib
+
+    rest = {k: v for k, v in meta.items() if k != "data_sha256"}
+    text = data_digest(arrays) + json.dumps(rest, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _save_checkpoint(path: Path, cfg, tcfg, model, opt, hist, rates, rate0) -> None:
     arrays = {f"w{i}": w for i, w in enumerate(model.weights)}
     state = opt.state_dict()
@@ -208,9 +217,9 @@ def _save_checkpoint(path: Path, cfg, tcfg, model, opt, hist, rates, rate0) -> N
         "train_config": tcfg.to_json(),
         "adam_t": state["t"],
         "epochs_done": len(hist["train_loss"]),
-        # verified on resume: a checkpoint damaged on disk must not train on silently
-        "data_sha256": data_digest(arrays),
     }
+    # verified on resume: a checkpoint damaged on disk must not train on silently
+    meta["data_sha256"] = _checkpoint_digest(arrays, meta)
     arrays["meta"] = np.array(json.dumps(meta))
 
     def write(tmp):
@@ -252,16 +261,25 @@ def _load_checkpoint(path: Path, cfg, tcfg, model, opt):
             hist = {k: list(npz[k]) for k in _METRICS}
             rates = list(npz["rates"])
             rate0 = npz["rate_initial"]
-            digest = data_digest({k: npz[k] for k in npz.files if k != "meta"})
+            digest = _checkpoint_digest({k: npz[k] for k in npz.files if k != "meta"}, meta)
     except Exception as exc:
         raise ValueError(
             f"checkpoint {path} is unreadable ({exc}); delete it to start afresh"
         ) from None
-    if meta.get("data_sha256") != digest:
-        why = "has no checksum" if "data_sha256" not in meta else "fails its checksum"
+    if "data_sha256" not in meta:
+        import warnings
+
+        # written before checkpoints carried a checksum: resumable, but unverified
+        warnings.warn(
+            f"checkpoint {path} has no checksum (written by an older snninit): resuming "
+            "without verifying it; the next checkpoint will carry one",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif meta["data_sha256"] != digest:
         raise ValueError(
-            f"checkpoint {path} {why} (damaged, or written by an older snninit): delete it "
-            "to start afresh"
+            f"checkpoint {path} fails its checksum (damaged on disk): delete it to start "
+            "afresh, or restore it from a copy"
         )
     if meta["config"] != cfg.to_json() or meta["train_config"] != tcfg.to_json():
         raise ValueError(
@@ -387,6 +405,13 @@ def train(
                 refresh=False,
             )
         seconds = time.perf_counter() - t0
+        # an event-driven product never reads the weights of a neuron that stays silent,
+        # so a non-finite weight need not reach the loss: check them once an epoch
+        bad = [i for i, w in enumerate(model.weights) if not np.all(np.isfinite(w))]
+        if bad:
+            raise FloatingPointError(
+                f"weights W_{bad[0] + 1} became non-finite in epoch {epoch + 1}: lower --lr"
+            )
         test_loss, test_acc = _evaluate(model, x_te, y_te)
         for key, value in zip(
             _METRICS, (loss_sum / n, correct / n, test_loss, test_acc, opt.lr, seconds), strict=True
