@@ -127,7 +127,7 @@ class Record:
     reset_signals: list[np.ndarray]
     logits: np.ndarray | None
     #: where each layer's spikes are 1 (built by the forward products, reused by the
-    #: weight gradients); None where the product was dense
+    #: weight gradients); None where the products are always dense
     spike_index: list | None = field(default=None, repr=False)
 
     def rates(self) -> np.ndarray:
@@ -430,7 +430,7 @@ class SNN:
         for layer in range(1, last + 1):
             prev = spikes[-1]
             T_, B, n = prev.shape
-            current, rows = _spike_product(
+            current, _, rows = _spike_product(
                 prev.reshape(T_ * B, n), self.weights[layer - 1], False, self.products
             )
             index.append(rows)
@@ -481,7 +481,7 @@ class SNN:
             prev = rec.spikes[layer - 1]
             _, B, n_prev = prev.shape
             dU2 = dU.reshape(T * B, -1)
-            grads[layer - 1], _ = _spike_product(
+            grads[layer - 1], _, _ = _spike_product(
                 prev.reshape(T * B, n_prev), dU2, True, self.products,
                 rows_index=rec.spike_index[layer - 1],
             )

@@ -314,8 +314,8 @@ def spike_matmul(
             f"spike_matmul needs S (R, n) and other ({'R' if transpose else 'n'}, m); got "
             f"S {S.shape} and other {other.shape}"
         )
-    out, index = _spike_product(S, other, transpose, products, max_rate)
-    return out, index is not None
+    out, event, _ = _spike_product(S, other, transpose, products, max_rate)
+    return out, event
 
 
 def _spike_product(
@@ -323,13 +323,16 @@ def _spike_product(
 ):
     # spike_matmul without the argument checks (the trainer's arrays are its own);
     # rows_index: S's _rows_index if already built (the forward pass's, reused backwards).
-    # Returns (product, the rows index or None).
+    # Returns (product, event-driven?, the rows index or None); the index is returned
+    # even where the product went dense, so that the backward pass does not scan S again.
+    index = rows_index
     if products != "dense":
         S = np.ascontiguousarray(S)
-        ptr, idx, binary = rows_index if rows_index is not None else _rows_index(S)
+        index = index if index is not None else _rows_index(S)
+        ptr, idx, binary = index
         if binary and (products == "event" or idx.shape[0] <= max_rate * S.size):
-            index = _columns_index(ptr, idx, S.shape[1]) if transpose else (ptr, idx)
+            picks = _columns_index(ptr, idx, S.shape[1]) if transpose else (ptr, idx)
             rows = S.shape[1] if transpose else S.shape[0]
             dtype = np.result_type(S, other)
-            return _event_product(index, other, rows, dtype), (ptr, idx, binary)
-    return fixed_matmul(S.T if transpose else S, other), None
+            return _event_product(picks, other, rows, dtype), True, index
+    return fixed_matmul(S.T if transpose else S, other), False, index
