@@ -117,7 +117,7 @@ def trained_weights(cfg, workdir: Path):
 
     out = workdir / f"train-{cfg.init}-{cfg.steps}"
     t0 = time.perf_counter()
-    ds = train(cfg, TrainConfig(epochs=1, schedule="constant"), out=out)
+    ds = train(cfg, TrainConfig(epochs=1, schedule="constant"), out=out, progress=False)
     with np.load(out / "checkpoint.npz") as npz:
         weights = [npz[f"w{i}"] for i in range(cfg.layers + 1)]
     print(
