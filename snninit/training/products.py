@@ -53,8 +53,8 @@ __all__ = [
 PRODUCTS = ("auto", "dense", "event")
 #: Above this share of non-zero entries (spikes per neuron and step) the dense
 #: product is used: where the event-driven one stops being faster on one core
-#: (``benchmarks/bench_training.py --crossover``: dense/event 1.8 at rate 0.1,
-#: 1.1 at 0.2, 0.8 at 0.25 for the trainer's 384 x 600 by 600 x 600).
+#: (``benchmarks/bench_training.py --crossover``: dense/event 1.6 at rate 0.1,
+#: 0.96 at 0.2, 0.82 at 0.25 for the trainer's 384 x 600 by 600 x 600).
 EVENT_MAX_RATE = 0.2
 
 
