@@ -267,40 +267,36 @@ def test_budget_plan_times_every_distinct_run():
         budget_plan(base, tcfg, {"layers": [1]}, ["micheli"], -1.0, data=data)
 
 
-def test_resume_of_a_checkpoint_without_checksum_warns_and_continues(tmp_path):
-    tcfg = TrainConfig(epochs=2, batch=50, lr=3e-3, dataset="synthetic", seed=3)
-    full = train(CFG, tcfg, tmp_path / "full", progress=False, data=DATA)
-    out = tmp_path / "old"
-    train(CFG, tcfg, out, progress=False, data=DATA, stop_after=1)
-    ckpt = out / "checkpoint.npz"
+def _edit_checkpoint_meta(ckpt, edit) -> None:
+    """Rewrite ``ckpt`` with ``edit(meta)`` applied to its metadata (arrays unchanged)."""
     import json
 
     with np.load(ckpt) as npz:
         arrays = {k: npz[k] for k in npz.files}
     meta = json.loads(str(arrays["meta"]))
-    del meta["data_sha256"]  # as an older snninit wrote it
+    edit(meta)
     arrays["meta"] = np.array(json.dumps(meta))
     with open(ckpt, "wb") as fh:
         np.savez(fh, **arrays)
+
+
+def test_resume_of_a_checkpoint_without_checksum_warns_and_continues(tmp_path):
+    tcfg = TrainConfig(epochs=2, batch=50, lr=3e-3, dataset="synthetic", seed=3)
+    full = train(CFG, tcfg, tmp_path / "full", progress=False, data=DATA)
+    out = tmp_path / "old"
+    train(CFG, tcfg, out, progress=False, data=DATA, stop_after=1)
+    _edit_checkpoint_meta(out / "checkpoint.npz", lambda m: m.pop("data_sha256"))  # as old
     with pytest.warns(UserWarning, match="has no checksum"):
         resumed = train(CFG, tcfg, out, resume=True, progress=False, data=DATA)
     assert resumed.attrs["weights_sha256"] == full.attrs["weights_sha256"]
 
 
 def test_resume_refuses_damaged_metadata(tmp_path):
-    import json
-
     tcfg = TrainConfig(epochs=3, batch=50, lr=3e-3, dataset="synthetic", seed=3)
     out = tmp_path / "run"
     train(CFG, tcfg, out, progress=False, data=DATA, stop_after=1)
-    ckpt = out / "checkpoint.npz"
-    with np.load(ckpt) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    meta = json.loads(str(arrays["meta"]))
-    meta["adam_t"] += 1  # the metadata changed, the arrays intact
-    arrays["meta"] = np.array(json.dumps(meta))
-    with open(ckpt, "wb") as fh:
-        np.savez(fh, **arrays)
+    # the metadata changed, the arrays intact
+    _edit_checkpoint_meta(out / "checkpoint.npz", lambda m: m.update(adam_t=m["adam_t"] + 1))
     with pytest.raises(ValueError, match="fails its checksum"):
         train(CFG, tcfg, out, resume=True, progress=False, data=DATA)
 
