@@ -234,16 +234,22 @@ def _simulate(cfg: NetworkConfig, reps=20, method="dense", threads=None, **_):
     work = T * n * (_F8 + 2) + 2 * n * _F8 + T * _F8
     if method == "gram":
         work += 3 * T * T * _F8 + n * _F8
-    nbytes = results + workers * work + 2 * L * _F8
+    recurrent = cfg.neuron == "recurrent"
+    if recurrent:
+        work += float(n) * n * _F8  # the layer's recurrent weights V (n, n)
+    nbytes = results + workers * work + 4 * L * _F8
     per_layer = _SIM_LAYER + _SIM_NT * n * T
     if method == "gram":
         per_layer += _GRAM_NT * n * T + _GRAM_NT2 * n * T * T + _GRAM_T3 * T**3
     else:
         per_layer += float(n) * n * (_DENSE_SLOT + _DENSE_SLOT_PER_STEP * T)
+    if recurrent:  # every recurrent weight drawn, then summed at each step it is used
+        per_layer += float(n) * n * (_DENSE_SLOT + _DENSE_SLOT_PER_STEP * T)
     seconds = math.ceil(reps / workers) * L * per_layer
     what = (
         f"6 result arrays of reps x (layers+1) x steps = {reps} x {L + 1} x {T} "
         f"= {cells:.3g} cells, 8 bytes each"
+        + (f", and a {n} x {n} recurrent weight matrix per thread" if recurrent else "")
     )
     memory_knob = "use fewer reps/layers/steps, or sweep with --chunk-reps"
     if method == "dense":

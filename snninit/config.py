@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._checks import check_bool, check_choice, check_finite_array, check_int, check_real, show
-from .models import INPUT_SCALES, RESETS, input_factor  # the neuron model's variants
+from .models import INPUT_SCALES, NEURON_CODES, NEURON_PARAMS, NEURONS, RESETS, input_factor
 
 __all__ = [
     "NetworkConfig",
@@ -21,6 +21,8 @@ __all__ = [
     "check_limit_array",
     "check_config",
     "DEFAULT_BETA",
+    "NEURONS",
+    "check_neuron",
 ]
 
 #: The leak every function takes when none is given (NetworkConfig's default too).
@@ -48,8 +50,13 @@ LIMITS: Mapping[str, tuple[Any, Any]] = MappingProxyType(
         # dynamic mean field: total sampled paths, split into `replicates` groups
         "paths": (16, 10**9),
         "replicates": (2, 4096),
+        # the neuron models' own parameters, ranges defined with the models
+        **{name: (lo, hi) for params in NEURON_PARAMS.values()
+           for name, (_, lo, hi) in params.items()},
     }
 )
+#: Every neuron model's parameter, and the model it belongs to.
+_NEURON_PARAM_OWNER = {name: model for model, params in NEURON_PARAMS.items() for name in params}
 #: Parameters whose limits apply under another name (the fan-in is a width).
 _ALIASES = {"n_in": "width", "n": "width"}
 
@@ -111,6 +118,18 @@ def check_config(cfg, name: str = "cfg") -> NetworkConfig:
     )
 
 
+def check_neuron(cfg, supported, what: str) -> None:
+    """One-line ValueError unless ``cfg.neuron`` is one of ``supported``.
+
+    ``what`` names the function or rule that is limited (``"unstable_layer"``).
+    """
+    if cfg.neuron not in supported:
+        allowed = ", ".join(repr(m) for m in supported)
+        raise ValueError(
+            f"{what} supports neuron in ({allowed}); got neuron={cfg.neuron!r}"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class NetworkConfig:
     """A deep feed-forward LIF network and its initialisation, validated at construction.
@@ -143,6 +162,29 @@ class NetworkConfig:
     init_params : mapping of str to float
         Extra parameters of the initialisation rule (e.g. ``xi`` for
         ``fluctuation``). Validated by the rule.
+    neuron : {"leaky", "synaptic", "adaptive", "recurrent"}
+        The neuron model of every layer (:mod:`snninit.models`): the plain LIF
+        (default), the current-based LIF (snntorch ``Synaptic``), the
+        adaptive-threshold LIF (LSNN) or the LIF with all-to-all recurrence
+        within each hidden layer (snntorch ``RLeaky``; the encoding layer has
+        no recurrence).
+    alpha : float or None
+        ``synaptic`` only: the synaptic current's decay in [0, 1] (default 0.5).
+    rho : float or None
+        ``adaptive`` only: the adaptation's decay in [0, 1] (default 0.9).
+    adaptation : float or None
+        ``adaptive`` only: the threshold increment ``b >= 0`` per unit of
+        adaptation (default 0.5).
+    recurrent_fraction : float or None
+        ``recurrent`` only: the share in [0, 0.99] of a neuron's input
+        variance that the rule gives the recurrent weights (default 0.5); the
+        feed-forward weights get the rest (:func:`snninit.theory.layer_weight_moments`).
+
+    The parameters of the models not chosen must be left at None (a value
+    there is an error: it would have no effect); the chosen model's are
+    filled with their defaults. :meth:`to_dict` lists ``neuron`` and its
+    parameters only for a model other than ``leaky``, so a leaky network's
+    JSON (and every saved result and checkpoint keyed by it) is unchanged.
     """
 
     width: int = 1000
@@ -156,6 +198,11 @@ class NetworkConfig:
     reset_decay: bool = False
     weights: str = "normal"
     init_params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    neuron: str = "leaky"
+    alpha: float | None = None
+    rho: float | None = None
+    adaptation: float | None = None
+    recurrent_fraction: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise values once, here
@@ -171,6 +218,18 @@ class NetworkConfig:
                 f"got {show(self.init_params)}"
             )
         set_(self, "init_params", MappingProxyType(dict(self.init_params)))
+        check_choice("neuron", self.neuron, NEURONS)
+        for name, owner in _NEURON_PARAM_OWNER.items():
+            value = getattr(self, name)
+            if owner != self.neuron:
+                if value is not None:
+                    raise ValueError(
+                        f"{name} is a parameter of neuron={owner!r}; got {name}={show(value)} "
+                        f"with neuron={self.neuron!r} (leave it None)"
+                    )
+                continue
+            default = NEURON_PARAMS[owner][name][0]
+            set_(self, name, check_limit(name, default if value is None else value))
         from .theory.rules import get_rule  # local: rules import nothing from here
 
         get_rule(self.init).check_params(self)
@@ -179,6 +238,16 @@ class NetworkConfig:
     def input_factor(self) -> float:
         """Factor ``c`` on the constant input of the encoding layer (1 or ``1 - beta``)."""
         return input_factor(self.beta, self.input_scale)
+
+    @property
+    def neuron_code(self) -> int:
+        """The neuron model's integer code inside numba kernels (``models.NEURON_CODES``)."""
+        return NEURON_CODES[self.neuron]
+
+    @property
+    def neuron_params(self) -> tuple[float, float, float]:
+        """``(alpha, rho, adaptation)`` as the kernels take them (0 where not the model's)."""
+        return tuple(float(getattr(self, p) or 0.0) for p in ("alpha", "rho", "adaptation"))
 
     # dataclasses' generated hash would fail on the mapping field
     def __hash__(self) -> int:
@@ -192,6 +261,10 @@ class NetworkConfig:
         """Plain-Python dictionary of every field (JSON-serialisable)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["init_params"] = dict(self.init_params)
+        # the neuron model only where it is not the leaky default (module docstring)
+        for name in ("neuron", *_NEURON_PARAM_OWNER):
+            if out[name] is None or (name == "neuron" and out[name] == "leaky"):
+                del out[name]
         return out
 
     def to_json(self) -> str:

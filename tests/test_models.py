@@ -99,7 +99,7 @@ def test_dmft_path_kernel_runs_the_model():
         for decay in (False, True):
             raw, corr = np.zeros((1, 4, T)), np.zeros((1, T, T))
             _layer_kernel(z, factor_t, drive, inv_scale, 0.7, 0.8, RESET_CODES[reset], decay,
-                          raw, corr)
+                          raw, corr, models.LEAKY, 0.0, 0.0, 0.0)
             x = z[0] + drive[0]
             u_prev, s_prev, us = np.zeros(m), np.zeros(m), []
             for t in range(T):

@@ -490,6 +490,26 @@ def build_cases() -> list[Case]:
             f"theory.layer_weight_moments(NetworkConfig(width=1, layers=2, steps=2, init='{init}'))",
             expect="ok" if init != "fluctuation" else "error", match="silent")
 
+    # the neuron models (issue 17)
+    api("theory-recurrent_weight_moments-leaky", "extreme but valid",
+        "theory.recurrent_weight_moments(NetworkConfig(width=3, layers=2))", expect="ok")
+    api("theory-recurrent_weight_moments-dict", "bad type",
+        "theory.recurrent_weight_moments({'neuron': 'recurrent'})", match="cfg")
+    api("config-recurrent_fraction-1", "out of range",
+        "NetworkConfig(neuron='recurrent', recurrent_fraction=1.0)", match="recurrent_fraction")
+    api("config-alpha-wrong-neuron", "bad type", "NetworkConfig(alpha=0.5)", match="alpha")
+    api("config-neuron-unknown", "bad type", "NetworkConfig(neuron='izhikevich')",
+        match="neuron")
+    api("montecarlo-simulate-recurrent-gram", "out of range",
+        "montecarlo.simulate(NetworkConfig(width=4, layers=2, steps=2, neuron='recurrent'), "
+        "reps=2, method='gram')", match="gram")
+    api("montecarlo-simulate-adaptive-rho-1", "extreme but valid",
+        "montecarlo.simulate(NetworkConfig(width=5, layers=2, steps=5, neuron='adaptive', "
+        "rho=1.0, adaptation=100.0), reps=2)", expect="ok")
+    api("theory-dmft-synaptic-alpha-1", "extreme but valid",
+        "theory.dynamic_mean_field(NetworkConfig(width=5, layers=2, steps=5, neuron='synaptic', "
+        "alpha=1.0, beta=1.0), paths=64)", expect="ok")
+
     # ---- montecarlo
     S = f"NetworkConfig({TINY})"
     for tag, src in {"zero": "0", "negative": "-1", "nan": "float('nan')", "str": "'5'",

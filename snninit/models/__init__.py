@@ -1,6 +1,11 @@
 """Neuron models, each defined once (DESIGN.md 1b, 1c) and used by every layer above.
 
-A neuron model provides, in one file of this package:
+The models (:mod:`~snninit.models.neurons` names them and their parameters):
+``leaky`` (:mod:`~snninit.models.leaky`), ``synaptic`` (current-based,
+:mod:`~snninit.models.synaptic`), ``adaptive`` (adaptive threshold,
+:mod:`~snninit.models.adaptive`) and ``recurrent`` (the leaky neuron with
+all-to-all recurrence, :mod:`~snninit.models.recurrent`). The leaky neuron
+provides, in one file of this package:
 
 * its reset variants and their integer codes (``RESETS``, ``RESET_CODES``);
 * the input factor of the encoding layer (``input_factor(beta, input_scale)``);
@@ -19,7 +24,13 @@ these functions; a test runs each of them against :func:`membrane_update` step
 by step (``tests/test_models.py``).
 """
 
-from . import leaky
-from .leaky import *  # noqa: F403  (the neuron's public names, listed once in leaky)
+from . import adaptive, leaky, neurons, recurrent, synaptic
+from .adaptive import *  # noqa: F403  (each model's public names, listed once in its file)
+from .leaky import *  # noqa: F403
+from .neurons import *  # noqa: F403
+from .recurrent import *  # noqa: F403
+from .synaptic import *  # noqa: F403
 
-__all__ = list(leaky.__all__)
+__all__ = [
+    *leaky.__all__, *neurons.__all__, *synaptic.__all__, *adaptive.__all__, *recurrent.__all__
+]

@@ -32,7 +32,7 @@ import numpy as np
 
 from .._checks import check_int, check_real
 from .._dataset import finish_dataset
-from ..config import NetworkConfig, check_config
+from ..config import NetworkConfig, check_config, check_neuron
 from ..models.dense import dense_stack
 from ..theory.rules import data_driven_network, get_rule, rule_names
 from .engine import rep_generator
@@ -97,6 +97,7 @@ def simulate_data_driven(cfg: NetworkConfig, reps: int = 10, seed: int = 0):
     import xarray as xr
 
     cfg = check_config(cfg)
+    check_neuron(cfg, ("leaky",), "simulate_data_driven")
     _data_driven_rule(cfg)
     reps = check_int("reps", reps, low=1)
     seed = check_int("seed", seed, low=0)
@@ -241,6 +242,7 @@ def simulate_dale_data_driven(cfg: NetworkConfig, reps: int = 4, seed: int = 0,
     import xarray as xr
 
     cfg = check_config(cfg)
+    check_neuron(cfg, ("leaky",), "simulate_dale_data_driven")
     rule = _data_driven_rule(cfg, dale=True)
     reps = check_int("reps", reps, low=1)
     seed = check_int("seed", seed, low=0)

@@ -46,7 +46,7 @@ from .._checks import check_choice
 from .._dataset import finish_dataset, layer_coord, time_coord
 from .._resources import check_resources
 from ..config import NetworkConfig, check_config, check_limit
-from ..models import RESET_CODES
+from ..models import RESET_CODES, neuron_layer, recurrent_layer
 from . import kernels as K
 
 __all__ = ["simulate", "run_network", "NetworkRun", "METHODS", "rep_generator"]
@@ -68,10 +68,10 @@ def rep_generator(seed: int, rep: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(rep,))))
 
 
-def _weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
-    from ..theory.rules import layer_weight_moments
+def _weight_moments(cfg: NetworkConfig, recurrent: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    from ..theory.rules import layer_weight_moments, recurrent_weight_moments
 
-    mean, var = layer_weight_moments(cfg)
+    mean, var = (recurrent_weight_moments if recurrent else layer_weight_moments)(cfg)
     mean = np.ascontiguousarray(mean, dtype=np.float64)
     var = np.ascontiguousarray(var, dtype=np.float64)
     bad = ~np.isfinite(mean) | ~np.isfinite(var) | (var < 0)
@@ -112,7 +112,12 @@ def simulate(
     ``none`` and ``reset_decay`` as :func:`kernels.lif_layer`. Each
     repetition draws new inputs and new weights ``W_l`` (n, n) with the
     per-layer mean and variance of :func:`snninit.theory.layer_weight_moments`,
-    fixed over time.
+    fixed over time. Other neuron models (``cfg.neuron``, :mod:`snninit.models`):
+    ``synaptic`` and ``adaptive`` replace the neuron of every layer;
+    ``recurrent`` adds ``V_l s_l^{t-1}`` to the drive of every hidden layer,
+    with ``V_l`` (n, n) drawn per repetition with the moments of
+    :func:`snninit.theory.recurrent_weight_moments` (``dense`` only: ``gram``
+    is not exact there, see :mod:`snninit.models.recurrent`).
 
     Parameters
     ----------
@@ -144,7 +149,7 @@ def simulate(
     ------
     ValueError
         For ``reps`` or ``seed`` outside ``config.LIMITS``, an unknown method,
-        ``gram`` with uniform weights, weights whose scale would overflow the
+        ``gram`` with uniform weights or a recurrent network, weights whose scale would overflow the
         membranes, or a run whose results would not fit in the free memory
         (:func:`snninit._resources.check_resources`, checked before anything
         is allocated).
@@ -163,6 +168,13 @@ def simulate(
         raise ValueError(
             f"method='gram' samples Gaussian weights only; got weights={cfg.weights!r}: "
             "use method='dense' for uniform weights"
+        )
+    if method == "gram" and cfg.neuron == "recurrent":
+        raise ValueError(
+            "method='gram' is not exact for neuron='recurrent': a neuron's input path "
+            "depends on its own layer's spikes, which depend on the recurrent weights, so "
+            "given the raster below it is not Gaussian with a known covariance; use "
+            "method='dense'"
         )
     check_resources("simulate", cfg, reps=reps, method=method)
     ds = simulate_range(cfg, 0, reps, seed, method, progress=progress)
@@ -183,6 +195,7 @@ def simulate_range(
     validated by the caller (:func:`simulate`, the sweep runner).
     """
     mean, var = _weight_moments(cfg)
+    mean_rec, var_rec = _weight_moments(cfg, recurrent=True)
     count, L, T, n = stop - start, cfg.layers, cfg.steps, cfg.width
     shape = (count, L + 1, T)
     out = {name: np.zeros(shape) for name in ("mean_u", "var_u", "skew", "kurt")}
@@ -200,6 +213,10 @@ def simulate_range(
         K.METHOD_GRAM if method == "gram" else K.METHOD_DENSE,
         cfg.weights == "uniform",
         GRAM_REL_TOL,
+        cfg.neuron_code,
+        *cfg.neuron_params,
+        mean_rec,
+        var_rec,
     )
 
     def one(i: int) -> int:
@@ -282,7 +299,7 @@ class NetworkRun:
         return self.stats[name]
 
 
-def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
+def run_network(weights, inputs, cfg: NetworkConfig, recurrent_weights=None) -> NetworkRun:
     """Run given weight matrices on given inputs (deterministic forward pass).
 
     Same model and kernels as :func:`simulate` (``cfg`` supplies ``steps``,
@@ -300,12 +317,24 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
     inputs : array_like
         ``(n_0,)`` or ``(batch, n_0)``, finite: the constant input.
     cfg : NetworkConfig
+        Its ``neuron`` (and the model's parameters) choose the neuron of every layer.
+    recurrent_weights : sequence of array_like, optional
+        For ``cfg.neuron == "recurrent"`` (required there, an error elsewhere):
+        ``cfg.layers`` matrices, ``recurrent_weights[l-1]`` of shape ``(n_l,
+        n_l)``, finite: layer ``l``'s ``V_l`` (:mod:`snninit.models.recurrent`).
 
     Returns
     -------
     NetworkRun
     """
     cfg = check_config(cfg)
+    recurrent = cfg.neuron == "recurrent"
+    if recurrent != (recurrent_weights is not None):
+        raise ValueError(
+            "recurrent_weights must be given exactly when cfg.neuron == 'recurrent' "
+            f"(one (n_l, n_l) matrix per hidden layer); got neuron={cfg.neuron!r} and "
+            f"recurrent_weights {'given' if recurrent_weights is not None else 'None'}"
+        )
     x = np.asarray(inputs, dtype=float) if _is_numeric(inputs) else None
     if x is None or x.ndim not in (1, 2) or x.size == 0:
         raise ValueError(
@@ -347,6 +376,30 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
             raise ValueError(f"weights[{idx}] must be finite; got a NaN or infinite entry")
         mats.append(w)
         n_prev = w.shape[0]
+    recs = []
+    if recurrent:
+        try:
+            recurrent_weights = list(recurrent_weights)
+        except TypeError:
+            raise ValueError("recurrent_weights must be a sequence of (n_l, n_l) arrays") from None
+        if len(recurrent_weights) != cfg.layers:
+            raise ValueError(
+                f"recurrent_weights must hold one matrix per hidden layer, cfg.layers = "
+                f"{cfg.layers}; got {len(recurrent_weights)}"
+            )
+        for idx, (v, w) in enumerate(zip(recurrent_weights, mats)):
+            v = np.ascontiguousarray(v, dtype=np.float64) if _is_numeric(v) else None
+            m = w.shape[0]
+            if v is None or v.shape != (m, m):
+                raise ValueError(
+                    f"recurrent_weights[{idx}] must be a numeric ({m}, {m}) array; got "
+                    f"shape {getattr(v, 'shape', None)}"
+                )
+            if not np.all(np.isfinite(v)):
+                raise ValueError(
+                    f"recurrent_weights[{idx}] must be finite; got a NaN or infinite entry"
+                )
+            recs.append(v)
     batch, T = x.shape[0], cfg.steps
     sizes = [x.shape[1]] + [w.shape[0] for w in mats]
     membranes = [np.empty((batch, T, m)) for m in sizes]
@@ -359,11 +412,17 @@ def run_network(weights, inputs, cfg: NetworkConfig) -> NetworkRun:
     for b in range(batch):
         u = membranes[0][b]
         u[:, :] = c * x[b][None, :]
-        K.lif_layer(u, spk[0][b], cfg.beta, cfg.theta, reset, cfg.reset_decay)
+        neuron_layer(u, spk[0][b], cfg.neuron_code, cfg.beta, cfg.theta, reset,
+                     cfg.reset_decay, *cfg.neuron_params)
         for layer, w in enumerate(mats, start=1):
             u = membranes[layer][b]
             K.matrix_drive(w, spk[layer - 1][b], u)
-            K.lif_layer(u, spk[layer][b], cfg.beta, cfg.theta, reset, cfg.reset_decay)
+            if recurrent:
+                recurrent_layer(u, spk[layer][b], recs[layer - 1], cfg.beta, cfg.theta, reset,
+                                cfg.reset_decay)
+            else:
+                neuron_layer(u, spk[layer][b], cfg.neuron_code, cfg.beta, cfg.theta, reset,
+                             cfg.reset_decay, *cfg.neuron_params)
         for layer in range(len(sizes)):
             K.layer_moments(
                 membranes[layer][b],

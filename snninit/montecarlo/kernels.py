@@ -22,6 +22,8 @@ from numba import njit
 
 from ..models.dense import matrix_drive
 from ..models.leaky import RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_layer
+from ..models.neurons import RECURRENT, neuron_layer
+from ..models.recurrent import recurrent_layer
 
 __all__ = [
     "RESET_SUBTRACT",
@@ -33,6 +35,7 @@ __all__ = [
     "matrix_drive",
     "gram_drive",
     "pivoted_cholesky",
+    "draw_matrix",
     "simulate_rep",
 ]
 
@@ -141,6 +144,19 @@ def dense_drive(gen, s_prev, mu, sd, uniform, out):
             t = times[q]
             for i in range(n_out):
                 out[t, i] += col[i]
+
+
+@njit(**_NOPY)
+def draw_matrix(gen, mu, sd, uniform, out):
+    """Fill ``out`` (n_out, n_in) with iid weights, row by row (``dense_drive``'s law)."""
+    half_width = sd * math.sqrt(3.0)
+    n_out, n_in = out.shape
+    for i in range(n_out):
+        for j in range(n_in):
+            if uniform:
+                out[i, j] = mu + half_width * (2.0 * gen.random() - 1.0)
+            else:
+                out[i, j] = mu + sd * gen.standard_normal()
 
 
 @njit(**_NOPY)
@@ -279,6 +295,12 @@ def simulate_rep(
     method,
     uniform,
     rel_tol,
+    model,
+    alpha,
+    rho,
+    adaptation,
+    mu_rec,
+    s2_rec,
     mean_out,
     var_out,
     skew_out,
@@ -287,12 +309,16 @@ def simulate_rep(
 ):
     """One independent network (one repetition): all layers, all time steps.
 
-    Draw order from ``gen``: the ``width`` inputs ``I ~ N(0, 1)``, then the
-    weights (dense) or input paths (gram) of layers ``1..L`` in order.
-    Layer 0 is an LIF layer driven by ``input_factor * I`` at every step;
-    layer ``l`` by the spikes of layer ``l - 1`` at the same step. Layers are
-    processed one after another over all ``T`` steps, which equals the
-    step-by-step order because nothing feeds back. Outputs are ``(L+1, T)``.
+    Draw order from ``gen``: the ``width`` inputs ``I ~ N(0, 1)``, then per
+    layer ``1..L`` in order its weights (dense) or input paths (gram) and,
+    for ``model == RECURRENT``, its recurrent weights ``V_l`` (``width x
+    width``, :func:`draw_matrix`; dense only). Layer 0 is a layer of the
+    neuron ``model`` (:func:`~snninit.models.neurons.neuron_layer`; without
+    recurrence) driven by ``input_factor * I`` at every step; layer ``l`` by
+    the spikes of layer ``l - 1`` at the same step (and, recurrent, its own
+    at the step before). Layers are processed one after another over all
+    ``T`` steps, which equals the step-by-step order because nothing feeds
+    back from a layer to the one below. Outputs are ``(L+1, T)``.
     """
     layers = mu.shape[0]
     u = np.empty((steps, width))
@@ -304,15 +330,20 @@ def simulate_rep(
     for t in range(steps):
         for i in range(width):
             u[t, i] = input_factor * inputs[i]
-    lif_layer(u, s, beta, theta, reset, reset_decay)
+    neuron_layer(u, s, model, beta, theta, reset, reset_decay, alpha, rho, adaptation)
     layer_moments(u, s, mean_out[0], var_out[0], skew_out[0], kurt_out[0], spikes_out[0])
+    rec = np.empty((width, width) if model == RECURRENT else (0, 0))
     for layer in range(1, layers + 1):
         s_prev, s = s, s_prev
         if method == METHOD_GRAM:
             gram_drive(gen, s_prev, mu[layer - 1], s2[layer - 1], rel_tol, u)
         else:
             dense_drive(gen, s_prev, mu[layer - 1], math.sqrt(s2[layer - 1]), uniform, u)
-        lif_layer(u, s, beta, theta, reset, reset_decay)
+        if model == RECURRENT:
+            draw_matrix(gen, mu_rec[layer - 1], math.sqrt(s2_rec[layer - 1]), uniform, rec)
+            recurrent_layer(u, s, rec, beta, theta, reset, reset_decay)
+        else:
+            neuron_layer(u, s, model, beta, theta, reset, reset_decay, alpha, rho, adaptation)
         layer_moments(
             u,
             s,

@@ -75,8 +75,8 @@ from threadpoolctl import threadpool_limits
 
 from .._checks import check_dataset, check_int, check_real
 from .._dataset import finish_dataset, layer_coord
-from ..config import NetworkConfig, check_config, check_limit
-from ..models import RESET_CODES
+from ..config import NetworkConfig, check_config, check_limit, check_neuron
+from ..models import LEAKY, RESET_CODES
 from .dmft_paths import (
     _encoding_layer,
     _layer_kernel,
@@ -117,6 +117,10 @@ def _spike_paths(x, cfg: NetworkConfig) -> np.ndarray:
         cfg.reset_decay,
         raw,
         corr,
+        LEAKY,  # _validate admits the leaky neuron only
+        0.0,
+        0.0,
+        0.0,
     )
     return (raw[:, 0, :] > cfg.theta).astype(float)
 
@@ -200,6 +204,7 @@ def _spectral_radius(jac, iu, skip_first: bool) -> float:
 
 
 def _validate(cfg, paths, seed, tolerance):
+    check_neuron(cfg, ("leaky",), "the break-up analysis")
     paths = check_int("paths", paths, low=1024, high=2**20)
     seed = check_int("seed", seed, low=0)
     tolerance = check_real("tolerance", tolerance, low=0.0, high=10.0, low_open=True)

@@ -343,6 +343,7 @@ def _variance(n_in, theta, beta, steps, **p):
 DIFFUSION_RULE = register_rule(
     InitRule(
         name="diffusion",
+        neurons=("leaky",),  # derived for the plain LIF (issue 17 extends it)
         variance=_variance,
         params=dict(_DEFAULTS),
         per_layer=_per_layer,

@@ -56,9 +56,10 @@ from .dmft_paths import (
     _path_normals,
     _pca_factor,
     _pow2_scale,
+    _recurrent_layer_kernel,
     _shape_from_raw,
 )
-from .rules import layer_weight_moments
+from .rules import layer_weight_moments, recurrent_weight_moments
 
 __all__ = ["dynamic_mean_field", "RESET_CODES"]
 
@@ -159,8 +160,9 @@ def dynamic_mean_field(
     volleys, and from there on the value depends on ``m`` by much more than
     ``se`` (it drifts with ``log m`` towards a different ``n -> infinity``
     state). Let ``x_g`` and ``y_g`` be group ``g``'s values from all ``m`` and
-    from the first ``m / F`` of its paths, ``F = 8`` (``F = m`` for
-    ``m < 16``; nested: the start of a
+    from the first ``m / F`` of its paths, ``F = 8`` (for ``m < 16`` the
+    coarse run keeps 2 paths, or 1 when ``m <= 2``, so that its shape
+    statistics are defined; nested: the start of a
     scrambled Sobol sequence is itself a randomised net; the check costs
     ``1/F`` more work). Per hidden layer, from the rate at ``t >= 1``:
 
@@ -212,7 +214,9 @@ def dynamic_mean_field(
     n, L, T = cfg.width, cfg.layers, cfg.steps
     check = coarse = None
     if check_paths and z is not None and per_group >= 2:
-        m_coarse = max(per_group // _COARSE, 1)
+        # at least 2 paths where possible: the shape statistics of one path are undefined
+        # (its variance is 0), which would leave their bias, and so their SE, unknown
+        m_coarse = max(per_group // _COARSE, min(2, per_group - 1))
         coarse = _group_values(cfg, np.ascontiguousarray(z[:, :m_coarse]), replicates)
         factor = per_group / m_coarse
         check = _path_convergence(val, coarse[0], factor)
@@ -352,31 +356,52 @@ def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
     raw = np.empty((replicates, 4, T))
     corr_new = np.empty((replicates, T, T))
     reset_code = RESET_CODES[cfg.reset]
+    recurrent = cfg.neuron == "recurrent"
+    mu_rec, s2_rec = recurrent_weight_moments(cfg)
+    alpha = cfg.neuron_params[0]
     for layer in range(1, L + 1):
         prev = corr[:, layer - 1]
         # time step 0 exactly: u^0 = h^0 ~ N(n mu r^0, n s2 C(0, 0)), the same in every group
+        # (every model: no synaptic history, no adaptation, no recurrent input yet)
         m0 = n * mu[layer - 1] * prev[0, 0, 0]
         v0 = n * s2[layer - 1] * prev[0, 0, 0]
         r0 = _firing_probability(m0, v0, theta)
         if T > 1:
             for g in range(replicates):
-                factor_t[g] = _pca_factor(n * s2[layer - 1] * prev[g]).T
                 drive[g] = n * mu[layer - 1] * np.diagonal(prev[g])
+                if recurrent:
+                    # the bound of the membrane scale: the recurrent input's variance is
+                    # at most n s2_V (C <= 1), its mean at most n |mu_V|
+                    cov_ff = n * s2[layer - 1] * prev
+                    sd = np.sqrt(np.diagonal(cov_ff[g]) + n * s2_rec[layer - 1])
+                    factor_t[g] = np.diag(sd)
+                else:
+                    factor_t[g] = _pca_factor(n * s2[layer - 1] * prev[g]).T
             _check_finite_drive(cfg, layer, factor_t, drive)
-            scale = _membrane_scale(factor_t, drive, beta, theta)
+            rec_mean = n * mu_rec[layer - 1]
+            scale = _membrane_scale(factor_t, np.abs(drive) + abs(rec_mean), beta, theta, alpha)
             with threadpool_limits(1):  # BLAS runs inside the kernel's threads
-                _layer_kernel(
-                    z,
-                    factor_t,
-                    drive,
-                    1.0 / scale,
-                    beta,
-                    theta,
-                    reset_code,
-                    cfg.reset_decay,
-                    raw,
-                    corr_new,
-                )
+                if recurrent:
+                    _recurrent_layer_kernel(
+                        z, np.ascontiguousarray(cov_ff), drive, n * s2_rec[layer - 1],
+                        rec_mean, 1.0 / scale, beta, theta, reset_code, cfg.reset_decay, raw,
+                        corr_new,
+                    )
+                else:
+                    _layer_kernel(
+                        z,
+                        factor_t,
+                        drive,
+                        1.0 / scale,
+                        beta,
+                        theta,
+                        reset_code,
+                        cfg.reset_decay,
+                        raw,
+                        corr_new,
+                        cfg.neuron_code,
+                        *cfg.neuron_params,
+                    )
             var, skew, kurt = _shape_from_raw(raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3])
             with np.errstate(over="ignore"):  # refused just below
                 var = var * (scale * scale)
@@ -398,12 +423,15 @@ def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
     return val, corr
 
 
-def _membrane_scale(factor_t: np.ndarray, drive: np.ndarray, beta: float, theta: float):
+def _membrane_scale(factor_t: np.ndarray, drive: np.ndarray, beta: float, theta: float,
+                    alpha: float = 0.0):
     """Power-of-two size of the membranes ``u^t`` of every group, shape ``(K, T)``.
 
     ``|u^t| <~ b_t = sum_{s <= t} beta^(t-s) (sd(h^s) + |drive^s| + theta)`` (leak,
     a reset of at most theta per step), ``sd(h^s)`` the norm of column ``s``
-    of the factor the paths are drawn with; :func:`_pow2_scale` of it. Per
+    of the factor the paths are drawn with; for the synaptic neuron the input
+    first passes the current's filter (``alpha > 0``: ``sd + |drive|`` summed
+    with weights ``alpha^(t-s)``); :func:`_pow2_scale` of it. Per
     time step, since the sizes may differ by a hundred decades between steps
     (a nearly silent step next to one driven by weights of variance 1e196).
     """
@@ -413,6 +441,11 @@ def _membrane_scale(factor_t: np.ndarray, drive: np.ndarray, beta: float, theta:
     bound = np.empty_like(step)
     acc = np.zeros(step.shape[0])
     with np.errstate(over="ignore"):  # an infinite bound just means "scale as far as possible"
+        if alpha > 0:
+            current = np.zeros(step.shape[0])
+            for t in range(step.shape[1]):
+                current = alpha * current + sd[:, t] + np.abs(drive[:, t])
+                step[:, t] = current + theta
         for t in range(step.shape[1]):
             acc = beta * acc + step[:, t]
             bound[:, t] = acc

@@ -19,7 +19,13 @@ from scipy import special
 from scipy.stats import qmc
 
 from ..config import NetworkConfig
-from ..models import RESET_CODES, membrane_update, membrane_update_jit, spike_jit
+from ..models import (
+    RESET_CODES,
+    membrane_update_jit,
+    neuron_step,
+    neuron_step_jit,
+    spike_jit,
+)
 from .rules import survival
 
 # --------------------------------------------------------------------------
@@ -102,25 +108,43 @@ def _truncated_moments(lo: np.ndarray, hi: np.ndarray, kmax: int = 4) -> np.ndar
 def _encoding_layer(cfg: NetworkConfig):
     """Exact moments and spike correlation of layer 0 over ``I ~ N(0, 1)``.
 
+    Every neuron model of :mod:`snninit.models` (the encoding layer of a
+    recurrent network has no recurrence): on an interval of ``I`` on which the
+    spike train so far is constant, the membrane and the model's second state
+    (the synaptic current, which is affine in ``I`` too, or the adaptation,
+    a function of the spike train only) follow :func:`~snninit.models.neuron_step`,
+    applied to the slope (drive ``c``, threshold 0) and to the intercept
+    (drive 0); the spike threshold (``theta``, or the adaptive one) is the
+    intercept run's.
+
     Returns ``(mean, var, rate, skew, kurt)`` arrays of shape ``(T,)`` and the
     correlation ``C_0`` of shape ``(T, T)``.
     """
     T, theta, beta, c = cfg.steps, cfg.theta, cfg.beta, cfg.input_factor
+    model, reset = cfg.neuron_code, RESET_CODES[cfg.reset]
+    params = cfg.neuron_params
     lo = np.array([-np.inf])
     hi = np.array([np.inf])
-    # membrane of the previous step, affine in I: u = a I + b
+    # membrane of the previous step, affine in I: u = a I + b; the model's second
+    # state likewise (aux_a I + aux_b)
     a = np.zeros(1)
     b = np.zeros(1)
+    aux_a = np.zeros(1)
+    aux_b = np.zeros(1)
     s_prev = np.zeros(1)
     history = np.zeros((1, T))
     raw = np.zeros((5, T))
     for t in range(T):
-        a = membrane_update(a, s_prev, c, beta, 0.0, RESET_CODES[cfg.reset], cfg.reset_decay)
+        a, aux_a, _ = neuron_step(model, a, aux_a, s_prev, c, beta, 0.0, reset, cfg.reset_decay,
+                                  *params)
         # the reset term only moves the intercept: apply it to b with drive 0
-        b = membrane_update(b, s_prev, 0.0, beta, theta, RESET_CODES[cfg.reset], cfg.reset_decay)
-        # split intervals at the crossing a I + b = theta (a >= 0 always)
+        b, aux_b, thr = neuron_step(model, b, aux_b, s_prev, 0.0, beta, theta, reset,
+                                    cfg.reset_decay, *params)
+        a, aux_a, aux_b = (np.broadcast_to(x, lo.shape).copy() for x in (a, aux_a, aux_b))
+        thr = np.broadcast_to(thr, lo.shape).copy()
+        # split intervals at the crossing a I + b = threshold (a >= 0 always)
         with np.errstate(divide="ignore", invalid="ignore"):
-            cross = np.where(a > 0, (theta - b) / np.where(a > 0, a, 1.0), np.nan)
+            cross = np.where(a > 0, (thr - b) / np.where(a > 0, a, 1.0), np.nan)
         split = (a > 0) & (cross > lo) & (cross < hi)
         if np.any(split):
             idx = np.flatnonzero(split)
@@ -130,8 +154,8 @@ def _encoding_layer(cfg: NetworkConfig):
             hi[idx] = cross[idx]
             lo = np.concatenate([lo, new_lo])
             hi = np.concatenate([hi, new_hi])
-            a = np.concatenate([a, a[idx]])
-            b = np.concatenate([b, b[idx]])
+            a, b, aux_a, aux_b, thr = (np.concatenate([x, x[idx]]) for x in (a, b, aux_a, aux_b,
+                                                                              thr))
             history = np.concatenate([history, history[idx]])
             if lo.size > 1_000_000:
                 raise ValueError(
@@ -145,7 +169,7 @@ def _encoding_layer(cfg: NetworkConfig):
                 0.5 * (lo + hi),
                 np.where(np.isfinite(lo), lo + 1.0, np.where(np.isfinite(hi), hi - 1.0, 0.0)),
             )
-        s = ((a * mid + b) > theta).astype(float)
+        s = ((a * mid + b) > thr).astype(float)
         history[:, t] = s
         m = _truncated_moments(lo, hi)
         # E[(a I + b)^k; interval] = sum_j binom(k, j) a^j b^(k-j) M_j
@@ -175,8 +199,9 @@ def _encoding_layer(cfg: NetworkConfig):
 
 
 @numba.njit(cache=True)
-def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay, raw, corr):
-    """Run the LIF recursion of DESIGN 1b on every input path.
+def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay, raw, corr,
+                  model, alpha, rho, adaptation):
+    """Run the neuron ``model`` (:func:`~snninit.models.neuron_step`) on every input path.
 
     Input paths ``h = drive + z @ factor_t`` per group: z (K, m, T) standard
     normals, factor_t (K, T, T) the transposed covariance factor, drive (K, T).
@@ -195,11 +220,13 @@ def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay
         cnt = np.zeros((steps, steps))
         for p in range(m):
             u_prev = 0.0
+            aux = 0.0
             s_prev = 0.0
             n_spk = 0
             for t in range(steps):
-                u = membrane_update_jit(
-                    u_prev, s_prev, h[p, t] + drive[k, t], beta, theta, reset, reset_decay
+                u, aux, thr = neuron_step_jit(
+                    model, u_prev, aux, s_prev, h[p, t] + drive[k, t], beta, theta, reset,
+                    reset_decay, alpha, rho, adaptation
                 )
                 us = u * inv_scale[k, t]
                 u2 = us * us
@@ -207,7 +234,7 @@ def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay
                 acc[1, t] += u2
                 acc[2, t] += u2 * us
                 acc[3, t] += u2 * u2
-                if spike_jit(u, theta):
+                if spike_jit(u, thr):
                     s_prev = 1.0
                     spike_times[n_spk] = t
                     n_spk += 1
@@ -217,6 +244,78 @@ def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay
             for i in range(n_spk):
                 for j in range(n_spk):
                     cnt[spike_times[i], spike_times[j]] += 1.0
+        for j in range(4):
+            for t in range(steps):
+                raw[k, j, t] = acc[j, t] / m
+        for t in range(steps):
+            for t2 in range(steps):
+                corr[k, t, t2] = cnt[t, t2] / m
+
+
+@numba.njit(cache=True)
+def _recurrent_layer_kernel(z, cov_ff, drive_ff, rec_var, rec_mean, inv_scale, beta, theta,
+                            reset, reset_decay, raw, corr):
+    """The recurrent layer's paths, causal in time (``neuron="recurrent"``).
+
+    A neuron's input at ``t`` is its feed-forward path (covariance ``cov_ff``
+    (K, T, T), mean ``drive_ff`` (K, T)) plus the recurrent input ``V s^{t-1}``,
+    independent of it, with covariance ``rec_var * C(t-1, t'-1)`` and mean
+    ``rec_mean * C(t-1, t-1)`` (``rec_var = n s2_V``, ``rec_mean = n mu_V``),
+    ``C`` the layer's own spike correlation, estimated from the group's paths
+    up to ``t - 1``. So the input covariance is known one row at a time: its
+    Cholesky factor is extended row by row (a zero pivot drops its column) and
+    the paths ``h^t = mean^t + sum_{q <= t} L[t, q] z^q`` (z (K, m, T), in time
+    order) are run one step at a time through the leaky neuron. Outputs as
+    :func:`_layer_kernel`.
+    """
+    n_groups, m, steps = z.shape
+    for k in range(n_groups):
+        cov = np.zeros((steps, steps))
+        chol = np.zeros((steps, steps))
+        u = np.zeros(m)
+        s = np.zeros(m)
+        hist = np.zeros((m, steps), dtype=np.uint8)
+        acc = np.zeros((4, steps))
+        cnt = np.zeros((steps, steps))
+        for t in range(steps):
+            for q in range(t + 1):
+                c = cov_ff[k, t, q]
+                if t >= 1 and q >= 1:
+                    c += rec_var * cnt[t - 1, q - 1] / m
+                cov[t, q] = c
+            for q in range(t + 1):
+                rest = cov[t, q]
+                for j in range(q):
+                    rest -= chol[t, j] * chol[q, j]
+                if q < t:
+                    chol[t, q] = rest / chol[q, q] if chol[q, q] > 0.0 else 0.0
+                else:
+                    chol[t, t] = math.sqrt(max(rest, 0.0))
+            mean = drive_ff[k, t]
+            if t >= 1:
+                mean += rec_mean * cnt[t - 1, t - 1] / m
+            for p in range(m):
+                h = mean
+                for q in range(t + 1):
+                    h += chol[t, q] * z[k, p, q]
+                v = membrane_update_jit(u[p], s[p], h, beta, theta, reset, reset_decay)
+                us = v * inv_scale[k, t]
+                u2 = us * us
+                acc[0, t] += us
+                acc[1, t] += u2
+                acc[2, t] += u2 * us
+                acc[3, t] += u2 * u2
+                fired = spike_jit(v, theta)
+                s[p] = 1.0 if fired else 0.0
+                hist[p, t] = 1 if fired else 0
+                u[p] = v
+                if fired:
+                    for q in range(t + 1):
+                        if hist[p, q] != 0:
+                            cnt[t, q] += 1.0
+        for t in range(steps):
+            for q in range(t):
+                cnt[q, t] = cnt[t, q]
         for j in range(4):
             for t in range(steps):
                 raw[k, j, t] = acc[j, t] / m

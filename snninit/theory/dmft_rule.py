@@ -75,6 +75,8 @@ def _layer_rate(log_s2, prev_corr, n, cfg, z, raw, corr_out):
         cfg.reset_decay,
         raw,
         corr_out,
+        cfg.neuron_code,
+        *cfg.neuron_params,
     )
     corr = corr_out[0].copy()
     corr[0, 0] = r0  # exact at t = 0
@@ -176,6 +178,7 @@ def _broadcast_variance(n_in, theta, beta, steps, **params):
 register_rule(
     InitRule(
         name="dmft",
+        neurons=("leaky",),  # derived for the plain LIF (issue 17 extends it)
         variance=_broadcast_variance,
         params={"target": None, "paths": 8192},
         per_layer=_per_layer,

@@ -432,6 +432,7 @@ def _from_activity(rates_in, n_in, theta, beta, steps, *, mu_u=0.0, xi=1.0, nu=N
 FLUCTUATION_RULE = register_rule(
     InitRule(
         name="fluctuation",
+        neurons=("leaky",),  # derived for the plain LIF (issue 17 extends it)
         variance=_variance,
         mean=_mean,
         params=dict(_DEFAULTS),

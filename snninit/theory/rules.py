@@ -41,6 +41,7 @@ __all__ = [
     "weight_variance",
     "weight_mean",
     "layer_weight_moments",
+    "recurrent_weight_moments",
     "data_driven_network",
     "survival",
 ]
@@ -121,6 +122,10 @@ class InitRule:
         One paragraph: what the rule assumes about the network and input.
     check : callable or None
         ``check(cfg)``: further validation of a configuration using the rule.
+    neurons : tuple of str or None
+        The neuron models (``NetworkConfig.neuron``) the rule is derived for;
+        None: any (a rule of the fan-in and the one-step statistics only, which
+        are the same for every model at ``t = 0``).
     """
 
     name: str
@@ -131,6 +136,7 @@ class InitRule:
     from_activity: Callable[..., tuple[float, float]] | None = None
     assumptions: str = ""
     check: Callable[[NetworkConfig], None] | None = None
+    neurons: tuple[str, ...] | None = None
 
     @property
     def needs_data(self) -> bool:
@@ -150,6 +156,10 @@ class InitRule:
     def check_params(self, cfg: NetworkConfig) -> None:
         """Validate ``cfg.init_params`` (and anything else the rule needs)."""
         self.resolve_params(cfg.init_params)
+        if self.neurons is not None:
+            from ..config import check_neuron
+
+            check_neuron(cfg, self.neurons, f"init={self.name!r}")
         if self.check is not None:
             self.check(cfg)
 
@@ -309,11 +319,40 @@ def weight_mean(rule: str, n_in, theta=1.0, *, beta=DEFAULT_BETA, steps=1, **par
 def layer_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer weight mean and variance for the hidden layers ``1..L`` of ``cfg``.
 
+    For ``neuron="recurrent"`` these are the feed-forward weights' moments:
+    the rule's mean and variance times ``1 - f`` (``f =
+    cfg.recurrent_fraction``); the recurrent weights get the share ``f``
+    (:func:`recurrent_weight_moments`). With equal presynaptic rates in the
+    layer below and in the layer itself (what a rate-conserving rule aims at),
+    the share ``f`` of each neuron's input variance then comes from its own
+    layer, as stork splits it.
+
     Returns
     -------
     mean, var : ndarray, shape (cfg.layers,)
         Entry ``l - 1`` belongs to the weights feeding hidden layer ``l``.
     """
+    mean, var = _rule_moments(cfg)
+    if cfg.neuron == "recurrent":
+        keep = 1.0 - cfg.recurrent_fraction
+        return keep * mean, keep * var
+    return mean, var
+
+
+def recurrent_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per-layer mean and variance of the recurrent weights ``V_l`` (``neuron="recurrent"``).
+
+    The share ``f = cfg.recurrent_fraction`` of the rule's mean and variance
+    (:func:`layer_weight_moments`); zeros for the feed-forward models.
+    """
+    mean, var = _rule_moments(cfg)
+    if cfg.neuron != "recurrent":
+        return np.zeros_like(mean), np.zeros_like(var)
+    f = cfg.recurrent_fraction
+    return f * mean, f * var
+
+
+def _rule_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
     from ..config import check_config
 
     cfg = check_config(cfg)

@@ -83,7 +83,7 @@ from .._checks import (
     check_real,
     show,
 )
-from ..config import NetworkConfig, check_config, check_limit
+from ..config import NetworkConfig, check_config, check_limit, check_neuron
 from .layers import (
     fixed_matmul,
     lif_backward,
@@ -232,6 +232,7 @@ class SNN:
         products: str = "auto",
     ):
         cfg = check_config(cfg)
+        check_neuron(cfg, ("leaky",), "the numpy trainer")
         self.products = check_choice("products", products, PRODUCTS)
         self.cfg = cfg
         self.n_inputs = check_int("n_inputs", n_inputs, low=1)

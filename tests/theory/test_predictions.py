@@ -81,7 +81,7 @@ def test_a_swept_dynamic_mean_field_is_a_dmft_dataset():
 
     from snninit.montecarlo.gridsweep import point_seed
 
-    cfg = si.NetworkConfig(width=50, layers=3, steps=4, beta=0.5)
+    cfg = si.NetworkConfig(width=50, layers=6, steps=4, beta=0.5)
     swept = si.theory.sweep(cfg, {"theta": [1.0]}, what="dynamic_mean_field", paths=64)
     assert swept.attrs["kind"] == "dmft" == get_prediction("dmft").kind
     assert swept.attrs["theory"] == "dynamic_mean_field"
@@ -110,7 +110,7 @@ def test_swept_deterministic_predictions_carry_their_kind():
 
 
 def test_unstable_layer_reads_one_point_of_a_sweep():
-    cfg = si.NetworkConfig(width=50, layers=3, steps=4, beta=0.5)
+    cfg = si.NetworkConfig(width=50, layers=6, steps=4, beta=0.5)
     swept = si.theory.sweep(cfg, {"theta": [0.8, 1.0]}, what="dynamic_mean_field", paths=64)
     with pytest.raises(ValueError, match="one configuration; it sweeps theta"):
         si.theory.unstable_layer(swept)

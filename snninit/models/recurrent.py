@@ -1,0 +1,58 @@
+"""The recurrent layer (snntorch's ``RLeaky`` with all-to-all recurrence), defined once.
+
+The leaky neuron of :mod:`snninit.models.leaky` whose drive adds the
+previous step's spikes of its own layer through recurrent weights ``V``
+(``n x n``, row ``i`` feeds neuron ``i``, the diagonal included as in
+``RLeaky(all_to_all=True)``'s ``nn.Linear``)::
+
+    u^t = membrane_update(u^{t-1}, s^{t-1}, x^t + V s^{t-1})
+        = beta u^{t-1} + x^t + V s^{t-1} - theta s^{t-1}     (subtract)
+    s^t = H(u^t - theta)
+
+with ``x^t`` the feed-forward drive ``W s_{l-1}^t``. Unlike the feed-forward
+models, a neuron's input path now depends on the layer's own spikes, which
+depend on ``V``: given the presynaptic raster the paths are not Gaussian with a
+known covariance, so the ``gram`` sampler does not apply (the engine refuses
+it), and the dynamic mean field is causal in time (the recurrent input at
+``t`` has the covariance of the layer's own spikes at ``t - 1``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .leaky import membrane_update_jit, spike_jit
+
+__all__ = ["recurrent_layer"]
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def recurrent_layer(u, s, v, beta, theta, reset, reset_decay):
+    """Turn the feed-forward drive ``u`` (T, n) into membranes in place and fill ``s``.
+
+    At ``t >= 1`` neuron ``i``'s drive is ``u[t, i] + sum_j v[i, j] s[t-1, j]``,
+    the sum over the neurons that spiked at ``t - 1`` in increasing ``j``
+    (event-driven, a fixed order: the same bits on any machine).
+    """
+    T, n = u.shape
+    spiking = np.empty(n, dtype=np.int64)
+    for t in range(T):
+        if t == 0:
+            for i in range(n):
+                s[0, i] = 1 if spike_jit(u[0, i], theta) else 0
+            continue
+        m = 0
+        for j in range(n):
+            if s[t - 1, j] != 0:
+                spiking[m] = j
+                m += 1
+        for i in range(n):
+            acc = 0.0
+            for q in range(m):
+                acc += v[i, spiking[q]]
+            x = u[t, i] + acc
+            val = membrane_update_jit(u[t - 1, i], s[t - 1, i], x, beta, theta, reset,
+                                      reset_decay)
+            u[t, i] = val
+            s[t, i] = 1 if spike_jit(val, theta) else 0
