@@ -87,7 +87,7 @@ def test_recurrent_layer_runs_the_step():
     v = rng.normal(0.0, 0.3, size=(60, 60))
     for reset in ("subtract", "zero"):
         u, s = drive.copy(), np.zeros(drive.shape, dtype=np.uint8)
-        M.recurrent_layer(u, s, v, 0.6, 0.8, RESET[reset], False)
+        M.recurrent_layer(u, s, np.ascontiguousarray(v.T), 0.6, 0.8, RESET[reset], False)
         us, ss = _loop(M.LEAKY, drive, 0.6, 0.8, RESET[reset], False, (0, 0, 0), v=v)
         np.testing.assert_allclose(u, us, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(s, ss)

@@ -95,7 +95,7 @@ def rewrite(doc: str, new: Mapping[str, str]) -> str:
     """
     missing = set(new) - {m["name"] for m in _BLOCK.finditer(doc)}
     if missing:
-        raise ValueError(f"docs/validation.md lacks the markers of {sorted(missing)}")
+        raise ValueError(f"the document lacks the markers of {sorted(missing)}")
 
     def body(m: re.Match) -> str:
         name = m["name"]

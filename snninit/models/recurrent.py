@@ -28,31 +28,29 @@ __all__ = ["recurrent_layer"]
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
-def recurrent_layer(u, s, v, beta, theta, reset, reset_decay):
+def recurrent_layer(u, s, v_t, beta, theta, reset, reset_decay):
     """Turn the feed-forward drive ``u`` (T, n) into membranes in place and fill ``s``.
 
-    At ``t >= 1`` neuron ``i``'s drive is ``u[t, i] + sum_j v[i, j] s[t-1, j]``,
-    the sum over the neurons that spiked at ``t - 1`` in increasing ``j``
-    (event-driven, a fixed order: the same bits on any machine).
+    ``v_t`` is ``V`` transposed: row ``j`` holds the weights leaving neuron
+    ``j`` (contiguous, so a spike adds one row). At ``t >= 1`` neuron ``i``'s
+    drive is ``u[t, i] + sum_j V[i, j] s[t-1, j]``, the sum over the neurons that
+    spiked at ``t - 1`` in increasing ``j`` (event-driven, a fixed order: the
+    same bits on any machine).
     """
     T, n = u.shape
-    spiking = np.empty(n, dtype=np.int64)
+    acc = np.empty(n)
     for t in range(T):
         if t == 0:
             for i in range(n):
                 s[0, i] = 1 if spike_jit(u[0, i], theta) else 0
             continue
-        m = 0
+        acc[:] = 0.0
         for j in range(n):
             if s[t - 1, j] != 0:
-                spiking[m] = j
-                m += 1
+                for i in range(n):
+                    acc[i] += v_t[j, i]
         for i in range(n):
-            acc = 0.0
-            for q in range(m):
-                acc += v[i, spiking[q]]
-            x = u[t, i] + acc
-            val = membrane_update_jit(u[t - 1, i], s[t - 1, i], x, beta, theta, reset,
-                                      reset_decay)
+            val = membrane_update_jit(u[t - 1, i], s[t - 1, i], u[t, i] + acc[i], beta, theta,
+                                      reset, reset_decay)
             u[t, i] = val
             s[t, i] = 1 if spike_jit(val, theta) else 0

@@ -399,7 +399,7 @@ def run_network(weights, inputs, cfg: NetworkConfig, recurrent_weights=None) -> 
                 raise ValueError(
                     f"recurrent_weights[{idx}] must be finite; got a NaN or infinite entry"
                 )
-            recs.append(v)
+            recs.append(np.ascontiguousarray(v.T))  # recurrent_layer takes V^T
     batch, T = x.shape[0], cfg.steps
     sizes = [x.shape[1]] + [w.shape[0] for w in mats]
     membranes = [np.empty((batch, T, m)) for m in sizes]

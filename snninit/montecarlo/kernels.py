@@ -148,7 +148,7 @@ def dense_drive(gen, s_prev, mu, sd, uniform, out):
 
 @njit(**_NOPY)
 def draw_matrix(gen, mu, sd, uniform, out):
-    """Fill ``out`` (n_out, n_in) with iid weights, row by row (``dense_drive``'s law)."""
+    """Fill ``out`` with iid weights, row by row (``dense_drive``'s law)."""
     half_width = sd * math.sqrt(3.0)
     n_out, n_in = out.shape
     for i in range(n_out):
@@ -340,6 +340,8 @@ def simulate_rep(
         else:
             dense_drive(gen, s_prev, mu[layer - 1], math.sqrt(s2[layer - 1]), uniform, u)
         if model == RECURRENT:
+            # drawn as V^T (row j: the weights leaving neuron j), the layout recurrent_layer
+            # adds a spike with
             draw_matrix(gen, mu_rec[layer - 1], math.sqrt(s2_rec[layer - 1]), uniform, rec)
             recurrent_layer(u, s, rec, beta, theta, reset, reset_decay)
         else:
