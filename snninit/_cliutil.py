@@ -179,6 +179,29 @@ def add_network_arguments(parser: argparse.ArgumentParser, **defaults) -> None:
         metavar="NAME=VALUE",
         help="extra parameter of the init rule (repeatable)",
     )
+    g.add_argument(
+        "--neuron", default=d.get("neuron", "leaky"), action=store,
+        help="leaky | synaptic | adaptive | recurrent (docs/neuron_models.md)",
+    )
+    for name, text in _NEURON_FLAGS.items():
+        g.add_argument(f"--{_neuron_dest(name).replace('_', '-')}", dest=_neuron_dest(name),
+                       type=float, default=d.get(name), action=store, help=text)
+
+
+def _neuron_dest(name: str) -> str:
+    """The flag (and argparse dest) of a neuron parameter: ``alpha`` is ``synaptic_alpha``."""
+    return "synaptic_alpha" if name == "alpha" else name
+
+
+#: The neuron models' parameters as flags (None: the chosen model's default).
+_NEURON_FLAGS = {
+    # --alpha is the surrogate's width in `snninit train`: the field alpha is --synaptic-alpha
+    "alpha": "synaptic: the current's decay alpha in [0, 1] (default 0.5)",
+    "rho": "adaptive: the adaptation's decay in [0, 1] (default 0.9)",
+    "adaptation": "adaptive: threshold increment b >= 0 (default 0.5)",
+    "recurrent_fraction": "recurrent: share of the input variance from the layer itself, "
+    "in [0, 0.99] (default 0.5)",
+}
 
 
 def network_flags_given(args: argparse.Namespace) -> list[str]:
@@ -209,4 +232,6 @@ def config_from_args(args: argparse.Namespace) -> NetworkConfig:
         reset_decay=args.reset_decay,
         weights=args.weights,
         init_params=params,
+        neuron=getattr(args, "neuron", "leaky"),
+        **{name: getattr(args, _neuron_dest(name), None) for name in _NEURON_FLAGS},
     )

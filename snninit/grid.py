@@ -75,6 +75,11 @@ SWEEPABLE = (
     "input_scale",
     "reset_decay",
     "weights",
+    "neuron",
+    "alpha",
+    "rho",
+    "adaptation",
+    "recurrent_fraction",
 )
 _ALIASES = {"n": "width"}
 #: Most points a grid may have (the product of the numbers of swept values), checked

@@ -12,10 +12,14 @@ fig2     n=1000, L=100, T=1           init x theta (0, 0.2, ..., 1)           20
 fig3     L=100, T=1, Micheli          n (100, 600) x theta (0.8, .85, .9, 1)  20
 beyond   n=1000, L=100, T=1, Micheli  theta (1, 1.15, 1.25, 1.5)              20
 fig4     n=1000, L=100, T=20, theta=1 beta (0.5, 0.9) x init                  10
+neurons  n=1000, L=30, T=20, beta=0.7 neuron (leaky, synaptic, adaptive,      10
+                                      recurrent)
 =======  ===========================  ======================================  ====
 
 (``init`` is ``("micheli", "kaiming")``; the dim of the width is ``n``;
-``beyond`` is not a figure of the paper: stability past ``theta*``.)
+``beyond`` is not a figure of the paper: stability past ``theta*``; nor is
+``neurons``: every neuron model of :mod:`snninit.models` at its default
+parameters, Micheli's rule, theta 1.)
 Fig. 3's thresholds are the paper's (section 4.1 and the caption of its
 Fig. 3: theta > 0.85, and theta = 1, for n = 100 and 600). ``reproduce
 --quick`` runs every protocol at the sizes of :attr:`Protocol.quick`.
@@ -135,6 +139,17 @@ PROTOCOLS: Mapping[str, Protocol] = MappingProxyType(
             sweep=(("beta", (0.5, 0.9)), ("init", INITS)),
             reps=10,
             quick={"width": 300, "layers": 30, "steps": 10},
+        ),
+        "neurons": Protocol(
+            name="neurons",
+            title="Neuron models: Var[u_l^t] and rate over layer x time for leaky, synaptic, "
+            "adaptive and recurrent neurons (beta 0.7, Micheli)",
+            base=NetworkConfig(
+                width=1000, layers=30, steps=20, init="micheli", theta=1.0, beta=0.7
+            ),
+            sweep=(("neuron", ("leaky", "synaptic", "adaptive", "recurrent")),),
+            reps=10,
+            quick={"width": 300, "layers": 15, "steps": 10},
         ),
     }
 )

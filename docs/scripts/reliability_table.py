@@ -938,6 +938,10 @@ def build_cases() -> list[Case]:
             cli(f"cli-{cmd}-{flag[2:]}-{val}", "bad type", [*base, flag, val])
     cli("cli-simulate-method-bogus", "bad type", ["simulate", *TINY_ARGS, "--method", "x"],
         match="--method")
+    cli("cli-simulate-synaptic-alpha-leaky", "bad type",
+        ["simulate", *TINY_ARGS, "--synaptic-alpha", "0.3"], match="alpha")
+    cli("cli-simulate-neuron-recurrent-gram", "out of range",
+        ["simulate", *TINY_ARGS, "--neuron", "recurrent", "--method", "gram"], match="gram")
     cli("cli-simulate-preset-bogus", "bad type", ["simulate", "--preset", "fig9"],
         match="--preset")
     cli("cli-simulate-preset-with-width", "bad type",

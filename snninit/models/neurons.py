@@ -111,30 +111,29 @@ def neuron_layer(u, s, model, beta, theta, reset, reset_decay, alpha, rho, adapt
     if model != SYNAPTIC and model != ADAPTIVE:
         lif_layer(u, s, beta, theta, reset, reset_decay)
         return
+    # the model's code as a literal in each branch: after inlining, the compiler drops
+    # the other model from the inner loop
+    if model == SYNAPTIC:
+        _model_layer(u, s, SYNAPTIC, beta, theta, reset, reset_decay, alpha, rho, adaptation)
+    else:
+        _model_layer(u, s, ADAPTIVE, beta, theta, reset, reset_decay, alpha, rho, adaptation)
+
+
+@njit(inline="always", cache=True)
+def _model_layer(u, s, model, beta, theta, reset, reset_decay, alpha, rho, adaptation):
     T, n = u.shape
     aux = np.zeros(n)
     for t in range(T):
-        # the codes as literals in each branch: the compiler drops the other variants
-        if model == SYNAPTIC:
-            if reset == RESET_SUBTRACT:
-                _row(u, s, aux, t, SYNAPTIC, beta, theta, RESET_SUBTRACT, reset_decay, alpha,
-                     rho, adaptation)
-            elif reset == RESET_ZERO:
-                _row(u, s, aux, t, SYNAPTIC, beta, theta, RESET_ZERO, reset_decay, alpha,
-                     rho, adaptation)
-            else:
-                _row(u, s, aux, t, SYNAPTIC, beta, theta, RESET_NONE, reset_decay, alpha,
-                     rho, adaptation)
+        # and the reset code likewise (as in leaky.lif_layer)
+        if reset == RESET_SUBTRACT:
+            _row(u, s, aux, t, model, beta, theta, RESET_SUBTRACT, reset_decay, alpha, rho,
+                 adaptation)
+        elif reset == RESET_ZERO:
+            _row(u, s, aux, t, model, beta, theta, RESET_ZERO, reset_decay, alpha, rho,
+                 adaptation)
         else:
-            if reset == RESET_SUBTRACT:
-                _row(u, s, aux, t, ADAPTIVE, beta, theta, RESET_SUBTRACT, reset_decay, alpha,
-                     rho, adaptation)
-            elif reset == RESET_ZERO:
-                _row(u, s, aux, t, ADAPTIVE, beta, theta, RESET_ZERO, reset_decay, alpha,
-                     rho, adaptation)
-            else:
-                _row(u, s, aux, t, ADAPTIVE, beta, theta, RESET_NONE, reset_decay, alpha,
-                     rho, adaptation)
+            _row(u, s, aux, t, model, beta, theta, RESET_NONE, reset_decay, alpha, rho,
+                 adaptation)
 
 
 @njit(inline="always", cache=True)

@@ -14,7 +14,7 @@ from .._cliutil import add_network_arguments, config_from_args
 
 __all__ = ["register", "parse_over"]
 
-_FLOAT_FIELDS = ("theta", "beta")
+_FLOAT_FIELDS = ("theta", "beta", "alpha", "rho", "adaptation", "recurrent_fraction")
 _INT_FIELDS = ("width", "n", "layers", "steps")
 _BOOL_FIELDS = ("reset_decay",)
 _KINDS = ("simulation", "mean_field", "finite_size", "finite_size_expansion", "dynamic_mean_field")

@@ -198,6 +198,28 @@ def _encoding_layer(cfg: NetworkConfig):
 # --------------------------------------------------------------------------
 
 
+@numba.njit(inline="always", cache=True)
+def _add_moments(acc, t, us):
+    """Add the powers 1..4 of the scaled membrane ``us`` at step ``t`` to ``acc`` (4, T)."""
+    u2 = us * us
+    acc[0, t] += us
+    acc[1, t] += u2
+    acc[2, t] += u2 * us
+    acc[3, t] += u2 * u2
+
+
+@numba.njit(inline="always", cache=True)
+def _store_group(k, acc, cnt, m, raw, corr):
+    """Group ``k``'s path means: raw moments from ``acc``, the correlation from ``cnt``."""
+    steps = acc.shape[1]
+    for j in range(4):
+        for t in range(steps):
+            raw[k, j, t] = acc[j, t] / m
+    for t in range(steps):
+        for t2 in range(steps):
+            corr[k, t, t2] = cnt[t, t2] / m
+
+
 @numba.njit(cache=True)
 def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay, raw, corr,
                   model, alpha, rho, adaptation):
@@ -228,12 +250,7 @@ def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay
                     model, u_prev, aux, s_prev, h[p, t] + drive[k, t], beta, theta, reset,
                     reset_decay, alpha, rho, adaptation
                 )
-                us = u * inv_scale[k, t]
-                u2 = us * us
-                acc[0, t] += us
-                acc[1, t] += u2
-                acc[2, t] += u2 * us
-                acc[3, t] += u2 * u2
+                _add_moments(acc, t, u * inv_scale[k, t])
                 if spike_jit(u, thr):
                     s_prev = 1.0
                     spike_times[n_spk] = t
@@ -244,12 +261,7 @@ def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay
             for i in range(n_spk):
                 for j in range(n_spk):
                     cnt[spike_times[i], spike_times[j]] += 1.0
-        for j in range(4):
-            for t in range(steps):
-                raw[k, j, t] = acc[j, t] / m
-        for t in range(steps):
-            for t2 in range(steps):
-                corr[k, t, t2] = cnt[t, t2] / m
+        _store_group(k, acc, cnt, m, raw, corr)
 
 
 @numba.njit(cache=True)
@@ -299,12 +311,7 @@ def _recurrent_layer_kernel(z, cov_ff, drive_ff, rec_var, rec_mean, inv_scale, b
                 for q in range(t + 1):
                     h += chol[t, q] * z[k, p, q]
                 v = membrane_update_jit(u[p], s[p], h, beta, theta, reset, reset_decay)
-                us = v * inv_scale[k, t]
-                u2 = us * us
-                acc[0, t] += us
-                acc[1, t] += u2
-                acc[2, t] += u2 * us
-                acc[3, t] += u2 * u2
+                _add_moments(acc, t, v * inv_scale[k, t])
                 fired = spike_jit(v, theta)
                 s[p] = 1.0 if fired else 0.0
                 hist[p, t] = 1 if fired else 0
@@ -316,12 +323,7 @@ def _recurrent_layer_kernel(z, cov_ff, drive_ff, rec_var, rec_mean, inv_scale, b
         for t in range(steps):
             for q in range(t):
                 cnt[q, t] = cnt[t, q]
-        for j in range(4):
-            for t in range(steps):
-                raw[k, j, t] = acc[j, t] / m
-        for t in range(steps):
-            for t2 in range(steps):
-                corr[k, t, t2] = cnt[t, t2] / m
+        _store_group(k, acc, cnt, m, raw, corr)
 
 
 def _path_normals(steps: int, per_group: int, groups: int, seed: int) -> np.ndarray:

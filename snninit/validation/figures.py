@@ -463,19 +463,27 @@ def plot_fig4(sim: xr.Dataset, beta: float, theory: xr.Dataset | None = None):
 
 def plot_fig4_profiles(
     sim: xr.Dataset,
-    beta: float,
+    beta: float | None,
     theory: xr.Dataset | None = None,
     layers: Sequence[int] | None = None,
+    column: str = "init",
+    title: str | None = None,
 ):
     """Time courses of ``Var[u_l^t]`` and the spike count at a few layers.
 
     Simulation mean +- SD over repetitions (bands) with the dynamic mean
     field (lines, with its sampling standard error if it carries
-    ``var_u_se``) — the quantitative version of Fig. 4.
+    ``var_u_se``) — the quantitative version of Fig. 4. One column per value
+    of the dimension ``column`` (the rule; ``neuron`` for the neuron models'
+    experiment, whose datasets have no ``beta`` dimension: ``beta=None``).
     """
     plt = _mpl()
-    s = sim.sel(beta=beta)
-    inits = list(s["init"].values)
+
+    def at_beta(ds):
+        return ds.sel(beta=beta) if beta is not None and "beta" in ds.dims else ds
+
+    s = at_beta(sim)
+    inits = list(s[column].values)
     L = int(s["layer"].max())
     if layers is None:
         layers = sorted({1, max(1, L // 10), max(1, L // 2), L})
@@ -485,7 +493,7 @@ def plot_fig4_profiles(
     with figure_style():
         fig, axes = plt.subplots(2, len(inits), figsize=(4.2 * len(inits), 5.4), squeeze=False)
         for j, init in enumerate(inits):
-            si_ = s.sel(init=init)
+            si_ = s.sel({column: init})
             for color, layer in zip(colors, layers):
                 cell = si_.sel(layer=layer)
                 for i, var in enumerate(("var_u", "spikes")):
@@ -493,7 +501,7 @@ def plot_fig4_profiles(
                     sd = cell[var].std("rep", ddof=1)
                     _band(axes[i, j], t, mean, sd, color, label=f"l = {layer}", lower=0.0)
                 if theory is not None:
-                    th = theory.sel(beta=beta, init=init, layer=layer)
+                    th = at_beta(theory).sel({column: init, "layer": layer})
                     axes[0, j].plot(t, th["var_u"], color=color, ls="--", lw=1.2)
                     axes[1, j].plot(t, th["rate"] * n, color=color, ls="--", lw=1.2)
             axes[0, j].set_title(INIT_LABELS.get(str(init), str(init)).split(" (")[0])
@@ -506,8 +514,9 @@ def plot_fig4_profiles(
                 plt.Line2D([], [], color="k", ls="--", lw=1.2, label="dynamic mean field")
             )
         axes[0, -1].legend(handles=handles, loc="best")
+        head = title if title is not None else f"Fig. 4 profiles — β = {_fmt(beta)}"
         fig.suptitle(
-            f"Fig. 4 profiles — β = {_fmt(beta)}: simulation mean ± SD (bands)"
+            f"{head}: simulation mean ± SD (bands)"
             + (", n→∞ dynamic mean field (dashed)" if theory is not None else ""),
             fontsize=9,
         )

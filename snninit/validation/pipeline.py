@@ -184,6 +184,18 @@ def make_figures(
                 lambda: F.plot_fig7(sim, dmft, beta=0.9, init="micheli"),
                 "fig4",
             )
+    r = results.get("neurons")
+    if r is not None and r.simulation is not None:
+        sim, dmft = r.simulation, r.predictions.get("dmft")
+        beta = float(sim.attrs.get("beta", 0.0))
+        save(
+            "neurons_profiles",
+            lambda: F.plot_fig4_profiles(
+                sim, None, dmft, column="neuron",
+                title=f"Neuron models — β = {beta:g}, Micheli, n = {sim.attrs.get('width')}",
+            ),
+            "neurons",
+        )
     try:
         thetas, chi, theta_star, fp = _stability_data()
         save("stability", lambda: F.plot_stability(thetas, chi, theta_star, fp))

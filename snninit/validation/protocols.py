@@ -143,6 +143,11 @@ def experiments(quick: bool = False) -> list[Experiment]:
         _experiment(
             "fig4", quick, seed=4, theories=("dmft",), dmft_paths=20_000 if quick else 100_000
         ),
+        # dense: the one sampler that is exact for the recurrent layer too
+        _experiment(
+            "neurons", quick, seed=6, method="dense", theories=("dmft",),
+            dmft_paths=20_000 if quick else 100_000,
+        ),
     ]
 
 

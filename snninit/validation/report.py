@@ -37,6 +37,7 @@ def _comparisons(
         "fig3": [("finite_size", None)],
         "beyond": [("finite_size", None), ("mean_field", ["var_u"])],
         "fig4": [("dmft", None)],
+        "neurons": [("dmft", ["var_u", "mean_u", "rate"])],
     }
     for name, pairs in plan.items():
         r = results.get(name)
