@@ -203,6 +203,7 @@ def test_dmft_refuses_a_variance_beyond_the_float_range():
 
 def test_dmft_scaled_kernel_moments_are_exact():
     """Scaling by a power of two inside the kernel changes no bit of the moments."""
+    from snninit import models
     from snninit.theory.dmft_paths import _layer_kernel, _pow2_scale
 
     rng = np.random.default_rng(1)
@@ -214,7 +215,8 @@ def test_dmft_scaled_kernel_moments_are_exact():
     for inv in (np.ones((k, steps)), np.full((k, steps), 2.0**-150)):
         raw = np.empty((k, 4, steps))
         corr = np.empty((k, steps, steps))
-        _layer_kernel(z, factor_t, drive, inv, 0.5, 1.0, 0, False, raw, corr)
+        _layer_kernel(z, factor_t, drive, inv, 0.5, 1.0, 0, False, raw, corr,
+                      models.LEAKY, 0.0, 0.0, 0.0)
         out.append((raw, corr))
     for j in range(4):
         np.testing.assert_array_equal(out[1][0][:, j] * 2.0 ** (150 * (j + 1)), out[0][0][:, j])
