@@ -123,8 +123,8 @@ def test_config_fields_and_json():
         si.NetworkConfig(alpha=0.3)
     with pytest.raises(ValueError, match=r"recurrent_fraction must be .* \[0.0, 0.99\]"):
         si.NetworkConfig(neuron="recurrent", recurrent_fraction=1.0)
-    with pytest.raises(ValueError, match="init='dmft' supports neuron in"):
-        si.NetworkConfig(neuron="synaptic", init="dmft", steps=3, layers=2, width=50)
+    with pytest.raises(ValueError, match="init='diffusion' supports neuron in"):
+        si.NetworkConfig(neuron="synaptic", init="diffusion", steps=3, layers=2, width=50)
 
 
 def test_recurrent_split_of_the_rule():
@@ -191,3 +191,31 @@ def test_engine_agrees_with_dynamic_mean_field(case):
     assert checks > 0.8 * len(variables) * 4 * 8
     for v, z in zs.items():
         assert float(np.abs(z).max()) <= bound, (case, v, float(np.abs(z).max()), bound)
+
+
+@pytest.mark.parametrize("case", ["synaptic", "adaptive", "recurrent"])
+def test_dmft_rule_keeps_the_time_averaged_rate(case):
+    """Every hidden layer fires, averaged over time, as the encoding layer does.
+
+    t-test per layer of the simulated time-averaged rate (20 networks) against
+    the target, the error of the rule's own path sampling added (the dynamic
+    mean field's rate SE at the rule's 8192 paths, averaged over time: an
+    upper bound for the SE of a time average); family false-failure rate 1e-3.
+    """
+    extra = MODELS[case][0]
+    cfg = si.NetworkConfig(width=1000, layers=4, steps=8, beta=0.7, init="dmft", **extra)
+    sim = si.montecarlo.simulate(cfg, reps=20, seed=11, method="dense")
+    th = si.theory.dynamic_mean_field(cfg, paths=8192, seed=3)
+    target = float(th["rate"].sel(layer=0).mean("time"))  # exact: the encoding layer
+    rule_se = th["rate_se"].sel(layer=slice(1, None)).mean("time")
+    per_net = sim["rate"].sel(layer=slice(1, None)).mean("time")
+    se = per_net.std("rep", ddof=1) / np.sqrt(per_net.sizes["rep"])
+    z = (per_net.mean("rep") - target) / np.sqrt(se**2 + rule_se**2)
+    bound = _t_bound(1e-3, cfg.layers, 19)
+    assert float(np.abs(z).max()) <= bound, (case, z.values, bound)
+    if case == "recurrent":  # the rule's variance, split (1 - f) / f
+        total = si.theory.dmft_layer_variances(cfg)
+        ff = si.theory.layer_weight_moments(cfg)[1]
+        rec = si.theory.recurrent_weight_moments(cfg)[1]
+        np.testing.assert_allclose(ff + rec, total)
+        np.testing.assert_allclose(rec, cfg.recurrent_fraction * total)

@@ -29,8 +29,14 @@ from threadpoolctl import threadpool_limits
 
 from ..config import NetworkConfig, check_config
 from ..models import RESET_CODES
-from .dmft_paths import _encoding_layer, _firing_probability, _layer_kernel, _path_normals
-from .rules import InitRule, register_rule, survival, widen_and_solve
+from .dmft_paths import (
+    _encoding_layer,
+    _firing_probability,
+    _layer_kernel,
+    _path_normals,
+    _recurrent_layer_kernel,
+)
+from .rules import InitRule, recurrent_split, register_rule, survival, widen_and_solve
 
 __all__ = ["dmft_layer_variances"]
 
@@ -55,29 +61,37 @@ def _check(cfg: NetworkConfig) -> None:
 
 
 def _layer_rate(log_s2, prev_corr, n, cfg, z, raw, corr_out):
-    """Time-averaged rate of the next layer for weight variance ``exp(log_s2)``."""
+    """Time-averaged rate of the next layer for weight variance ``exp(log_s2)``.
+
+    ``exp(log_s2)`` is the rule's variance; for ``neuron="recurrent"`` the
+    feed-forward weights get the share ``1 - f`` of it and the recurrent ones
+    ``f`` (:func:`~snninit.theory.rules.recurrent_split`), and the layer's
+    paths run through the causal recurrent kernel.
+    """
     s2 = math.exp(log_s2)
     T = cfg.steps
+    s2_rec = 0.0
+    if cfg.neuron == "recurrent":
+        (_, s2), (_, s2_rec) = recurrent_split(0.0, s2, cfg.recurrent_fraction)
+    # t = 0 exactly for every model: no synaptic history, adaptation or recurrent input yet
     r0 = _firing_probability(0.0, n * s2 * prev_corr[0, 0], cfg.theta)
     if T == 1:
         return r0, np.array([[r0]])
-    w, v = np.linalg.eigh(n * s2 * prev_corr)
-    order = np.argsort(w)[::-1]
-    factor_t = (v[:, order] * np.sqrt(np.clip(w[order], 0.0, None))).T
-    _layer_kernel(
-        z,
-        factor_t[None].copy(),
-        np.zeros((1, T)),
-        np.ones((1, T)),  # no rescaling of the moments (only the rate is read)
-        cfg.beta,
-        cfg.theta,
-        RESET_CODES[cfg.reset],
-        cfg.reset_decay,
-        raw,
-        corr_out,
-        cfg.neuron_code,
-        *cfg.neuron_params,
-    )
+    dynamics = (cfg.beta, cfg.theta, RESET_CODES[cfg.reset], cfg.reset_decay)
+    ones = np.ones((1, T))  # no rescaling of the moments (only the rate is read)
+    if cfg.neuron == "recurrent":
+        ff = (n * s2 * prev_corr)[None].copy()
+        _recurrent_layer_kernel(
+            z, ff, np.zeros((1, T)), n * s2_rec, 0.0, ones, *dynamics, raw, corr_out
+        )
+    else:
+        w, v = np.linalg.eigh(n * s2 * prev_corr)
+        order = np.argsort(w)[::-1]
+        factor_t = (v[:, order] * np.sqrt(np.clip(w[order], 0.0, None))).T
+        _layer_kernel(
+            z, factor_t[None].copy(), np.zeros((1, T)), ones, *dynamics, raw, corr_out,
+            cfg.neuron_code, *cfg.neuron_params,
+        )
     corr = corr_out[0].copy()
     corr[0, 0] = r0  # exact at t = 0
     return float(np.trace(corr)) / T, corr
@@ -178,7 +192,6 @@ def _broadcast_variance(n_in, theta, beta, steps, **params):
 register_rule(
     InitRule(
         name="dmft",
-        neurons=("leaky",),  # derived for the plain LIF (issue 17 extends it)
         variance=_broadcast_variance,
         params={"target": None, "paths": 8192},
         per_layer=_per_layer,
@@ -188,9 +201,11 @@ register_rule(
             "zero-mean weights, constant N(0, 1) input to the encoding layer): each hidden "
             "layer's weight variance is chosen so that its firing rate averaged over the T "
             "time steps equals the encoding layer's (or init_params['target']), for the "
-            "network's beta, theta, T, reset and input convention. Deterministic (fixed "
-            "internal seed). Depends on the layer; weight_variance() outside a network "
-            "returns the first hidden layer's value."
+            "network's neuron model, beta, theta, T, reset and input convention (a "
+            "recurrent layer's variance split by recurrent_fraction between its "
+            "feed-forward and recurrent weights, the recurrent input causal in time). "
+            "Deterministic (fixed internal seed). Depends on the layer; weight_variance() "
+            "outside a network returns the first hidden layer's value."
         ),
     )
 )

@@ -42,6 +42,7 @@ __all__ = [
     "weight_mean",
     "layer_weight_moments",
     "recurrent_weight_moments",
+    "recurrent_split",
     "data_driven_network",
     "survival",
 ]
@@ -334,9 +335,23 @@ def layer_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
     """
     mean, var = _rule_moments(cfg)
     if cfg.neuron == "recurrent":
-        keep = 1.0 - cfg.recurrent_fraction
-        return keep * mean, keep * var
+        return recurrent_split(mean, var, cfg.recurrent_fraction)[0]
     return mean, var
+
+
+def recurrent_split(mean, var, fraction):
+    """Split a rule's weight moments between feed-forward and recurrent weights.
+
+    ``((1 - f) mean, (1 - f) var), (f mean, f var)`` for ``f = fraction``: with
+    equal presynaptic rates in the layer below and in the layer itself, a
+    neuron's input mean and variance then come in the shares ``1 - f`` from
+    the layer below and ``f`` from its own layer (stork's split). The one
+    definition of the split, used by the rules, the dynamic-mean-field rule
+    and :func:`snninit.torch.init_snntorch`.
+    """
+    f = float(fraction)
+    keep = 1.0 - f
+    return (keep * mean, keep * var), (f * mean, f * var)
 
 
 def recurrent_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -348,8 +363,7 @@ def recurrent_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray
     mean, var = _rule_moments(cfg)
     if cfg.neuron != "recurrent":
         return np.zeros_like(mean), np.zeros_like(var)
-    f = cfg.recurrent_fraction
-    return f * mean, f * var
+    return recurrent_split(mean, var, cfg.recurrent_fraction)[1]
 
 
 def _rule_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -32,6 +32,7 @@ _EXPORTS = {
     "describe_model": "snntorch_model",
     "network_config": "snntorch_model",
     "model_weights": "snntorch_model",
+    "model_recurrent_weights": "snntorch_model",
     "diagnose": "diagnosis",
     "split_theory": "diagnosis",
     "save_model": "model_io",

@@ -3,7 +3,7 @@
 One file written by :func:`save_model` (``torch.save`` of a plain dict)::
 
     {"format": "snninit-snntorch/1",
-     "spec": [ {"type": "Leaky", "beta": 0.5, "threshold": 1.0, ...},
+     "spec": [ {"type": "Leaky", "beta": 0.5, "threshold": 1.0, ...},  # or Synaptic, RLeaky
                {"type": "Linear", "in_features": 784, "out_features": 1000, "bias": False},
                ... ],
      "state_dict": {"0.beta": tensor, "1.weight": tensor, ...},
@@ -68,6 +68,10 @@ _OTHER_KEYS = {
 }
 
 
+#: snntorch's neuron classes a spec may name (those :mod:`.snntorch_model` reads).
+_NEURONS = ("Leaky", "Synaptic", "RLeaky")
+
+
 def _plain(value):
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
@@ -89,7 +93,7 @@ def model_spec(model: nn.Module) -> list[dict]:
         if leaf.kind == "neuron":
             p = leaf.params
             row = {
-                "type": "Leaky",
+                "type": kind,
                 "beta": p.beta,
                 "threshold": p.theta,
                 "reset_mechanism": p.reset,
@@ -98,6 +102,14 @@ def model_spec(model: nn.Module) -> list[dict]:
                 "learn_beta": isinstance(m.beta, nn.Parameter),
                 "learn_threshold": isinstance(m.threshold, nn.Parameter),
             }
+            if p.neuron == "synaptic":
+                row.update(alpha=p.alpha, learn_alpha=isinstance(m.alpha, nn.Parameter))
+            elif p.neuron == "recurrent":
+                row.update(
+                    all_to_all=True,
+                    linear_features=m.recurrent.in_features,
+                    learn_recurrent=bool(m.recurrent.weight.requires_grad),
+                )
         elif isinstance(m, nn.Linear):
             row = {
                 "type": kind,
@@ -134,8 +146,13 @@ def model_from_spec(spec: list[dict]) -> nn.Sequential:
         kind = row["type"]
         args = {k: _tuple(v) for k, v in row.items() if k != "type"}
         try:
-            if kind == "Leaky":
-                layers.append(snn.Leaky(init_hidden=True, **args))
+            if kind in _NEURONS:
+                # only Leaky takes graded_spikes_factor in its constructor (snntorch 1.0)
+                graded = args.pop("graded_spikes_factor", 1.0) if kind != "Leaky" else None
+                neuron = getattr(snn, kind)(init_hidden=True, **args)
+                if graded is not None:
+                    neuron.graded_spikes_factor = torch.as_tensor(float(graded))
+                layers.append(neuron)
             elif kind in ("Linear", "Conv1d", "Conv2d", "Conv3d", *_OTHER_KEYS):
                 layers.append(getattr(nn, kind)(**args))
             else:

@@ -9,6 +9,7 @@ was initialised with (read back by ``network_config``).
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -16,8 +17,14 @@ import torch
 from torch import nn
 
 from .._checks import check_bool, check_choice
-from ..config import NetworkConfig, check_limit
-from ..theory.rules import get_rule, layer_weight_moments
+from ..config import check_limit
+from ..models import NEURON_PARAMS
+from ..theory.rules import (
+    get_rule,
+    layer_weight_moments,
+    recurrent_split,
+    recurrent_weight_moments,
+)
 from .initializers import fan_in, fill_, rule_moments
 from .snntorch_model import (
     _SHAPE_ONLY,
@@ -26,6 +33,8 @@ from .snntorch_model import (
     _layout,
     _Leaf,
     _model_dtype,
+    neuron_config,
+    recurrent_module,
     run_model,
 )
 
@@ -58,6 +67,7 @@ def init_snntorch(
     distribution: str = "normal",
     generator: torch.Generator | None = None,
     zero_bias: bool = True,
+    recurrent_fraction: float | None = None,
     **rule_params,
 ) -> nn.Module:
     """Initialise every weight layer of an snntorch model from the neuron it feeds.
@@ -68,6 +78,14 @@ def init_snntorch(
     that follows it (see :mod:`snninit.torch.snntorch_model` for the model structure).
     A spike worth ``g`` (``graded_spikes_factor``) of the *presynaptic* Leaky
     divides the weights by ``g`` (exact: ``W (g s) = (W g) s``).
+
+    Neurons may be ``snntorch.Leaky``, ``Synaptic`` or ``RLeaky`` (all-to-all
+    ``nn.Linear`` recurrence): a rule derived for particular neuron models
+    (``get_rule(rule).neurons``) refuses the others. A weight layer feeding an
+    ``RLeaky`` gets the share ``1 - f`` of the rule's mean and variance and the
+    ``RLeaky``'s recurrent weights the share ``f`` (``f = recurrent_fraction``,
+    default 0.5; :func:`snninit.theory.rules.recurrent_split`), so that with
+    equal rates the recurrent input carries the share ``f`` of the variance.
 
     The rules model spiking inputs whose source membranes are ~ N(0, 1). The
     first weight layer of a model *without* an encoding Leaky sees the raw
@@ -107,7 +125,11 @@ def init_snntorch(
     generator : torch.Generator, optional
         Random source.
     zero_bias : bool
-        Set the initialised layers' biases to 0 (the rules assume no bias).
+        Set the initialised layers' biases to 0 (the rules assume no bias),
+        the recurrent layers' too.
+    recurrent_fraction : float, optional
+        ``RLeaky`` models: the share in [0, 0.99] of the rule's variance that
+        the recurrent weights get (default 0.5, the config's).
     **rule_params
         The rule's own parameters.
 
@@ -133,6 +155,7 @@ def init_snntorch(
     check_choice("first_layer", first_layer, FIRST_LAYER_CHOICES)
     zero_bias = check_bool("zero_bias", zero_bias)
     r.resolve_params(rule_params)  # unknown parameters fail before anything changes
+    recurrent_fraction = _check_models(layout, r, recurrent_fraction)
     dtype = _model_dtype(model)
     x = None if sample is None else _as_tensor(sample, dtype)
     if first_layer == "auto":
@@ -154,6 +177,7 @@ def init_snntorch(
             distribution,
             generator,
             zero_bias,
+            recurrent_fraction,
         )
     except BaseException:
         model.load_state_dict(backup)
@@ -162,10 +186,30 @@ def init_snntorch(
     return model
 
 
+def _check_models(layout: _Layout, r, recurrent_fraction) -> float | None:
+    """The rule supports every neuron model of the layout; the checked recurrent share."""
+    models = {leaf.params.neuron for leaf in layout.neurons}
+    if r.neurons is not None and not models <= set(r.neurons):
+        allowed = ", ".join(repr(m) for m in r.neurons)
+        raise ValueError(
+            f"init={r.name!r} supports neuron in ({allowed}); the model has "
+            f"{', '.join(sorted(repr(m) for m in models - set(r.neurons)))} neurons "
+            "(snntorch Synaptic: 'synaptic', RLeaky: 'recurrent')"
+        )
+    if "recurrent" not in models:
+        if recurrent_fraction is not None:
+            raise ValueError("recurrent_fraction is for models with snntorch.RLeaky layers only")
+        return None
+    if recurrent_fraction is None:
+        return float(NEURON_PARAMS["recurrent"]["recurrent_fraction"][0])
+    return check_limit("recurrent_fraction", recurrent_fraction)
+
+
 def _initialise_layers(
-    layout, r, rule, rule_params, x, steps, first_layer, distribution, generator, zero_bias
+    layout, r, rule, rule_params, x, steps, first_layer, distribution, generator, zero_bias,
+    recurrent_fraction,
 ) -> list[dict]:
-    """Fill every weight layer that feeds a Leaky; return one record per layer."""
+    """Fill every weight layer that feeds a neuron; return one record per layer."""
     offset = 1 if (first_layer == "unit" and not layout.has_encoding) else 0
     per_layer_cache: dict = {}
     trains = None  # spike trains on `sample`, for data-driven rules
@@ -176,7 +220,7 @@ def _initialise_layers(
         post = layout.neuron_of_layer(w.layer)
         if post is None:
             warnings.warn(
-                f"weight layer {w.name!r} has no snntorch.Leaky after it (a read-out?): "
+                f"weight layer {w.name!r} has no snntorch neuron after it (a read-out?): "
                 "left as it is",
                 UserWarning,
                 stacklevel=3,
@@ -192,6 +236,19 @@ def _initialise_layers(
         pre = layout.neuron_of_layer(w.layer - 1)
         n_in = fan_in(w.module)
         p = post.params
+        recurrence = recurrent_module(post.module)
+        per_layer = functools.partial(
+            _per_layer_moments,
+            per_layer_cache,
+            params=p,
+            rule=rule,
+            rule_params=rule_params,
+            steps=steps,
+            layers=n_hidden - offset,
+            hidden=w.layer - offset,
+            recurrent_fraction=recurrent_fraction if recurrence is not None else None,
+        )
+
         if pre is None and first_layer == "unit":
             mean, var, how = *_first_layer_moments(n_in, x), "unit"
         elif r.needs_data:
@@ -206,49 +263,91 @@ def _initialise_layers(
                 mean, var = _data_driven_moments(r, trains, w, pre, x, rule_params, exc)
                 how = "data"
         elif r.per_layer is not None:
-            hidden = w.layer - offset
-            key = (n_in, p.theta, p.beta, p.reset)
-            if key not in per_layer_cache:
-                cfg = NetworkConfig(
-                    width=n_in,
-                    layers=n_hidden - offset,
-                    steps=steps,
-                    theta=p.theta,
-                    beta=p.beta,
-                    reset=p.reset,
-                    init=rule,
-                    init_params=rule_params,
-                )
-                per_layer_cache[key] = layer_weight_moments(cfg)
-            means, variances = per_layer_cache[key]
-            mean, var, how = float(means[hidden - 1]), float(variances[hidden - 1]), "per_layer"
+            (mean, var), _ = per_layer(n_in)
+            how = "per_layer"
         else:
             mean, var = rule_moments(rule, n_in, p.theta, p.beta, steps, **rule_params)
             how = "rule"
+        rec_mean = rec_var = None
+        if recurrence is not None:
+            # the split of DESIGN's recurrent model: (1 - f) to the feed-forward weights
+            # (their own moments were for the layer's whole input), f to the recurrence,
+            # the rule evaluated at the recurrence's own fan-in
+            n_rec = recurrence.in_features
+            if how == "per_layer":
+                _, (rec_mean, rec_var) = per_layer(n_rec)
+            else:
+                (mean, var), _ = recurrent_split(mean, var, recurrent_fraction)
+                total = rule_moments(rule, n_rec, p.theta, p.beta, steps, **rule_params)
+                _, (rec_mean, rec_var) = recurrent_split(*total, recurrent_fraction)
+            # the layer's own spikes, worth g each, feed the recurrence
+            own = p.graded
+            rec_mean, rec_var = rec_mean / own, rec_var / own**2
+            fill_(recurrence.weight, rec_mean, rec_var, distribution, generator)
+            if zero_bias and recurrence.bias is not None:
+                with torch.no_grad():
+                    recurrence.bias.zero_()
         g = 1.0 if pre is None else pre.params.graded
         mean, var = mean / g, var / g**2
         fill_(w.module.weight, mean, var, distribution, generator)
         if zero_bias and w.module.bias is not None:
             with torch.no_grad():
                 w.module.bias.zero_()
-        records.append(
-            {
-                "name": w.name,
-                "layer": w.layer,
-                "rule": rule if how != "unit" else "unit",
-                "params": dict(rule_params),
-                "fan_in": n_in,
-                "mean": mean,
-                "var": var,
-                "theta": p.theta,
-                "beta": p.beta,
-                "reset": p.reset,
-                "steps": steps,
-                "distribution": distribution,
-                "zero_bias": zero_bias,
-            }
-        )
+        record = {
+            "name": w.name,
+            "layer": w.layer,
+            "rule": rule if how != "unit" else "unit",
+            "params": dict(rule_params),
+            "fan_in": n_in,
+            "mean": mean,
+            "var": var,
+            "theta": p.theta,
+            "beta": p.beta,
+            "reset": p.reset,
+            "steps": steps,
+            "distribution": distribution,
+            "zero_bias": zero_bias,
+        }
+        if p.neuron != "leaky":
+            record["neuron"] = p.neuron
+        if p.alpha is not None:
+            record["alpha"] = p.alpha
+        if recurrence is not None:
+            record.update(
+                recurrent_fraction=recurrent_fraction,
+                recurrent_mean=rec_mean,
+                recurrent_var=rec_var,
+            )
+        records.append(record)
     return records
+
+
+def _per_layer_moments(
+    cache, width, *, params, rule, rule_params, steps, layers, hidden, recurrent_fraction
+):
+    """A per-layer rule's ``((mean, var), (rec_mean, rec_var))`` at hidden layer ``hidden``.
+
+    From a :class:`NetworkConfig` of the neuron ``params`` (its model too) with
+    fan-in ``width``; the recurrent moments are zeros but for ``RLeaky``
+    neurons. A unit first layer's neurons (``hidden == 0``) take the rule's
+    first layer. ``cache`` holds one config's arrays per key.
+    """
+    p = params
+    key = (width, p.theta, p.beta, p.reset, p.neuron, p.alpha)
+    if key not in cache:
+        cfg = neuron_config(
+            p,
+            width=width,
+            layers=layers,
+            steps=steps,
+            init=rule,
+            init_params=rule_params,
+            recurrent_fraction=recurrent_fraction,
+        )
+        cache[key] = (layer_weight_moments(cfg), recurrent_weight_moments(cfg))
+    (means, variances), (rec_means, rec_vars) = cache[key]
+    i = max(hidden, 1) - 1
+    return (float(means[i]), float(variances[i])), (float(rec_means[i]), float(rec_vars[i]))
 
 
 def _warn_dynamics(layout: _Layout) -> None:
@@ -258,6 +357,14 @@ def _warn_dynamics(layout: _Layout) -> None:
             "snntorch.Leaky(reset_delay=False) resets in the step of the spike; the rules "
             "and theory assume the delayed reset (reset_delay=True, DESIGN.md 1b), so the "
             "initialisation is approximate over many time steps",
+            UserWarning,
+            stacklevel=3,
+        )
+    if any(n.params.neuron != "leaky" and n.params.reset == "zero" for n in neurons):
+        warnings.warn(
+            "snntorch's Synaptic and RLeaky zero reset zeroes the whole new membrane (the "
+            "step's input too), unlike Leaky's, which the rules assume; the initialisation "
+            "is approximate over many time steps and diagnose adds no theory",
             UserWarning,
             stacklevel=3,
         )

@@ -4,8 +4,11 @@ An "nn.Sequential-style snntorch model" is an ``nn.Sequential`` (nested
 ``nn.Sequential`` blocks are flattened) whose leaves are
 
 * weight layers ``nn.Linear`` / ``nn.Conv1d/2d/3d``,
-* neurons ``snntorch.Leaky`` (exactly that class; other neuron models have
-  other dynamics and are refused),
+* neurons ``snntorch.Leaky``, ``snntorch.Synaptic`` (our ``synaptic`` model)
+  or ``snntorch.RLeaky(all_to_all=True, linear_features=n)`` (our
+  ``recurrent`` model, its ``recurrent`` ``nn.Linear`` the weights ``V``);
+  exactly those classes, other neuron models have other dynamics and are
+  refused,
 * shape-only or pooling layers (``nn.Flatten``, ``nn.Unflatten``,
   ``nn.Identity``, ``nn.Dropout*`` (identity in eval mode), ``nn.MaxPool*``,
   ``nn.AvgPool*``).
@@ -24,7 +27,12 @@ theta)``. Settings that change these dynamics are refused
 (``inhibition=True``, ``state_quant``, a per-neuron threshold or leak) or
 handled exactly (``graded_spikes_factor`` g: a spike is worth g, so the
 next layer's weights are divided by g) or warned about (``reset_delay=False``
-resets in the same step, which the rules do not model).
+resets in the same step, which the rules do not model). ``Synaptic`` adds
+the synaptic current ``I^t = alpha I^{t-1} + input^t`` in place of the input
+and ``RLeaky`` the recurrent input ``V s^{t-1}`` (:mod:`snninit.models`).
+Their "zero" reset differs from ``Leaky``'s (it zeroes the whole new
+membrane, the step's input included): such models are initialised, with a
+warning, but have no simulated counterpart.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from torch import nn
 
 from .._lazy import lazy_exports
 from ..config import NetworkConfig, check_limit
-from ..theory.rules import layer_weight_moments
+from ..theory.rules import layer_weight_moments, recurrent_weight_moments
 from ._compat import require
 from .initializers import SUPPORTED_MODULES, _as_float, fan_in
 
@@ -49,6 +57,7 @@ __all__ = [
     "describe_model",
     "network_config",
     "model_weights",
+    "model_recurrent_weights",
     "neuron_params",
 ]
 
@@ -67,6 +76,9 @@ _PASS_THROUGH = (
     nn.AvgPool2d,
     nn.AvgPool3d,
 )
+#: The state buffers of snntorch's Leaky (mem), Synaptic (syn, mem) and RLeaky (spk, mem).
+_STATE_BUFFERS = ("mem", "syn", "spk")
+
 _SHAPE_ONLY = (
     nn.Flatten,
     nn.Unflatten,
@@ -80,13 +92,20 @@ _SHAPE_ONLY = (
 
 @dataclasses.dataclass(frozen=True)
 class NeuronParams:
-    """The parameters of one ``snntorch.Leaky`` that the rules and theory use."""
+    """The parameters of one snntorch neuron that the rules and theory use.
+
+    ``neuron`` is the model's name in :data:`snninit.models.NEURONS`
+    (``Leaky``: "leaky", ``Synaptic``: "synaptic", ``RLeaky``: "recurrent");
+    ``alpha`` the synaptic decay of a ``Synaptic`` (None otherwise).
+    """
 
     theta: float
     beta: float
     reset: str
     reset_delay: bool
     graded: float  # value of one output spike (snntorch's graded_spikes_factor)
+    neuron: str = "leaky"
+    alpha: float | None = None
 
 
 @dataclasses.dataclass
@@ -130,35 +149,71 @@ class _Layout:
         return out
 
 
-def _leaky_class():
-    return require("snntorch").Leaky
+def _neuron_classes() -> dict[type, str]:
+    """snntorch's neuron classes that we model, and our model's name for each."""
+    snn = require("snntorch")
+    return {snn.Leaky: "leaky", snn.Synaptic: "synaptic", snn.RLeaky: "recurrent"}
+
+
+def _check_recurrence(rleaky: nn.Module) -> None:
+    # our recurrent model is all-to-all through one square weight matrix V
+    recurrent = getattr(rleaky, "recurrent", None)
+    if not getattr(rleaky, "all_to_all", False):
+        raise ValueError(
+            "snntorch.RLeaky(all_to_all=False) is not supported: its one-to-one recurrence "
+            "(V s per neuron) is not the all-to-all recurrent weights the recurrent model "
+            "has; use all_to_all=True, linear_features=n"
+        )
+    if type(recurrent) is not nn.Linear or recurrent.in_features != recurrent.out_features:
+        raise ValueError(
+            "snntorch.RLeaky must have an all-to-all nn.Linear(n, n) recurrence "
+            f"(linear_features=n); got {type(recurrent).__name__} (convolutional "
+            "recurrence is not modelled)"
+        )
+
+
+def recurrent_module(neuron: nn.Module) -> nn.Linear | None:
+    """The recurrent ``nn.Linear`` of an ``snntorch.RLeaky`` (None for other neurons)."""
+    if _neuron_classes().get(type(neuron)) != "recurrent":
+        return None
+    _check_recurrence(neuron)
+    return neuron.recurrent
 
 
 def neuron_params(leaky: nn.Module) -> NeuronParams:
-    """Read threshold, leak, reset and spike value of an ``snntorch.Leaky``.
+    """Read model, threshold, leak, reset and spike value of an snntorch neuron.
+
+    ``Leaky``, ``Synaptic`` (its ``alpha`` too) or ``RLeaky`` with an
+    all-to-all ``nn.Linear`` recurrence.
 
     Raises
     ------
     ValueError
         For neuron settings whose dynamics the rules and theory do not cover:
-        ``inhibition=True`` (winner-take-all couples the neurons),
-        ``state_quant`` (quantised membrane), a threshold, leak or spike value
-        that differs between neurons, or a spike value <= 0.
+        another neuron class, ``inhibition=True`` (winner-take-all couples the
+        neurons), ``state_quant`` (quantised membrane), a threshold, leak,
+        synaptic decay or spike value that differs between neurons, a spike
+        value <= 0, or an ``RLeaky`` with one-to-one or convolutional recurrence.
     """
-    Leaky = _leaky_class()
-    if type(leaky) is not Leaky:
+    classes = _neuron_classes()
+    neuron = classes.get(type(leaky))
+    if neuron is None:
         raise ValueError(
-            f"neuron must be snntorch.Leaky (other neuron models have other dynamics); "
-            f"got {type(leaky).__name__}"
+            "neuron must be snntorch.Leaky, Synaptic or RLeaky (other neuron models have "
+            f"other dynamics); got {type(leaky).__name__}"
         )
+    Leaky = type(leaky)
+    kind = Leaky.__name__
+    if neuron == "recurrent":
+        _check_recurrence(leaky)
     if getattr(leaky, "inhibition", False):
         raise ValueError(
-            "snntorch.Leaky(inhibition=True) is not supported: winner-take-all inhibition "
+            f"snntorch.{kind}(inhibition=True) is not supported: winner-take-all inhibition "
             "couples the neurons of a layer, which every rule assumes independent"
         )
     if getattr(leaky, "state_quant", False):
         raise ValueError(
-            "snntorch.Leaky(state_quant=...) is not supported: a quantised membrane is not "
+            f"snntorch.{kind}(state_quant=...) is not supported: a quantised membrane is not "
             "the continuous membrane the rules assume"
         )
     theta = float(_as_float("threshold", leaky.threshold))
@@ -174,14 +229,19 @@ def neuron_params(leaky: nn.Module) -> NeuronParams:
     functions = {Leaky._base_sub: "subtract", Leaky._base_zero: "zero", Leaky._base_int: "none"}
     reset = functions.get(getattr(leaky.state_function, "__func__", None))
     if reset is None:
-        raise ValueError("snntorch.Leaky has an unknown state function (patched?)")
+        raise ValueError(f"snntorch.{kind} has an unknown state function (patched?)")
     stored = int(leaky.reset_mechanism_val)
     if stored != {"subtract": 0, "zero": 1, "none": 2}[reset]:
         raise ValueError(
-            f"snntorch.Leaky's reset_mechanism_val ({stored}) disagrees with the reset its "
-            f"forward pass applies ({reset!r}); construct the Leaky with the reset you want"
+            f"snntorch.{kind}'s reset_mechanism_val ({stored}) disagrees with the reset its "
+            f"forward pass applies ({reset!r}); construct the {kind} with the reset you want"
         )
-    return NeuronParams(theta, beta, reset, bool(getattr(leaky, "reset_delay", True)), graded)
+    alpha = None
+    if neuron == "synaptic":
+        # Synaptic clamps alpha to [0, 1] in its forward pass; so do we.
+        alpha = float(_as_float("alpha", leaky.alpha.detach().clamp(0, 1)))
+    delay = bool(getattr(leaky, "reset_delay", True))
+    return NeuronParams(theta, beta, reset, delay, graded, neuron, alpha)
 
 
 def _flatten(model: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
@@ -199,7 +259,7 @@ def _layout(model: nn.Module) -> _Layout:
             "model must be an nn.Sequential of Linear/Conv layers each followed by "
             f"snntorch.Leaky; got {type(model).__name__} (wrap the layers in nn.Sequential)"
         )
-    Leaky = _leaky_class()
+    classes = _neuron_classes()
     leaves: list[_Leaf] = []
     n_weights = 0
     last_neuron_layer = None
@@ -209,16 +269,16 @@ def _layout(model: nn.Module) -> _Layout:
             if pending_weight is not None:
                 raise ValueError(
                     f"weight layer {pending_weight.name!r} is followed by another weight "
-                    f"layer {name!r} without an snntorch.Leaky in between"
+                    f"layer {name!r} without an snntorch neuron (Leaky) in between"
                 )
             n_weights += 1
             leaf = _Leaf(name, module, "weight", n_weights)
             pending_weight = leaf
-        elif isinstance(module, Leaky) or type(module).__module__.startswith("snntorch"):
+        elif type(module) in classes or type(module).__module__.startswith("snntorch"):
             params = neuron_params(module)
             if last_neuron_layer is not None and n_weights == last_neuron_layer:
                 raise ValueError(
-                    f"snntorch.Leaky {name!r} follows another Leaky without a weight layer "
+                    f"snntorch neuron {name!r} follows another neuron without a weight layer "
                     "in between"
                 )
             leaf = _Leaf(name, module, "neuron", n_weights, params)
@@ -230,12 +290,12 @@ def _layout(model: nn.Module) -> _Layout:
             allowed = ", ".join(c.__name__ for c in (*SUPPORTED_MODULES, *_PASS_THROUGH))
             raise ValueError(
                 f"model layer {name!r} of type {type(module).__name__} is not supported; "
-                f"allowed: snntorch.Leaky, {allowed}"
+                f"allowed: snntorch.Leaky, Synaptic, RLeaky, {allowed}"
             )
         leaves.append(leaf)
     layout = _Layout(leaves)
     if not layout.neurons:
-        raise ValueError("model has no snntorch.Leaky layer")
+        raise ValueError("model has no snntorch neuron (Leaky, Synaptic or RLeaky) layer")
     return layout
 
 
@@ -245,7 +305,8 @@ def describe_model(model: nn.Module) -> list[dict]:
     Each dict has ``name``, ``type``, ``kind`` ("weight", "neuron", "other")
     and ``layer`` (weights: the layer they feed; neurons: their layer, 0 = the
     encoding layer; others: -1); weights add ``fan_in``; neurons add
-    ``theta``, ``beta``, ``reset``, ``reset_delay``, ``graded``.
+    ``neuron`` (our model's name), ``theta``, ``beta``, ``reset``,
+    ``reset_delay``, ``graded`` (and ``alpha`` for a ``Synaptic``).
     """
     out = []
     for leaf in _layout(model).leaves:
@@ -258,7 +319,7 @@ def describe_model(model: nn.Module) -> list[dict]:
         if leaf.kind == "weight":
             row["fan_in"] = fan_in(leaf.module)
         if leaf.params is not None:
-            row.update(dataclasses.asdict(leaf.params))
+            row.update({k: v for k, v in dataclasses.asdict(leaf.params).items() if v is not None})
         out.append(row)
     return out
 
@@ -304,14 +365,21 @@ def run_model(
     """Run the flattened model for ``steps`` time steps, calling ``record`` per neuron.
 
     ``inputs(t)`` is the input batch at step ``t``; ``record(leaf, t, mem,
-    spk)`` receives each Leaky's membrane (as snntorch stores it) and output.
-    Every Leaky's state is reset before and after.
+    spk)`` receives each neuron's membrane (as snntorch stores it) and output.
+    Every neuron's state (membrane, synaptic current, last spikes) is reset
+    before and after.
     """
     neurons = [leaf.module for leaf in layout.neurons]
     # the dtype the weight layers compute in (None: no weight layer, keep the input's)
     dtype = layout.weights[0].module.weight.dtype if layout.weights else None
-    for leaky in neurons:
-        leaky.mem = torch.zeros(0)  # Leaky re-creates zeros of the input's shape
+
+    def clear():
+        for leaky in neurons:
+            for state in _STATE_BUFFERS:  # snntorch re-creates zeros of the input's shape
+                if hasattr(leaky, state):
+                    setattr(leaky, state, torch.zeros(0))
+
+    clear()
     try:
         with torch.no_grad():
             for t in range(steps):
@@ -321,6 +389,11 @@ def run_model(
                     if leaf.kind == "neuron":
                         out = leaf.module(h)
                         spk = out[0] if isinstance(out, tuple) else out
+                        if leaf.params.neuron == "recurrent":
+                            # RLeaky keeps its float32 spikes for V s^{t-1}; the 0/1 cast
+                            # to the recurrence's dtype is exact
+                            rec = leaf.module.recurrent.weight.dtype
+                            leaf.module.spk = leaf.module.spk.to(rec)
                         record(leaf, t, leaf.module.mem, spk)
                         # snntorch's surrogate returns float32 spikes whatever the model's
                         # dtype; 0/1 (times g) cast exactly, so a float64 copy can run
@@ -328,8 +401,7 @@ def run_model(
                     else:
                         h = leaf.module(h)
     finally:
-        for leaky in neurons:
-            leaky.mem = torch.zeros(0)
+        clear()
 
 
 # --------------------------------------------------------------------------
@@ -354,14 +426,27 @@ def recorded_rule(model: nn.Module) -> tuple[str, dict] | None:
 
 
 def network_config(
-    model: nn.Module, steps: int = 1, init: str | None = None, **init_params
+    model: nn.Module,
+    steps: int = 1,
+    init: str | None = None,
+    *,
+    recurrent_fraction: float | None = None,
+    **init_params,
 ) -> NetworkConfig:
     """The :class:`~snninit.config.NetworkConfig` that describes ``model`` exactly.
 
-    Possible when the model is an encoding ``Leaky`` followed by ``L`` pairs
-    (``nn.Linear(n, n)`` without bias or with zero bias, ``Leaky``), all
-    neurons alike (theta, beta, reset, ``reset_delay=True``, spike value 1).
-    ``init`` defaults to the rule recorded by :func:`init_snntorch`.
+    Possible when the model is an encoding neuron followed by ``L`` pairs
+    (``nn.Linear(n, n)`` without bias or with zero bias, neuron), all
+    neurons alike (theta, beta, reset, ``reset_delay=True``, spike value 1,
+    one neuron model): ``Leaky`` (``neuron="leaky"``), ``Synaptic``
+    (``"synaptic"``, one ``alpha``, subtract or no reset) or, after an
+    encoding ``Leaky`` (our recurrent networks' encoding layer has no
+    recurrence), ``RLeaky`` (``"recurrent"``, all-to-all ``nn.Linear``
+    recurrence with zero bias, subtract or no reset).
+    ``init`` defaults to the rule recorded by :func:`init_snntorch`;
+    ``recurrent_fraction`` (``RLeaky`` models) to the one recorded there
+    (else the config's default): the share of the rule's variance the
+    recurrent weights got.
 
     Raises
     ------
@@ -372,9 +457,11 @@ def network_config(
     layout = _layout(model)
     steps = check_limit("steps", steps)
     if not layout.has_encoding:
-        raise ValueError("the model has no encoding layer (it does not start with a Leaky)")
+        raise ValueError(
+            "the model has no encoding layer (it does not start with a neuron, e.g. a Leaky)"
+        )
     if len(layout.neurons) != len(layout.weights) + 1:
-        raise ValueError("the model does not end with a Leaky after every weight layer")
+        raise ValueError("the model does not end with a neuron after every weight layer")
     for leaf in layout.leaves:
         if leaf.kind == "other" and not isinstance(leaf.module, (nn.Identity, nn.Dropout)):
             raise ValueError(
@@ -394,10 +481,7 @@ def network_config(
             )
         if w.module.bias is not None and bool(torch.any(w.module.bias != 0)):
             raise ValueError(f"layer {w.name!r} has a non-zero bias")
-    params = {n.params for n in layout.neurons}
-    if len(params) != 1:
-        raise ValueError("the Leaky layers differ in threshold, leak, reset or spike value")
-    p = params.pop()
+    p = _one_neuron_model(layout)
     if not p.reset_delay:
         raise ValueError("reset_delay=False has no counterpart in the simulated network")
     if p.graded != 1.0:
@@ -410,24 +494,33 @@ def network_config(
                 "the model's init rule is unknown (not set by init_snntorch); pass init="
             )
         init, init_params = recorded[0], {**recorded[1], **init_params}
-    cfg = NetworkConfig(
+    if p.neuron == "recurrent":
+        if recurrent_fraction is None and from_record:
+            recurrent_fraction = model.snninit_init[-1].get("recurrent_fraction")
+    elif recurrent_fraction is not None:
+        raise ValueError("recurrent_fraction is for models of snntorch.RLeaky layers only")
+    cfg = neuron_config(
+        p,
         width=width,
         layers=len(layout.weights),
         steps=steps,
-        theta=p.theta,
-        beta=p.beta,
-        reset=p.reset,
         init=init,
         init_params=init_params,
+        recurrent_fraction=recurrent_fraction,
     )
     if from_record:
         # the config's rule must give the moments the weights were drawn with (a rule
         # may depend on steps, or have measured data the config cannot reproduce)
         mean, var = layer_weight_moments(cfg)
+        rec_mean, rec_var = recurrent_weight_moments(cfg)
         used = model.snninit_init
+        drawn = [(r["mean"], r["var"], r.get("recurrent_mean", 0.0), r.get("recurrent_var", 0.0))
+                 for r in used]
         if not (
-            np.allclose(var, [r["var"] for r in used], rtol=1e-9, atol=0.0)
-            and np.allclose(mean, [r["mean"] for r in used], rtol=1e-9, atol=1e-15)
+            np.allclose(var, [d[1] for d in drawn], rtol=1e-9, atol=0.0)
+            and np.allclose(mean, [d[0] for d in drawn], rtol=1e-9, atol=1e-15)
+            and np.allclose(rec_var, [d[3] for d in drawn], rtol=1e-9, atol=0.0)
+            and np.allclose(rec_mean, [d[2] for d in drawn], rtol=1e-9, atol=1e-15)
         ):
             steps_used = sorted({r["steps"] for r in used})
             raise ValueError(
@@ -436,6 +529,54 @@ def network_config(
                 "that depends on the number of steps, or one that measured data)"
             )
     return cfg
+
+
+def neuron_config(p: NeuronParams, *, recurrent_fraction=None, **fields) -> NetworkConfig:
+    """The :class:`NetworkConfig` of neurons ``p`` (model, threshold, leak, reset) and ``fields``.
+
+    ``recurrent_fraction`` is used for ``RLeaky`` neurons only (None: the
+    config's default).
+    """
+    model = {"neuron": p.neuron}
+    if p.alpha is not None:
+        model["alpha"] = p.alpha
+    if p.neuron == "recurrent":
+        model["recurrent_fraction"] = recurrent_fraction
+    return NetworkConfig(theta=p.theta, beta=p.beta, reset=p.reset, **model, **fields)
+
+
+def _one_neuron_model(layout: _Layout) -> NeuronParams:
+    """The neurons' one parameter set; or ValueError."""
+    enc, hidden = layout.neurons[0].params, [n.params for n in layout.neurons[1:]]
+    params = set(hidden) or {enc}
+    if len(params) != 1:
+        raise ValueError(
+            "the neuron layers differ in model, threshold, leak, reset, alpha or spike value"
+        )
+    p = params.pop()
+    if p.neuron == "recurrent":
+        # our recurrent networks feed the input to a plain leaky encoding layer
+        if enc != dataclasses.replace(p, neuron="leaky"):
+            raise ValueError(
+                "a model of RLeaky layers is one of our recurrent networks only after an "
+                "encoding snntorch.Leaky with the same threshold, leak and reset (the "
+                "encoding layer has no recurrence)"
+            )
+        for leaf in layout.neurons[1:]:
+            bias = leaf.module.recurrent.bias
+            if bias is not None and bool(torch.any(bias != 0)):
+                raise ValueError(f"the recurrent layer of {leaf.name!r} has a non-zero bias")
+    elif enc != p:
+        raise ValueError(
+            "the neuron layers differ in model, threshold, leak, reset, alpha or spike value"
+        )
+    if p.neuron != "leaky" and p.reset == "zero":
+        raise ValueError(
+            f"the zero reset of snntorch's {'Synaptic' if p.neuron == 'synaptic' else 'RLeaky'} "
+            "zeroes the whole new membrane (the step's input too), unlike Leaky's and ours: "
+            "no simulated counterpart (use reset_mechanism='subtract' or 'none')"
+        )
+    return p
 
 
 def model_weights(model: nn.Module) -> list[np.ndarray]:
@@ -452,6 +593,30 @@ def model_weights(model: nn.Module) -> list[np.ndarray]:
         pre = layout.neuron_of_layer(w.layer - 1)
         g = 1.0 if pre is None else pre.params.graded
         out.append(w.module.weight.detach().to(torch.float64).cpu().numpy() * g)
+    return out
+
+
+def model_recurrent_weights(model: nn.Module) -> list[np.ndarray]:
+    """The recurrent weights ``V_l`` (``(n, n)``, float64) of the model's ``RLeaky`` layers.
+
+    One per hidden neuron layer, in order (the ``recurrent_weights`` of
+    :func:`snninit.montecarlo.run_network`); each multiplied by the layer's
+    own spike value, as :func:`model_weights` does.
+
+    Raises
+    ------
+    ValueError
+        If a hidden neuron layer is not an ``RLeaky``.
+    """
+    out = []
+    for leaf in _layout(model).neurons:
+        if leaf.layer == 0:
+            continue
+        rec = recurrent_module(leaf.module)
+        if rec is None:
+            raise ValueError(f"neuron layer {leaf.name!r} is not an snntorch.RLeaky")
+        weight = rec.weight.detach().to(torch.float64).cpu().numpy()
+        out.append(weight * leaf.params.graded)
     return out
 
 

@@ -111,10 +111,11 @@ def test_conv_model_is_initialised_with_torch_fan_in():
     [
         (lambda: snn.Leaky(beta=0.5, inhibition=True), "inhibition"),
         (lambda: snn.Leaky(beta=0.5, threshold=torch.tensor([1.0, 2.0])), "one value"),
-        (lambda: snn.Synaptic(alpha=0.9, beta=0.5), "Synaptic"),
+        (lambda: snn.Lapicque(beta=0.5), "Leaky, Synaptic or RLeaky.*got Lapicque"),
+        (lambda: snn.RLeaky(beta=0.5, all_to_all=False), "all_to_all=False"),
         (lambda: nn.ReLU(), "ReLU"),
     ],
-    ids=["inhibition", "per-neuron-threshold", "synaptic", "relu"],
+    ids=["inhibition", "per-neuron-threshold", "lapicque", "one-to-one-rleaky", "relu"],
 )
 def test_unsupported_neurons_are_refused(neuron, match):
     with warnings.catch_warnings():
@@ -127,9 +128,9 @@ def test_unsupported_neurons_are_refused(neuron, match):
 def test_structural_errors_are_explained():
     with pytest.raises(ValueError, match="nn.Sequential"):
         st.init_snntorch(nn.Linear(3, 3))
-    with pytest.raises(ValueError, match="without an snntorch.Leaky in between"):
+    with pytest.raises(ValueError, match="without an snntorch neuron"):
         st.init_snntorch(nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3), snn.Leaky(beta=0.5)))
-    with pytest.raises(ValueError, match="no snntorch.Leaky"):
+    with pytest.raises(ValueError, match="no snntorch neuron"):
         st.init_snntorch(nn.Sequential(nn.Linear(3, 3)))
 
 
