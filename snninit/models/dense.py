@@ -7,7 +7,8 @@
   weights (:mod:`snninit.montecarlo.kernels` re-exports it) and the
   data-driven stacks run it.
 * :func:`dense_stack`: one network of DESIGN.md 1b, the encoding layer on
-  ``c I`` followed by ``layers`` dense LIF layers of :func:`lif_layer`, whose
+  ``c I`` followed by ``layers`` dense layers of the config's feed-forward neuron
+  model (:func:`~snninit.models.neurons.neuron_layer`), whose
   weights a callback chooses layer by layer from the activity below (the
   data-driven protocol: :func:`snninit.theory.rules.data_driven_network`,
   :mod:`snninit.montecarlo.datadriven`).
@@ -20,7 +21,8 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit
 
-from .leaky import RESET_CODES, lif_layer
+from .leaky import RESET_CODES
+from .neurons import neuron_layer
 
 __all__ = ["matrix_drive", "dense_stack"]
 
@@ -55,12 +57,14 @@ def dense_stack(cfg, rng: np.random.Generator, choose: Callable) -> np.ndarray:
     with ``s`` the ``(steps, width)`` 0/1 spikes of layer ``l - 1``; ``None``
     ends the network as well, else ``W_l`` (``(width, width)``, row ``i``
     feeds neuron ``i``) drives layer ``l`` through :func:`matrix_drive` and
-    :func:`lif_layer`. ``choose`` draws the weights from the same ``rng``, so
-    one generator fixes the whole network.
+    the neuron model's layer kernel (``neuron="recurrent"``: ValueError).
+    ``choose`` draws the weights from the same ``rng``, so one generator fixes
+    the whole network.
 
     ``cfg`` is a :class:`~snninit.config.NetworkConfig` (assumed valid: the
     callers check it); only ``width``, ``layers``, ``steps``, ``beta``,
-    ``theta``, ``reset``, ``reset_decay`` and ``input_factor`` are read.
+    ``theta``, ``reset``, ``reset_decay``, ``input_factor`` and the neuron
+    model with its parameters are read.
 
     Returns
     -------
@@ -68,13 +72,19 @@ def dense_stack(cfg, rng: np.random.Generator, choose: Callable) -> np.ndarray:
         Spike count of every layer at every step (0 above a layer that ended
         the network).
     """
+    if cfg.neuron == "recurrent":
+        raise ValueError(
+            "the data-driven stack has feed-forward layers only; neuron='recurrent' is "
+            "not supported here"
+        )
     reset = RESET_CODES[cfg.reset]
+    code, neuron_params = cfg.neuron_code, cfg.neuron_params
     n, T, L = cfg.width, cfg.steps, cfg.layers
     counts = np.zeros((L + 1, T), dtype=np.int64)
     u = np.empty((T, n))
     s = np.zeros((T, n), dtype=np.uint8)
     u[:, :] = cfg.input_factor * rng.standard_normal(n)[None, :]
-    lif_layer(u, s, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+    neuron_layer(u, s, code, cfg.beta, cfg.theta, reset, cfg.reset_decay, *neuron_params)
     for layer in range(L):
         counts[layer] = s.sum(axis=1)
         if not s.any():
@@ -85,7 +95,8 @@ def dense_stack(cfg, rng: np.random.Generator, choose: Callable) -> np.ndarray:
         s_next = np.zeros((T, n), dtype=np.uint8)
         u = np.empty((T, n))
         matrix_drive(w, s, u)
-        lif_layer(u, s_next, cfg.beta, cfg.theta, reset, cfg.reset_decay)
+        neuron_layer(u, s_next, code, cfg.beta, cfg.theta, reset, cfg.reset_decay,
+                     *neuron_params)
         s = s_next
     counts[L] = s.sum(axis=1)
     return counts

@@ -97,7 +97,7 @@ def simulate_data_driven(cfg: NetworkConfig, reps: int = 10, seed: int = 0):
     import xarray as xr
 
     cfg = check_config(cfg)
-    check_neuron(cfg, ("leaky",), "simulate_data_driven")
+    check_neuron(cfg, ("leaky", "synaptic", "adaptive"), "simulate_data_driven")
     _data_driven_rule(cfg)
     reps = check_int("reps", reps, low=1)
     seed = check_int("seed", seed, low=0)

@@ -101,7 +101,7 @@ import numpy as np
 from .._checks import check_bool, check_choice, check_finite_array, check_int, check_real
 from .._lazy import lazy_exports
 from ..config import NetworkConfig, check_config, check_limit
-from .rules import InitRule, data_driven_network, register_rule
+from .rules import InitRule, data_driven_network, psp_params, register_rule
 
 __all__ = [
     "psp_kernel_sums",
@@ -125,14 +125,17 @@ _HORIZONS = ("finite", "stationary")
 
 
 def psp_kernel_sums_symbolic():
-    """``eps_bar`` and ``eps_hat`` of the kernel ``eps[k] = beta^k``, derived with sympy.
+    """``eps_bar`` and ``eps_hat`` of the PSP kernels, derived with sympy.
 
     Returns
     -------
     dict
         ``eps_bar_T``, ``eps_hat_T`` (sums over ``k = 0..T-1``, piecewise in
         ``beta``) and ``eps_bar_inf``, ``eps_hat_inf`` (``T -> infinity`` for
-        ``0 <= beta < 1``), as sympy expressions in symbols ``beta``, ``T``.
+        ``0 <= beta < 1``), as sympy expressions in symbols ``beta``, ``T``;
+        ``eps_bar_inf_synaptic``, ``eps_hat_inf_synaptic``: the same limits for
+        the synaptic kernel ``sum_{j<=k} alpha^j beta^(k-j)`` (``0 < alpha,
+        beta < 1``, ``alpha != beta``), in ``alpha``, ``beta``.
     """
     import sympy as sp
 
@@ -147,35 +150,70 @@ def psp_kernel_sums_symbolic():
     eps_bar_inf = sp.summation(b**k, (k, 0, sp.oo)).args[0][0]
     eps_hat_inf = sp.summation(b ** (2 * k), (k, 0, sp.oo)).args[0][0]
     assert sp.simplify(eps_bar_inf.subs(b, sp.Rational(1, 2)) - lim_bar) == 0
+    # the synaptic kernel eps[k] = (b^(k+1) - a^(k+1)) / (b - a) (a != b), summed to
+    # infinity for 0 < a, b < 1: geometric series term by term
+    a = sp.Symbol("a", positive=True)
+    r = sp.Symbol("r", positive=True)
+    geo = sp.summation(r**k, (k, 0, sp.oo)).args[0][0]  # 1 / (1 - r), |r| < 1
+    syn_bar = sp.simplify((b * geo.subs(r, b) - a * geo.subs(r, a)) / (b - a))
+    syn_hat = sp.simplify(
+        (b**2 * geo.subs(r, b**2) - 2 * a * b * geo.subs(r, a * b) + a**2 * geo.subs(r, a**2))
+        / (b - a) ** 2
+    )
+    alpha = sp.Symbol("alpha", nonnegative=True)
     return {
         "eps_bar_T": eps_bar_T,
         "eps_hat_T": eps_hat_T,
         "eps_bar_inf": eps_bar_inf.subs(b, beta),
         "eps_hat_inf": eps_hat_inf.subs(b, beta),
+        "eps_bar_inf_synaptic": syn_bar.subs({a: alpha, b: beta}),
+        "eps_hat_inf_synaptic": syn_hat.subs({a: alpha, b: beta}),
         "beta": beta,
+        "alpha": alpha,
         "T": T,
     }
 
 
-def psp_kernel_sums(beta, steps, horizon="finite"):
-    """Numerical ``(eps_bar, eps_hat)`` of ``eps[k] = beta^k`` (see module docstring).
+def psp_kernel_sums(beta, steps, horizon="finite", alpha=0.0):
+    """Numerical ``(eps_bar, eps_hat)`` of the neuron's PSP kernel (see module docstring).
 
-    ``horizon="finite"``: sums over ``k < steps``; ``"stationary"``: the
-    ``T -> infinity`` limits (``beta < 1`` required).
+    The kernel is the free membrane's response to one input spike at ``k =
+    0``: ``eps[k] = beta^k`` for the leaky neuron (``alpha = 0``), and for the
+    current-based ``synaptic`` neuron (``I^k = alpha I^{k-1} + c^k``, ``u^k =
+    beta u^{k-1} + I^k``) the two filters in series, ``eps[k] = sum_{j<=k}
+    alpha^j beta^(k-j)``. ``horizon="finite"``: ``eps_bar = sum_{k<T} eps[k]``,
+    ``eps_hat = sum_{k<T} eps[k]^2``; ``"stationary"``: the ``T -> infinity``
+    limits (``beta < 1`` and ``alpha < 1`` required): ``1 / ((1 - alpha) (1 -
+    beta))`` and ``(1 + alpha beta) / ((1 - alpha^2) (1 - beta^2) (1 - alpha
+    beta))`` (:func:`psp_kernel_sums_symbolic`).
     """
     beta = check_real("beta", beta, low=0.0, high=1.0)
+    alpha = check_real("alpha", alpha, low=0.0, high=1.0)
     steps = check_limit("steps", steps)
     check_choice("horizon", horizon, _HORIZONS)
     if horizon == "stationary":
-        if beta >= 1.0:
+        if beta >= 1.0 or alpha >= 1.0:
             raise ValueError(
-                "horizon='stationary' needs beta < 1 (the kernel sums diverge); got beta=1.0"
+                "horizon='stationary' needs beta < 1 and alpha < 1 (the kernel sums "
+                f"diverge); got beta={beta!r}, alpha={alpha!r}"
             )
-        return 1.0 / (1.0 - beta), 1.0 / (1.0 - beta * beta)
-    if beta == 1.0:
-        return float(steps), float(steps)
-    k = np.arange(steps)
-    return float(np.sum(beta**k)), float(np.sum(beta ** (2 * k)))
+        ab = alpha * beta
+        bar = 1.0 / ((1.0 - alpha) * (1.0 - beta))
+        hat = (1.0 + ab) / ((1.0 - alpha * alpha) * (1.0 - beta * beta) * (1.0 - ab))
+        return bar, hat
+    if alpha == 0.0:
+        if beta == 1.0:
+            return float(steps), float(steps)
+        k = np.arange(steps)
+        return float(np.sum(beta**k)), float(np.sum(beta ** (2 * k)))
+    # the two filters run on one spike: exact for alpha == beta too
+    eps = np.empty(steps)
+    current = membrane = 0.0
+    for k in range(steps):
+        current = alpha * current + (1.0 if k == 0 else 0.0)
+        membrane = beta * membrane + current
+        eps[k] = membrane
+    return float(eps.sum()), float(np.sum(eps * eps))
 
 
 def _check_targets(theta, mu_u, xi):
@@ -235,6 +273,7 @@ def fluctuation_layer_moments(
     *,
     horizon="finite",
     bernoulli=False,
+    alpha=0.0,
 ):
     """Weight mean and variance that give the free membrane ``mu_U`` and ``sigma_U``.
 
@@ -262,6 +301,10 @@ def fluctuation_layer_moments(
         Kernel sums over ``steps`` steps or their ``T -> infinity`` limits.
     bernoulli : bool
         Bernoulli (``nu (1 - nu)``) instead of Poisson (``nu``) spike variance.
+    alpha : float
+        Synaptic decay of the neurons fed (``neuron="synaptic"``; 0: the
+        leaky kernel ``beta^k``, also that of ``adaptive`` and, per input,
+        ``recurrent`` neurons, whose free membranes integrate as ``leaky``'s).
 
     Returns
     -------
@@ -275,7 +318,7 @@ def fluctuation_layer_moments(
     """
     n_in = check_int("n_in", n_in, low=1)
     theta, mu_u, xi = _check_targets(theta, mu_u, xi)
-    eps_bar, eps_hat = psp_kernel_sums(beta, steps, horizon)
+    eps_bar, eps_hat = psp_kernel_sums(beta, steps, horizon, alpha)
     bernoulli = check_bool("bernoulli", bernoulli)
     total, spike_var = _summed_rates(
         rates_in,
@@ -336,7 +379,12 @@ def _mean(n_in, theta, beta, steps, **p):
 def _check(cfg: NetworkConfig) -> None:
     p = _params(cfg.init_params)
     _check_targets(cfg.theta, p["mu_u"], p["xi"])
-    psp_kernel_sums(cfg.beta, cfg.steps, p["horizon"])
+    psp_kernel_sums(cfg.beta, cfg.steps, p["horizon"], **psp_params(cfg))
+    if cfg.neuron == "recurrent" and p["nu"] is None:
+        raise ValueError(
+            "init='fluctuation' for neuron='recurrent' needs init_params['nu'] (its "
+            "data-driven calibration network has feed-forward layers only)"
+        )
 
 
 def fluctuation_calibration(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -394,24 +442,31 @@ def _per_layer(cfg: NetworkConfig):
         return mean.copy(), var.copy()
     m, v = fluctuation_layer_moments(
         p["nu"], cfg.width, cfg.theta, cfg.beta, cfg.steps, p["mu_u"], p["xi"],
-        horizon=p["horizon"], bernoulli=p["bernoulli"],
+        horizon=p["horizon"], bernoulli=p["bernoulli"], **psp_params(cfg),
     )
     return np.full(cfg.layers, m), np.full(cfg.layers, v)
 
 
 def _from_activity(rates_in, n_in, theta, beta, steps, *, mu_u=0.0, xi=1.0, nu=None,
-                   horizon="finite", bernoulli=False, inhibitory=0):
+                   horizon="finite", bernoulli=False, inhibitory=0, alpha=0.0):
     """The rule's ``from_activity`` hook (see :class:`~snninit.theory.rules.InitRule`).
 
     :func:`fluctuation_layer_moments` at the measured rates ``rates_in``; a
     given ``nu`` stands in for them (the published constant-rate rule, the
     closed form), so that every user of the hook gives the closed form's
-    weights. With ``inhibitory = n_i`` (Dale's law, the last ``n_i`` of the
-    ``n_in`` inputs inhibitory): :func:`dale_layer_moments`'s scales ``(a_E,
-    a_I)`` at the rates of each population.
+    weights (``rates_in=None`` then). ``alpha``: the synaptic decay of
+    ``synaptic`` neurons (their PSP kernel). With ``inhibitory = n_i`` (Dale's
+    law, the last ``n_i`` of the ``n_in`` inputs inhibitory):
+    :func:`dale_layer_moments`'s scales ``(a_E, a_I)`` at the rates of each
+    population (leaky kernel).
     """
     if nu is not None:
         rates_in = check_real("nu", nu, low=0.0, high=1.0, low_open=True)
+    elif rates_in is None:
+        raise ValueError(
+            "init='fluctuation' with nu=None is data-driven: it needs the presynaptic "
+            "rates (measured by forward passes), or pass nu="
+        )
     if inhibitory:
         n_in = check_int("n_in", n_in, low=2)
         n_i = check_int("inhibitory", inhibitory, low=1, high=n_in - 1)
@@ -425,14 +480,14 @@ def _from_activity(rates_in, n_in, theta, beta, steps, *, mu_u=0.0, xi=1.0, nu=N
         )
         return scales.scale_e, scales.scale_i
     return fluctuation_layer_moments(
-        rates_in, n_in, theta, beta, steps, mu_u, xi, horizon=horizon, bernoulli=bernoulli
+        rates_in, n_in, theta, beta, steps, mu_u, xi, horizon=horizon, bernoulli=bernoulli,
+        alpha=alpha,
     )
 
 
 FLUCTUATION_RULE = register_rule(
     InitRule(
         name="fluctuation",
-        neurons=("leaky",),  # derived for the plain LIF (issue 17 extends it)
         variance=_variance,
         mean=_mean,
         params=dict(_DEFAULTS),
@@ -444,8 +499,12 @@ FLUCTUATION_RULE = register_rule(
             "membrane (no threshold, no reset) has mean mu_U = mu_u and sd sigma_U = "
             "(theta - mu_u) / xi under Campbell's theorem: presynaptic spikes independent "
             "over neurons and time at rate nu (given, or measured layer by layer with "
-            "forward passes when nu=None), kernel beta^k summed over the steps "
-            "(horizon='finite') or to infinity ('stationary')."
+            "forward passes when nu=None), the neuron's PSP kernel (beta^k; for "
+            "neuron='synaptic' the two filters, sum_j alpha^j beta^(k-j)) summed over the "
+            "steps (horizon='finite') or to infinity ('stationary'). Adaptation and "
+            "recurrent feedback are ignored like threshold and reset (the free membrane); "
+            "for neuron='recurrent' the moments are split (1 - f) / f between feed-forward "
+            "and recurrent weights at equal rates (stork's split), and nu must be given."
         ),
     )
 )

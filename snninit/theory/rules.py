@@ -110,8 +110,11 @@ class InitRule:
         threshold ``theta`` and leak ``beta`` over ``steps`` steps, given the
         measured presynaptic rates ``rates_in`` (spikes per step: one per
         presynaptic neuron, an array of length ``n_in``, or their mean, a
-        float, where the inputs are not one neuron each, e.g. convolutions)
-        and the rule's resolved parameters ``params`` (:meth:`resolve_params`).
+        float, where the inputs are not one neuron each, e.g. convolutions;
+        None where the rule's parameters stand in for the data, else a
+        ``ValueError``), the rule's resolved parameters ``params``
+        (:meth:`resolve_params`) and, for ``synaptic`` neurons, their
+        ``alpha`` (:func:`psp_params`).
         A rule may also accept ``inhibitory=n_i`` (an int in ``[1, n_in)``):
         then the layer obeys Dale's law, its last ``n_i`` inputs inhibitory
         (weights ``-Exp(a_I)``), the others excitatory (``Exp(a_E)``), and the
@@ -385,6 +388,16 @@ def _rule_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
     return np.full(cfg.layers, float(mean)), np.full(cfg.layers, float(var))
 
 
+def psp_params(cfg: NetworkConfig) -> dict:
+    """The neuron parameters that shape a free membrane's PSP kernel, as keywords.
+
+    ``{"alpha": cfg.alpha}`` for ``neuron="synaptic"`` (the synaptic
+    filter), ``{}`` for the others (the leaky kernel ``beta^k``). A rule that
+    supports ``synaptic`` neurons takes them in its ``from_activity`` hook.
+    """
+    return {"alpha": float(cfg.alpha)} if cfg.neuron == "synaptic" else {}
+
+
 def data_driven_network(cfg: NetworkConfig, rng: np.random.Generator):
     """One network of ``cfg`` whose rule sets every layer from the activity below.
 
@@ -425,7 +438,7 @@ def data_driven_network(cfg: NetworkConfig, rng: np.random.Generator):
             f"init rule {cfg.init!r} is not data-driven (it has no from_activity hook); "
             f"data-driven rules: {data_driven or 'none'}"
         )
-    params = rule.resolve_params(cfg.init_params)
+    params = {**rule.resolve_params(cfg.init_params), **psp_params(cfg)}
     n, L = cfg.width, cfg.layers
     means, vars_, rates = np.full(L, np.nan), np.full(L, np.nan), np.zeros(L)
 

@@ -252,15 +252,15 @@ def _initialise_layers(
         if pre is None and first_layer == "unit":
             mean, var, how = *_first_layer_moments(n_in, x), "unit"
         elif r.needs_data:
+            # the neuron's PSP kernel (Synaptic: alpha) reaches the rule through its hook
+            hook_params = {**r.resolve_params(rule_params), **_psp_params(p)}
             try:  # parameters may stand in for the data (fluctuation with nu=...)
-                mean, var = rule_moments(
-                    rule, n_in, p.theta, p.beta, steps, _allow_data=True, **rule_params
-                )
+                mean, var = r.from_activity(None, n_in, p.theta, p.beta, steps, **hook_params)
                 how = "rule"
             except ValueError as exc:
                 if trains is None:
                     trains = _SpikeTrains(layout, x, steps) if x is not None else None
-                mean, var = _data_driven_moments(r, trains, w, pre, x, rule_params, exc)
+                mean, var = _data_driven_moments(r, trains, w, pre, x, hook_params, exc)
                 how = "data"
         elif r.per_layer is not None:
             (mean, var), _ = per_layer(n_in)
@@ -278,7 +278,13 @@ def _initialise_layers(
                 _, (rec_mean, rec_var) = per_layer(n_rec)
             else:
                 (mean, var), _ = recurrent_split(mean, var, recurrent_fraction)
-                total = rule_moments(rule, n_rec, p.theta, p.beta, steps, **rule_params)
+                if how == "data":  # the layer's own rates: the split assumes the same
+                    total = _data_driven_moments(r, trains, w, pre, x, hook_params, None,
+                                                 n_in=n_rec)
+                elif r.needs_data:
+                    total = r.from_activity(None, n_rec, p.theta, p.beta, steps, **hook_params)
+                else:
+                    total = rule_moments(rule, n_rec, p.theta, p.beta, steps, **rule_params)
                 _, (rec_mean, rec_var) = recurrent_split(*total, recurrent_fraction)
             # the layer's own spikes, worth g each, feed the recurrence
             own = p.graded
@@ -395,6 +401,8 @@ class _SpikeTrains:
 
     def rates(self, neuron: _Leaf) -> np.ndarray:
         """Per-neuron spike rate of ``neuron`` (mean over batch and steps)."""
+        if neuron is self.leaf:  # asked again (an RLeaky's recurrence after its input)
+            return self.last_rates
         leaves = self.layout.leaves
         start = 0 if self.leaf is None else leaves.index(self.leaf) + 1
         if self.leaf is not None and leaves.index(neuron) < start:
@@ -411,14 +419,26 @@ class _SpikeTrains:
         run_model(segment, feed, self.steps, record)
         self.leaf, self.trains = neuron, trains
         fired = torch.stack([(t.reshape(t.shape[0], -1) != 0).double() for t in trains])
-        return fired.mean(dim=(0, 1)).cpu().numpy()
+        self.last_rates = fired.mean(dim=(0, 1)).cpu().numpy()
+        return self.last_rates
 
 
-def _data_driven_moments(r, trains, w, pre, x, rule_params, why):
-    """``r.from_activity`` at the measured rates of the Leaky ``pre`` feeding ``w``.
+def _psp_params(p) -> dict:
+    """The PSP-kernel keywords of a data-driven rule's hook for neurons ``p``.
+
+    As :func:`snninit.theory.rules.psp_params` for a config: ``alpha`` for
+    ``Synaptic`` neurons, nothing for the others.
+    """
+    return {"alpha": p.alpha} if p.neuron == "synaptic" else {}
+
+
+def _data_driven_moments(r, trains, w, pre, x, hook_params, why, n_in=None):
+    """``r.from_activity`` at the measured rates of the neuron ``pre`` feeding ``w``.
 
     The rates are one per presynaptic neuron (length ``n_in``), or their mean
-    (a float) when the layer's inputs are not one neuron each (convolutions).
+    (a float) when the layer's inputs are not one neuron each (convolutions,
+    or ``n_in`` given: another fan-in, the recurrence's). ``hook_params``
+    are the rule's resolved parameters and the neuron's PSP keywords.
     """
     if x is None:
         raise ValueError(
@@ -430,9 +450,7 @@ def _data_driven_moments(r, trains, w, pre, x, rule_params, why):
             "is fed by the raw input; use first_layer='unit' (or an encoding Leaky)"
         )
     rates = trains.rates(pre)
-    n_in = fan_in(w.module)
+    n_in = fan_in(w.module) if n_in is None else n_in
     measured = rates if rates.size == n_in else float(rates.mean())
     post = trains.layout.neuron_of_layer(w.layer).params
-    return r.from_activity(
-        measured, n_in, post.theta, post.beta, trains.steps, **r.resolve_params(rule_params)
-    )
+    return r.from_activity(measured, n_in, post.theta, post.beta, trains.steps, **hook_params)

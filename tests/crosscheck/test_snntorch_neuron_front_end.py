@@ -3,7 +3,8 @@
 * ``network_config`` recognises them (``neuron="synaptic"`` / ``"recurrent"``)
   and refuses what has no simulated counterpart, in one line;
 * ``init_snntorch`` gives the feed-forward and recurrent weights the rule's
-  split (``recurrent_fraction``) and refuses rules derived for other models;
+  split (``recurrent_fraction``), the fluctuation rule the model's PSP kernel,
+  and refuses rules derived for other models;
 * ``diagnose`` in float64 equals our simulation of the same weights spike
   for spike, and its prediction agrees with independently initialised
   networks (family false-failure rate 1e-3);
@@ -108,8 +109,8 @@ def test_a_non_zero_recurrent_bias_has_no_counterpart():
 
 
 def test_rules_derived_for_the_leaky_model_refuse_the_others():
-    with pytest.raises(ValueError, match="init='fluctuation' supports neuron in"):
-        st.init_snntorch(synaptic_mlp(16, 2), rule="fluctuation", nu=0.1)
+    with pytest.raises(ValueError, match="init='diffusion' supports neuron in"):
+        st.init_snntorch(synaptic_mlp(16, 2), rule="diffusion", steps=4)
     with pytest.raises(ValueError, match="recurrent_fraction is for models with"):
         st.init_snntorch(synaptic_mlp(16, 2), recurrent_fraction=0.2)
     with pytest.raises(ValueError, match="recurrent_fraction must be"):
@@ -182,3 +183,25 @@ def test_save_and_load_keep_the_model(tmp_path, kind):
     for (k, a), (_, b) in zip(model.state_dict().items(), back.state_dict().items()):
         assert torch.equal(a, b), k
     assert st.network_config(back, steps=5) == st.network_config(model, steps=5)
+
+
+def test_fluctuation_rule_uses_the_synaptic_kernel_and_the_recurrent_split():
+    """With a given rate the weights are the config's closed form; measured rates work too."""
+    torch.manual_seed(4)
+    syn = st.init_snntorch(synaptic_mlp(60, 2, alpha=0.5), rule="fluctuation", nu=0.2, steps=6)
+    cfg = si.NetworkConfig(width=60, layers=2, steps=6, neuron="synaptic", alpha=0.5,
+                           init="fluctuation", init_params={"nu": 0.2}, beta=0.5)
+    alpha = syn[0].alpha.item()  # snntorch keeps alpha in float32
+    want = si.theory.fluctuation_layer_moments(0.2, 60, 1.0, syn[0].beta.item(), 6, alpha=alpha)
+    assert [r["var"] for r in syn.snninit_init] == pytest.approx([want[1]] * 2, rel=1e-12)
+    # the synaptic kernel is larger than the leaky one: smaller weights
+    assert want[1] < si.theory.layer_weight_moments(cfg.replace(neuron="leaky", alpha=None))[1][0]
+    rec = st.init_snntorch(rleaky_mlp(60, 2), rule="fluctuation", nu=0.2, steps=6,
+                           recurrent_fraction=0.25)
+    first = rec.snninit_init[0]
+    assert first["recurrent_var"] == pytest.approx(first["var"] / 3, rel=1e-12)
+    x = torch.randn(16, 60, generator=torch.Generator().manual_seed(0))
+    for model in (synaptic_mlp(60, 3), rleaky_mlp(60, 3)):
+        st.init_snntorch(model, x, rule="fluctuation", steps=6)
+        assert {r["rule"] for r in model.snninit_init} == {"fluctuation"}
+        assert all(r["var"] > 0 for r in model.snninit_init)

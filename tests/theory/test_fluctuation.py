@@ -33,6 +33,27 @@ def test_symbolic_kernel_sums_match_numeric(beta, steps):
         assert float(d["eps_hat_inf"].subs(sub)) == pytest.approx(shat, rel=1e-12)
 
 
+@pytest.mark.parametrize("alpha, beta", [(0.3, 0.6), (0.8, 0.5), (0.5, 0.5), (0.9, 0.95)])
+def test_synaptic_kernel_sums(alpha, beta):
+    """Finite sums by brute force; stationary limits symbolic (a != b) and as T -> infinity."""
+    for steps in (1, 2, 9):
+        eps = [sum(alpha**j * beta ** (m - j) for j in range(m + 1)) for m in range(steps)]
+        bar, hat = fl.psp_kernel_sums(beta, steps, alpha=alpha)
+        assert bar == pytest.approx(sum(eps), rel=1e-12)
+        assert hat == pytest.approx(sum(e * e for e in eps), rel=1e-12)
+    sbar, shat = fl.psp_kernel_sums(beta, 1, "stationary", alpha)
+    long = fl.psp_kernel_sums(beta, 3000, alpha=alpha)
+    assert (sbar, shat) == pytest.approx(long, rel=1e-10)
+    if alpha != beta:
+        d = fl.psp_kernel_sums_symbolic()
+        sub = {d["alpha"]: sp.nsimplify(alpha), d["beta"]: sp.nsimplify(beta)}
+        assert float(d["eps_bar_inf_synaptic"].subs(sub)) == pytest.approx(sbar, rel=1e-12)
+        assert float(d["eps_hat_inf_synaptic"].subs(sub)) == pytest.approx(shat, rel=1e-12)
+    assert fl.psp_kernel_sums(beta, 7, alpha=0.0) == fl.psp_kernel_sums(beta, 7)
+    with pytest.raises(ValueError, match="alpha < 1"):
+        fl.psp_kernel_sums(beta, 7, "stationary", 1.0)
+
+
 @pytest.mark.parametrize("theta", [0.5, 1.0, 1.5])
 def test_one_step_unit_target_is_micheli_at_theta_one_sigma(theta):
     # T = 1, mu_U = 0, xi = 1 -> sigma_U = theta; with nu = Q(theta) and theta = 1 this is eq. 10
@@ -55,8 +76,10 @@ Z_PROP = z_bound(1e-6, 24)
     mu_u=st.floats(-1.0, 0.5),
     xi=st.floats(0.5, 3.0),
     bernoulli=st.booleans(),
+    alpha=st.sampled_from([0.0, 0.0, 0.4, 0.9]),
 )
-def test_rule_reproduces_target_membrane_statistics(n, nu, beta, steps, mu_u, xi, bernoulli):
+def test_rule_reproduces_target_membrane_statistics(n, nu, beta, steps, mu_u, xi, bernoulli,
+                                                    alpha):
     """Defining equation: E[u] = mu_U and E_w[Var(u | w)] = sigma_U^2 (Campbell).
 
     sigma_U^2 is the variance over spike realisations at fixed weights, averaged
@@ -68,18 +91,18 @@ def test_rule_reproduces_target_membrane_statistics(n, nu, beta, steps, mu_u, xi
     sigma_u = (theta - mu_u) / xi
     try:
         mean, var = fl.fluctuation_layer_moments(
-            nu, n, theta, beta, steps, mu_u, xi, bernoulli=bernoulli
+            nu, n, theta, beta, steps, mu_u, xi, bernoulli=bernoulli, alpha=alpha
         )
     except ValueError as exc:  # only the documented infeasible case may refuse
         assert "negative weight variance" in str(exc)
-        bar, hat = fl.psp_kernel_sums(beta, steps)
+        bar, hat = fl.psp_kernel_sums(beta, steps, alpha=alpha)
         v = n * nu * (1 - nu) if bernoulli else n * nu
         assert mu_u**2 * v * hat > sigma_u**2 * (n * nu * bar) ** 2
         return
     rng = np.random.default_rng(1234)
     neurons, reps = 200, 64
     w = mean + math.sqrt(var) * rng.standard_normal((neurons, n))
-    u = free_membranes(rng, w, nu, beta, steps, reps, bernoulli)
+    u = free_membranes(rng, w, nu, beta, steps, reps, bernoulli, alpha)
     m_i = u.mean(axis=1)
     v_i = u.var(axis=1, ddof=1)
     assert abs(m_i.mean() - mu_u) < Z_PROP * m_i.std(ddof=1) / math.sqrt(neurons)
