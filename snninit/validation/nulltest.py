@@ -10,6 +10,13 @@ configuration whose exact law is known (the one-step spike-count chain of
 :func:`~snninit.theory.finite_size` is exact for Gaussian weights) and
 counts how often the comparison rejects it.
 
+Over many time steps (``steps > 1``) the exact law known for every neuron
+model (:mod:`snninit.models`) is that of the encoding layer: the dynamic mean
+field computes its statistics exactly from ``I ~ N(0, 1)``
+(:func:`~snninit.theory.dynamic_mean_field`, layer 0). The harness then tests
+the encoding layer's cells at every step: skewed, non-Gaussian membranes of
+each model, with the spread estimated from the sample.
+
 Two paths are measured, as the comparison has two:
 
 * ``spread=True``: the theory states the spread across networks (``*_sd``
@@ -70,8 +77,8 @@ def null_rejections(
     *,
     reps: int = 20,
     alphas: Sequence[float] = (0.05, 1e-3),
-    spread: bool = True,
-    survivors: bool = True,
+    spread: bool | None = None,
+    survivors: bool | None = None,
     first_seed: int = 0,
     method: str = "gram",
 ) -> xr.Dataset:
@@ -81,7 +88,8 @@ def null_rejections(
     ----------
     cfg : NetworkConfig
         One-step configuration (``steps == 1``) with Gaussian weights, so that
-        :func:`~snninit.theory.finite_size` is the exact law.
+        :func:`~snninit.theory.finite_size` is the exact law; or a multi-step
+        one of any neuron model, whose encoding layer is tested (exact there).
     seeds : int
         Number of independent experiments (simulation seeds
         ``first_seed .. first_seed + seeds - 1``), in [1, 100000].
@@ -90,12 +98,14 @@ def null_rejections(
     alphas : sequence of float
         Family-wise false-failure rates at which each experiment's verdict is
         taken (Bonferroni over its tested cells, as :func:`assert_agrees`).
-    spread : bool
+    spread : bool, optional
         Whether the theory states its spread across networks (see the module
-        docstring).
-    survivors : bool
+        docstring). Default: True for one step; for ``steps > 1`` it must be
+        False (the encoding layer's prediction states means only).
+    survivors : bool, optional
         Whether the theory states the survivors' moments (``*_given_alive``);
-        without them the comparison derives them from ``p_extinct``.
+        without them the comparison derives them from ``p_extinct``. Default:
+        True for one step; ``steps > 1``: False (none are stated).
     first_seed : int
         First simulation seed.
     method : str
@@ -110,13 +120,19 @@ def null_rejections(
     """
     cfg = check_config(cfg)
     from ..montecarlo import simulate
-    from ..theory import finite_size
 
-    if cfg.steps != 1 or cfg.weights != "normal":
+    one_step = cfg.steps == 1
+    if one_step and cfg.weights != "normal":
         raise ValueError(
-            "null_rejections needs an exact null: cfg.steps must be 1 and cfg.weights "
-            f"'normal'; got steps={cfg.steps}, weights={cfg.weights!r}"
+            "null_rejections needs an exact null: with steps=1, cfg.weights must be "
+            f"'normal' (the exact chain's weights); got weights={cfg.weights!r}"
         )
+    for name, flag in (("spread", spread), ("survivors", survivors)):
+        if not one_step and flag:
+            raise ValueError(
+                f"{name} must be False for steps > 1: the encoding layer's exact prediction "
+                "states means only"
+            )
     seeds = check_int("seeds", seeds, low=1, high=100_000)
     reps = check_int("reps", reps, low=3, high=10_000)
     first_seed = check_int("first_seed", first_seed, low=0)
@@ -125,9 +141,9 @@ def null_rejections(
     ]
     if not alphas:
         raise ValueError("alphas must hold at least one rate in (0, 1)")
-    spread = check_bool("spread", spread)
-    survivors = check_bool("survivors", survivors)
-    theory = _stripped(finite_size(cfg), spread, survivors)
+    spread = check_bool("spread", one_step if spread is None else spread)
+    survivors = check_bool("survivors", one_step if survivors is None else survivors)
+    theory, truth = _exact_null(cfg, spread, survivors)
     rejected = np.zeros((seeds, len(alphas)), dtype=bool)
     exceed: list[dict[str, int]] = []
     tested: list[dict[str, int]] = []
@@ -164,11 +180,27 @@ def null_rejections(
         spread=int(spread),
         survivors=int(survivors),
         method=method,
-        theory="finite_size (exact chain)"
-        + ("" if spread else " without *_sd companions")
-        + ("" if survivors else ", survivors' moments derived from p_extinct"),
+        theory=truth,
     )
     return ds
+
+
+def _exact_null(cfg: NetworkConfig, spread: bool, survivors: bool) -> tuple[xr.Dataset, str]:
+    """The exact prediction the null test compares with, and its description."""
+    from ..theory import dynamic_mean_field, finite_size
+
+    if cfg.steps == 1:
+        truth = (
+            "finite_size (exact chain)"
+            + ("" if spread else " without *_sd companions")
+            + ("" if survivors else ", survivors' moments derived from p_extinct")
+        )
+        return _stripped(finite_size(cfg), spread, survivors), truth
+    # layer 0 and its SEs are exact whatever the paths (a fixed small number suffices)
+    theory = dynamic_mean_field(cfg, paths=256, seed=0).sel(layer=[0])
+    theory = theory[[v for v in theory.data_vars if "time" in theory[v].dims
+                     and set(theory[v].dims) <= {"layer", "time"}]]
+    return theory, f"dynamic_mean_field, encoding layer (exact; neuron={cfg.neuron!r})"
 
 
 def _clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
