@@ -22,9 +22,31 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .leaky import membrane_update_jit, spike_jit
+from .._checks import check_bool, check_choice, check_int, check_real
+from .leaky import RESETS, membrane_update_jit, spike_jit
 
-__all__ = ["recurrent_layer"]
+__all__ = ["recurrent_layer", "check_kicked_layer"]
+
+
+def check_kicked_layer(gain, beta, theta, reset, reset_decay, steps, kick):
+    """Validate the kicked recurrent layer's parameters (one definition of the protocol).
+
+    The protocol of :mod:`snninit.theory.sustained` (the prediction) and
+    :mod:`snninit.montecarlo.sustained` (the simulation): one recurrent layer,
+    ``u^0 ~ N(0, kick^2)`` per neuron, then only the recurrent input ``V
+    s^{t-1}`` with ``V`` i.i.d., mean 0, variance ``gain / n``. Returns the
+    values (``gain`` in [0, 1e6], ``beta`` in [0, 1], ``theta`` >= 0, a reset
+    of ``RESETS``, ``steps`` in [2, 2000], ``kick`` > 0) or raises a one-line
+    ``ValueError`` naming the parameter.
+    """
+    gain = check_real("gain", gain, low=0.0, high=1e6)
+    beta = check_real("beta", beta, low=0.0, high=1.0)
+    theta = check_real("theta", theta, low=0.0, high=1e6)
+    check_choice("reset", reset, RESETS)
+    reset_decay = check_bool("reset_decay", reset_decay)
+    steps = check_int("steps", steps, low=2, high=2000)
+    kick = check_real("kick", kick, low=0.0, high=1e6, low_open=True)
+    return gain, beta, theta, reset, reset_decay, steps, kick
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")

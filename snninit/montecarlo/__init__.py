@@ -15,6 +15,8 @@ _EXPORTS: dict[str, str] = {
     "simulate_dale_data_driven": "datadriven",
     "dale_split": "datadriven",
     "dale_weights": "datadriven",
+    # the kicked recurrent layer (self-sustained activity, issue 17)
+    "simulate_sustained_activity": "sustained",
     "run_preset": "presets",
     "PRESETS": "presets",
     # parameter sweeps (module name differs from `sweep`, which it would shadow)

@@ -37,6 +37,11 @@ _EXPORTS = {
     "breakup_analysis": "breakup",
     "breakup_outcome": "breakup",
     "dmft_layer_variances": "dmft_rule",
+    # self-sustained activity of recurrent layers (issue 17)
+    "sustained_activity": "sustained",
+    "critical_gain": "sustained",
+    "recurrent_gain": "sustained",
+    "CriticalGain": "sustained",
     # one interface to every prediction (issue 14)
     "predict": "predictions",
     "PREDICTIONS": "predictions",
