@@ -93,6 +93,30 @@ def test_recurrent_layer_runs_the_step():
         np.testing.assert_array_equal(s, ss)
 
 
+def test_recurrent_layer_draws_only_the_rows_it_uses():
+    """Rows of V of neurons that never spike before the last step are never drawn or read.
+
+    The lazily drawn layer leaves them NaN; the plain layer run on that matrix
+    gives the same bits (a NaN row read would poison the membranes).
+    """
+    rng = np.random.default_rng(3)
+    n, T = 80, 12
+    drive = rng.normal(0.0, 1.0, (T, n))
+    drive[:, : n // 2] = -5.0  # half the neurons never fire
+    v_t = np.full((n, n), np.nan)
+    u1, s1 = drive.copy(), np.zeros((T, n), dtype=np.uint8)
+    M.recurrent_layer_drawn(u1, s1, np.random.default_rng(9), 0.0, 0.3, False, v_t, 0.6, 0.8,
+                            RESET["subtract"], False)
+    unused = np.isnan(v_t).all(axis=1)
+    assert unused[: n // 2].all() and not unused.all()
+    assert not np.isnan(v_t[~unused]).any()
+    u2, s2 = drive.copy(), np.zeros((T, n), dtype=np.uint8)
+    M.recurrent_layer(u2, s2, v_t, 0.6, 0.8, RESET["subtract"], False)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(u1, u2)
+    assert np.isfinite(u1).all()
+
+
 def test_run_network_recurrent():
     rng = np.random.default_rng(3)
     cfg = si.NetworkConfig(width=30, layers=2, steps=6, neuron="recurrent")

@@ -25,7 +25,7 @@ from numba import njit
 from .._checks import check_bool, check_choice, check_int, check_real
 from .leaky import RESETS, membrane_update_jit, spike_jit
 
-__all__ = ["recurrent_layer", "check_kicked_layer"]
+__all__ = ["recurrent_layer", "recurrent_layer_drawn", "check_kicked_layer"]
 
 
 def check_kicked_layer(gain, beta, theta, reset, reset_decay, steps, kick):
@@ -61,18 +61,59 @@ def recurrent_layer(u, s, v_t, beta, theta, reset, reset_decay):
     """
     T, n = u.shape
     acc = np.empty(n)
-    for t in range(T):
-        if t == 0:
-            for i in range(n):
-                s[0, i] = 1 if spike_jit(u[0, i], theta) else 0
-            continue
-        acc[:] = 0.0
+    _first_step(u, s, theta)
+    for t in range(1, T):
+        _step(u, s, t, v_t, acc, beta, theta, reset, reset_decay)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def recurrent_layer_drawn(u, s, gen, mu, sd, uniform, v_t, beta, theta, reset, reset_decay):
+    """:func:`recurrent_layer` with ``V`` drawn i.i.d. from ``gen`` as it is needed.
+
+    Row ``j`` of ``v_t`` (the weights leaving neuron ``j``: ``mu + sd z``, or
+    uniform of the same mean and variance) is drawn when neuron ``j`` first
+    spikes at a step before the last, in increasing ``j`` within a step. A
+    neuron that never does so feeds no one, so its row is never drawn: the
+    same law for everything else, and no random numbers spent on it (as the
+    engine's feed-forward ``dense_drive`` skips silent columns). ``v_t``
+    (n, n) is work space.
+    """
+    T, n = u.shape
+    acc = np.empty(n)
+    drawn = np.zeros(n, dtype=np.uint8)
+    half_width = sd * np.sqrt(3.0)
+    _first_step(u, s, theta)
+    for t in range(1, T):
         for j in range(n):
-            if s[t - 1, j] != 0:
-                for i in range(n):
-                    acc[i] += v_t[j, i]
-        for i in range(n):
-            val = membrane_update_jit(u[t - 1, i], s[t - 1, i], u[t, i] + acc[i], beta, theta,
-                                      reset, reset_decay)
-            u[t, i] = val
-            s[t, i] = 1 if spike_jit(val, theta) else 0
+            if s[t - 1, j] != 0 and drawn[j] == 0:
+                drawn[j] = 1
+                if uniform:
+                    for i in range(n):
+                        v_t[j, i] = mu + half_width * (2.0 * gen.random() - 1.0)
+                else:
+                    for i in range(n):
+                        v_t[j, i] = mu + sd * gen.standard_normal()
+        _step(u, s, t, v_t, acc, beta, theta, reset, reset_decay)
+
+
+@njit(inline="always", cache=True)
+def _first_step(u, s, theta):
+    # no recurrent input yet: the membrane is the drive
+    for i in range(u.shape[1]):
+        s[0, i] = 1 if spike_jit(u[0, i], theta) else 0
+
+
+@njit(inline="always", cache=True)
+def _step(u, s, t, v_t, acc, beta, theta, reset, reset_decay):
+    """Step ``t >= 1`` of the recurrent layer: add the rows of last step's spikes, update."""
+    n = u.shape[1]
+    acc[:] = 0.0
+    for j in range(n):
+        if s[t - 1, j] != 0:
+            for i in range(n):
+                acc[i] += v_t[j, i]
+    for i in range(n):
+        val = membrane_update_jit(u[t - 1, i], s[t - 1, i], u[t, i] + acc[i], beta, theta,
+                                  reset, reset_decay)
+        u[t, i] = val
+        s[t, i] = 1 if spike_jit(val, theta) else 0

@@ -23,7 +23,7 @@ from numba import njit
 from ..models.dense import matrix_drive
 from ..models.leaky import RESET_NONE, RESET_SUBTRACT, RESET_ZERO, lif_layer
 from ..models.neurons import RECURRENT, neuron_layer
-from ..models.recurrent import recurrent_layer
+from ..models.recurrent import recurrent_layer_drawn
 
 __all__ = [
     "RESET_SUBTRACT",
@@ -312,7 +312,8 @@ def simulate_rep(
     Draw order from ``gen``: the ``width`` inputs ``I ~ N(0, 1)``, then per
     layer ``1..L`` in order its weights (dense) or input paths (gram) and,
     for ``model == RECURRENT``, its recurrent weights ``V_l`` (``width x
-    width``, :func:`draw_matrix`; dense only). Layer 0 is a layer of the
+    width``, row by row as its neurons first spike:
+    :func:`~snninit.models.recurrent.recurrent_layer_drawn`; dense only). Layer 0 is a layer of the
     neuron ``model`` (:func:`~snninit.models.neurons.neuron_layer`; without
     recurrence) driven by ``input_factor * I`` at every step; layer ``l`` by
     the spikes of layer ``l - 1`` at the same step (and, recurrent, its own
@@ -340,10 +341,9 @@ def simulate_rep(
         else:
             dense_drive(gen, s_prev, mu[layer - 1], math.sqrt(s2[layer - 1]), uniform, u)
         if model == RECURRENT:
-            # drawn as V^T (row j: the weights leaving neuron j), the layout recurrent_layer
-            # adds a spike with
-            draw_matrix(gen, mu_rec[layer - 1], math.sqrt(s2_rec[layer - 1]), uniform, rec)
-            recurrent_layer(u, s, rec, beta, theta, reset, reset_decay)
+            # V^T row by row as the layer's neurons first spike (a silent one feeds no one)
+            recurrent_layer_drawn(u, s, gen, mu_rec[layer - 1], math.sqrt(s2_rec[layer - 1]),
+                                  uniform, rec, beta, theta, reset, reset_decay)
         else:
             neuron_layer(u, s, model, beta, theta, reset, reset_decay, alpha, rho, adaptation)
         layer_moments(

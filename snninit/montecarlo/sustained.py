@@ -1,12 +1,13 @@
 """Simulating the kicked recurrent layer (:mod:`snninit.theory.sustained`'s protocol).
 
-One network per repetition: ``V`` (``width x width``, i.i.d. mean 0, variance
-``gain / width``, drawn transposed by the engine's :func:`~.kernels.draw_matrix`)
-and the kick ``x ~ N(0, kick^2)^width`` from the repetition's own generator
-(:func:`~.engine.rep_generator`), then the recurrent layer kernel of
-:mod:`snninit.models.recurrent` with the kick as the drive at ``t = 0`` and
-no drive after. Serial and event-driven in a fixed order: the same seed gives
-the same bits whatever the thread count.
+One network per repetition: the kick ``x ~ N(0, kick^2)^width`` from the
+repetition's own generator (:func:`~.engine.rep_generator`), then the
+recurrent layer kernel of :mod:`snninit.models.recurrent` with the kick as
+the drive at ``t = 0`` and no drive after, ``V`` (``width x width``, i.i.d.
+mean 0, variance ``gain / width``) drawn from the same generator row by row as
+the neurons first spike (:func:`~snninit.models.recurrent.recurrent_layer_drawn`,
+as in :func:`~snninit.montecarlo.simulate`). Serial and event-driven in a
+fixed order: the same seed gives the same bits whatever the thread count.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import xarray as xr
 from .._checks import check_int
 from ..config import check_limit
 from ..models import RESET_CODES
-from ..models.recurrent import check_kicked_layer, recurrent_layer
+from ..models.recurrent import check_kicked_layer, recurrent_layer_drawn
 from .engine import rep_generator
-from .kernels import draw_matrix
 
 __all__ = ["simulate_sustained_activity"]
 
@@ -74,9 +74,9 @@ def simulate_sustained_activity(
         gen = rep_generator(seed, r)
         u = np.zeros((steps, width))
         u[0] = kick * gen.standard_normal(width)
-        draw_matrix(gen, 0.0, sd, False, v_t)
         s = np.zeros((steps, width), dtype=np.uint8)
-        recurrent_layer(u, s, v_t, beta, theta, RESET_CODES[reset], reset_decay)
+        recurrent_layer_drawn(u, s, gen, 0.0, sd, False, v_t, beta, theta, RESET_CODES[reset],
+                              reset_decay)
         rate[r] = s.mean(axis=1)
         mean_u[r] = u.mean(axis=1)
         var_u[r] = u.var(axis=1)
