@@ -506,6 +506,23 @@ def build_cases() -> list[Case]:
     api("montecarlo-simulate-adaptive-rho-1", "extreme but valid",
         "montecarlo.simulate(NetworkConfig(width=5, layers=2, steps=5, neuron='adaptive', "
         "rho=1.0, adaptation=100.0), reps=2)", expect="ok")
+    api("theory-sustained_activity-gain-neg", "out of range",
+        "theory.sustained_activity(-1.0)", match="gain")
+    api("theory-sustained_activity-kick-nan", "out of range",
+        "theory.sustained_activity(1.0, kick=float('nan'))", match="kick")
+    api("theory-sustained_activity-huge-gain", "extreme but valid",
+        "theory.sustained_activity(1e6, steps=3, paths=64)", expect="ok")
+    api("theory-critical_gain-max", "out of range",
+        "theory.critical_gain(max_gain=1.0, steps=10, paths=64)", match="max_gain")
+    api("theory-critical_gain-tol", "bad type", "theory.critical_gain(tol='a')", match="tol")
+    api("theory-CriticalGain-fields", "extreme but valid",
+        "theory.CriticalGain(1.0, 0.1, (0.9, 1.1), {}, 0.1).gain", expect="ok")
+    api("theory-recurrent_gain-dict", "bad type", "theory.recurrent_gain({'width': 3})",
+        match="cfg")
+    api("montecarlo-simulate_sustained_activity-width", "huge size",
+        "montecarlo.simulate_sustained_activity(1.0, width=10**5, steps=2)", match="width")
+    api("montecarlo-simulate_sustained_activity-steps", "out of range",
+        "montecarlo.simulate_sustained_activity(1.0, steps=1)", match="steps")
     api("theory-dmft-synaptic-alpha-1", "extreme but valid",
         "theory.dynamic_mean_field(NetworkConfig(width=5, layers=2, steps=5, neuron='synaptic', "
         "alpha=1.0, beta=1.0), paths=64)", expect="ok")
