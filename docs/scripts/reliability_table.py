@@ -523,6 +523,18 @@ def build_cases() -> list[Case]:
         "montecarlo.simulate_sustained_activity(1.0, width=10**5, steps=2)", match="width")
     api("montecarlo-simulate_sustained_activity-steps", "out of range",
         "montecarlo.simulate_sustained_activity(1.0, steps=1)", match="steps")
+    api("theory-backward_mean_field-alpha-0", "out of range",
+        "theory.backward_mean_field(NetworkConfig(width=5, layers=2, steps=2), alpha=0.0)",
+        match="alpha")
+    api("theory-backward_mean_field-recurrent", "out of range",
+        "theory.backward_mean_field(NetworkConfig(width=5, layers=2, steps=2, "
+        "neuron='recurrent'))", match="neuron")
+    api("theory-backward_mean_field-silent", "extreme but valid",
+        "theory.backward_mean_field(NetworkConfig(width=5, layers=3, steps=4, init='kaiming', "
+        "theta=5.0), paths=64)", expect="ok")
+    api("training-measure_backward-reps", "out of range",
+        "training.measure_backward(NetworkConfig(width=5, layers=2, steps=2), reps=0)",
+        match="reps")
     api("theory-dmft-synaptic-alpha-1", "extreme but valid",
         "theory.dynamic_mean_field(NetworkConfig(width=5, layers=2, steps=5, neuron='synaptic', "
         "alpha=1.0, beta=1.0), paths=64)", expect="ok")

@@ -37,6 +37,8 @@ _EXPORTS = {
     "breakup_analysis": "breakup",
     "breakup_outcome": "breakup",
     "dmft_layer_variances": "dmft_rule",
+    # surrogate gradients through layers and time (issue 18)
+    "backward_mean_field": "backward",
     # self-sustained activity of recurrent layers (issue 17)
     "sustained_activity": "sustained",
     "critical_gain": "sustained",

@@ -11,6 +11,7 @@ _EXPORTS: dict[str, str] = {
     "lif_forward": "model",
     "lif_backward": "model",
     "softmax_cross_entropy": "model",
+    "measure_backward": "backward_stats",
     "arctan_surrogate": "surrogate",
     "arctan_step": "surrogate",
     "spike_matmul": "products",

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._checks import check_bool, check_choice, check_numeric_array, check_real
 from ..config import RESETS, check_limit
-from ..models import RESET_CODES
+from ..models import RESET_CODES, arctan_slope_jit, membrane_grad_jit
 from .products import fixed_matmul, row_blocks  # noqa: F401  (their old home)
 
 __all__ = ["lif_forward", "lif_backward", "fixed_matmul", "row_blocks"]
@@ -63,7 +63,9 @@ def _lif_forward_kernel(I, p, reset_code, smooth, R, use_r, U, S):  # noqa: E741
 @numba.njit(cache=True, nogil=True)
 def _lif_backward_kernel(U, R, G, p, reset_code, keep_reset, dU):
     # dU[t, i] = dL/du^t; G[t, i] = dL/ds^t from the layer above. Time outside (backwards),
-    # neurons inside, as in the forward kernel.
+    # neurons inside, as in the forward kernel. The step is the model's
+    # (snninit.models.gradients), with the reset and keep_reset as literals in each branch
+    # so that the compiler drops the others from the inner loop.
     T, M = U.shape
     beta, theta, k, api, one, alpha_half = p[0], p[1], p[2], p[3], p[4], p[8]
     kt = k * theta
@@ -73,28 +75,26 @@ def _lif_backward_kernel(U, R, G, p, reset_code, keep_reset, dU):
         dut = dU[t]
         if t == T - 1:
             for i in range(M):
-                x = api * (ut[i] - theta)
-                dut[i] = alpha_half / (one + x * x) * gt[i]
+                dut[i] = arctan_slope_jit(ut[i], theta, api, alpha_half, one) * gt[i]
             continue
         dn = dU[t + 1]
         rt = R[t]
         if keep_reset and reset_code == 0:
             for i in range(M):
-                x = api * (ut[i] - theta)
-                dut[i] = alpha_half / (one + x * x) * (gt[i] - kt * dn[i]) + beta * dn[i]
+                g = arctan_slope_jit(ut[i], theta, api, alpha_half, one)
+                dut[i] = membrane_grad_jit(g, gt[i], dn[i], ut[i], rt[i], beta, kt, one, 0, True)
         elif keep_reset and reset_code == 1:
             for i in range(M):
-                x = api * (ut[i] - theta)
-                g = alpha_half / (one + x * x)
-                dut[i] = g * (gt[i] - beta * ut[i] * dn[i]) + beta * (one - rt[i]) * dn[i]
+                g = arctan_slope_jit(ut[i], theta, api, alpha_half, one)
+                dut[i] = membrane_grad_jit(g, gt[i], dn[i], ut[i], rt[i], beta, kt, one, 1, True)
         elif reset_code == 1:
             for i in range(M):
-                x = api * (ut[i] - theta)
-                dut[i] = alpha_half / (one + x * x) * gt[i] + beta * (one - rt[i]) * dn[i]
+                g = arctan_slope_jit(ut[i], theta, api, alpha_half, one)
+                dut[i] = membrane_grad_jit(g, gt[i], dn[i], ut[i], rt[i], beta, kt, one, 1, False)
         else:
             for i in range(M):
-                x = api * (ut[i] - theta)
-                dut[i] = alpha_half / (one + x * x) * gt[i] + beta * dn[i]
+                g = arctan_slope_jit(ut[i], theta, api, alpha_half, one)
+                dut[i] = membrane_grad_jit(g, gt[i], dn[i], ut[i], rt[i], beta, kt, one, 2, False)
 
 
 def _params(dtype, beta, theta, reset_decay, alpha):

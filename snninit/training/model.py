@@ -463,11 +463,26 @@ class SNN:
         if labels.min() < 0 or labels.max() >= self.n_classes:
             raise ValueError(f"labels must be in [0, {self.n_classes - 1}]")
         loss, dlogits = softmax_cross_entropy(rec.logits, labels)
+        G = np.broadcast_to(dlogits, (self.cfg.steps, *dlogits.shape))
+        grads, _ = self.backward(rec, G)
+        return loss, grads, rec.logits
+
+    def backward(self, rec: Record, G, top: int | None = None):
+        """BPTT from ``G = dL/ds_top`` (T, batch, n_top) down to the first weights.
+
+        ``rec`` is a recorded forward pass (:meth:`forward` with ``record=True``);
+        ``top`` the layer whose spikes ``G`` belongs to (default: the readout,
+        ``L + 1``). Returns ``(grads, dU)``: ``grads[l - 1] = dL/dW_l`` for
+        ``l = 1..top`` (None above) and ``dU[l] = dL/du_l`` (T, batch, n_l)
+        for ``l = 1..top`` (``dU[0]`` None).
+        """
         cfg = self.cfg
         T = cfg.steps
-        G = np.broadcast_to(dlogits, (T, *dlogits.shape))
+        top = len(self.weights) if top is None else check_int("top", top, low=1,
+                                                                high=len(self.weights))
         grads: list[np.ndarray] = [None] * len(self.weights)  # type: ignore[list-item]
-        for layer in range(len(self.weights), 0, -1):
+        dus: list[np.ndarray] = [None] * (top + 1)  # type: ignore[list-item]
+        for layer in range(top, 0, -1):
             dU = lif_backward(
                 rec.membranes[layer],
                 rec.reset_signals[layer],
@@ -479,6 +494,7 @@ class SNN:
                 alpha=self.alpha,
                 detach_reset=self.detach_reset,
             )
+            dus[layer] = dU
             prev = rec.spikes[layer - 1]
             _, B, n_prev = prev.shape
             dU2 = dU.reshape(T * B, -1)
@@ -488,7 +504,7 @@ class SNN:
             )
             if layer > 1:
                 G = fixed_matmul(dU2, self.weights[layer - 1].T).reshape(T, B, n_prev)
-        return loss, grads, rec.logits
+        return grads, dus
 
     def predict(self, x, batch: int = 1000) -> np.ndarray:
         """Predicted class (argmax of the summed readout spikes; ties -> lowest index)."""

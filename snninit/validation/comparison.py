@@ -52,6 +52,10 @@ COMPARED_VARIABLES = (
     "spikes_given_alive",
     "rate_given_alive",
     "p_extinct",
+    # the backward mean field's (theory.backward_mean_field / training.measure_backward)
+    "var_delta",
+    "var_grad_spikes",
+    "var_grad_w",
 )
 
 
