@@ -532,6 +532,14 @@ def build_cases() -> list[Case]:
     api("theory-backward_mean_field-silent", "extreme but valid",
         "theory.backward_mean_field(NetworkConfig(width=5, layers=3, steps=4, init='kaiming', "
         "theta=5.0), paths=64)", expect="ok")
+    api("theory-trainability-one-layer", "out of range",
+        "theory.trainability(NetworkConfig(width=5, layers=1, steps=2))", match="layers")
+    api("theory-balanced_surrogate-bounds", "bad type",
+        "theory.balanced_surrogate(NetworkConfig(width=5, layers=2, steps=2), bounds=(2, 1))",
+        match="bounds")
+    api("theory-balanced_surrogate-silent", "out of range",
+        "theory.balanced_surrogate(NetworkConfig(width=50, layers=4, steps=2, theta=3.0, "
+        "init='kaiming'), paths=64)", match="silent")
     api("training-measure_backward-reps", "out of range",
         "training.measure_backward(NetworkConfig(width=5, layers=2, steps=2), reps=0)",
         match="reps")

@@ -39,6 +39,8 @@ _EXPORTS = {
     "dmft_layer_variances": "dmft_rule",
     # surrogate gradients through layers and time (issue 18)
     "backward_mean_field": "backward",
+    "trainability": "backward",
+    "balanced_surrogate": "backward",
     # self-sustained activity of recurrent layers (issue 17)
     "sustained_activity": "sustained",
     "critical_gain": "sustained",

@@ -69,7 +69,13 @@ from ..models import (
 from .dmft_paths import _path_normals, _pca_factor
 from .rules import layer_weight_moments
 
-__all__ = ["backward_mean_field", "surrogate_second_moment", "surrogate_second_moment_symbolic"]
+__all__ = [
+    "backward_mean_field",
+    "trainability",
+    "balanced_surrogate",
+    "surrogate_second_moment",
+    "surrogate_second_moment_symbolic",
+]
 
 #: Replicate groups of backward paths (their spread gives the standard errors).
 _GROUPS = 8
@@ -305,3 +311,120 @@ def backward_mean_field(
         ),
     )
     return ds
+
+
+def trainability(
+    cfg: NetworkConfig,
+    *,
+    alpha: float = 2.0,
+    detach_reset: bool = True,
+    paths: int = 2**13,
+    seed: int = 0,
+) -> dict:
+    """Forward and backward gains per layer at initialisation, and their depth scales.
+
+    From :func:`~snninit.theory.dynamic_mean_field` (the forward rate) and
+    :func:`backward_mean_field` (the weight gradient), for ``cfg.layers >=
+    2``:
+
+    * ``forward_gain``: ``(r_L / r_1)^(1 / (L - 1))``, ``r_l`` the time-mean
+      rate of layer ``l`` (1: conserved; < 1: activity dies);
+    * ``backward_gain``: ``(Var[dL/dW_1] / Var[dL/dW_L])^(1 / (L - 1))``, the
+      factor by which the weight gradient's variance grows per layer on the
+      way back (> 1: exploding, < 1: vanishing);
+    * ``forward_depth``, ``backward_depth``: ``1 / |ln gain|`` (layers over
+      which the quantity changes by a factor e; ``inf`` when the gain is 1);
+    * ``gradient_ratio``: ``Var[dL/dW_1] / Var[dL/dW_L]``; ``last_rate``:
+      ``r_L``.
+
+    A gain is NaN where its quantity is 0 (a silent layer: no activity, no
+    gradient).
+    """
+    from .dmft import dynamic_mean_field
+
+    cfg = check_config(cfg)
+    if cfg.layers < 2:
+        raise ValueError(f"trainability needs layers >= 2 (a gain per layer); got {cfg.layers}")
+    back = backward_mean_field(cfg, alpha=alpha, detach_reset=detach_reset, paths=paths,
+                               seed=seed)
+    rate = dynamic_mean_field(cfg, paths=paths, seed=seed)["rate"].mean("time").values
+    w = back["var_grad_w"].values
+    steps = cfg.layers - 1
+
+    def gain(top, bottom):
+        if not (top > 0 and bottom > 0):
+            return float("nan")
+        return float((top / bottom) ** (1.0 / steps))
+
+    def depth(g):
+        if not np.isfinite(g):
+            return float("nan")
+        return float("inf") if g == 1.0 else float(1.0 / abs(math.log(g)))
+
+    fwd, bwd = gain(rate[-1], rate[1]), gain(w[0], w[-1])
+    return {
+        "forward_gain": fwd,
+        "backward_gain": bwd,
+        "forward_depth": depth(fwd),
+        "backward_depth": depth(bwd),
+        "gradient_ratio": float(w[0] / w[-1]) if w[-1] > 0 else float("inf"),
+        "last_rate": float(rate[-1]),
+    }
+
+
+def balanced_surrogate(
+    cfg: NetworkConfig,
+    *,
+    detach_reset: bool = True,
+    paths: int = 2**13,
+    seed: int = 0,
+    bounds: tuple[float, float] = (0.05, 50.0),
+) -> float:
+    """The arctan surrogate's sharpness ``alpha`` at which the backward gain is 1.
+
+    The forward weights stay those of ``cfg.init`` (the activity the rule
+    conserves); only the backward pass changes. ``E[g^2]`` grows with
+    ``alpha`` (``~ alpha^2 / 4`` as ``alpha -> 0``, ``~ alpha`` as ``alpha ->
+    inf`` for a spread-out membrane), and so does the backward gain of
+    :func:`trainability`; the root is found by bisection on ``log alpha`` in
+    ``bounds``. Trade-off: a wider surrogate (smaller ``alpha``) also sends
+    gradient through neurons far from threshold, a less faithful derivative of
+    the spike; a sharper one concentrates it on the few near threshold.
+
+    Raises
+    ------
+    ValueError
+        If the gain is on the same side of 1 at both bounds, or the network
+        is silent (no gradient to balance).
+    """
+    lo, hi = (check_real("bounds", b, low=1e-4, high=1e4) for b in bounds)
+    if not lo < hi:
+        raise ValueError(f"bounds must be (low, high) with low < high; got {bounds!r}")
+
+    def excess(log_alpha):
+        g = trainability(cfg, alpha=math.exp(log_alpha), detach_reset=detach_reset,
+                         paths=paths, seed=seed)["backward_gain"]
+        if not np.isfinite(g):
+            raise ValueError(
+                "balanced_surrogate: the network is silent at some layer (no gradient to "
+                "balance); choose another init or threshold"
+            )
+        return math.log(g)
+
+    a, b = math.log(lo), math.log(hi)
+    fa, fb = excess(a), excess(b)
+    if fa * fb > 0:
+        raise ValueError(
+            f"balanced_surrogate: the backward gain is {'above' if fa > 0 else 'below'} 1 "
+            f"for every alpha in {bounds}; the surrogate cannot balance this network"
+        )
+    for _ in range(40):
+        mid = 0.5 * (a + b)
+        fm = excess(mid)
+        if fm == 0 or b - a < 1e-3:
+            break
+        if (fm > 0) == (fa > 0):
+            a, fa = mid, fm
+        else:
+            b = mid
+    return float(math.exp(0.5 * (a + b)))

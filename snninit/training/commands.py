@@ -97,7 +97,11 @@ def _add_training_arguments(p: argparse.ArgumentParser, epochs: int) -> None:
     g.add_argument("--dataset", default="mnist", help="mnist | fashion-mnist | synthetic")
     g.add_argument("--train-subset", type=int, help="use the first N training images")
     g.add_argument("--test-subset", type=int, help="use the first N test images")
-    g.add_argument("--alpha", type=float, default=2.0, help="arctan surrogate sharpness")
+    g.add_argument(
+        "--alpha", type=_alpha_arg, default=2.0,
+        help="arctan surrogate sharpness, or 'balanced': the one at which the predicted "
+             "backward gain per layer is 1 (theory.balanced_surrogate; train only)",
+    )
     g.add_argument(
         "--keep-reset",
         action="store_true",
@@ -105,6 +109,31 @@ def _add_training_arguments(p: argparse.ArgumentParser, epochs: int) -> None:
     )
     g.add_argument("--threads", type=int, help="BLAS threads (default: library default)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _alpha_arg(text: str):
+    """``--alpha``: a positive number or ``balanced``."""
+    if text == "balanced":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number > 0 or 'balanced'; got {text!r}"
+        ) from None
+
+
+def _balanced_alpha(args, cfg) -> None:
+    """Resolve ``--alpha balanced`` for ``cfg`` in place (and say what it chose)."""
+    if args.alpha != "balanced":
+        return
+    from ..theory import balanced_surrogate, trainability
+
+    detach = not args.keep_reset
+    at_default = trainability(cfg, detach_reset=detach)["backward_gain"]
+    args.alpha = balanced_surrogate(cfg, detach_reset=detach)
+    print(f"--alpha balanced: {args.alpha:.4g} (predicted backward gain per layer 1; "
+          f"{at_default:.3f} at alpha 2)")
 
 
 def _train_config(args, **over):
@@ -159,6 +188,7 @@ def _run_train(args) -> None:
     from .trainer import train
 
     cfg = config_from_args(args)
+    _balanced_alpha(args, cfg)
     tcfg = _train_config(args)
     if args.resume and args.out is None:
         raise ValueError("--resume needs --out (the folder of the interrupted run)")
@@ -218,6 +248,11 @@ def _run_study(args) -> None:
     from .study import run_study, study_figure
 
     base = config_from_args(args)
+    if args.alpha == "balanced":
+        raise ValueError(
+            "--alpha balanced is chosen per network: use it with snninit train, or give a "
+            "number here"
+        )
     tcfg = _train_config(args)
     jobs = check_int("--jobs", args.jobs, low=1)
     if args.budget is not None:

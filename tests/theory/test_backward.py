@@ -140,3 +140,62 @@ def test_null_false_failure_rate_of_the_backward_cells():
     for v, k in exceed.items():
         assert k <= stats.binom.ppf(1 - ALPHA, seeds, z2), (v, k)
     assert rejected <= stats.binom.ppf(1 - ALPHA, seeds, 0.05)
+
+
+def test_trainability_gains_at_one_step_are_the_closed_form():
+    cfg = si.NetworkConfig(width=800, layers=5, steps=1)
+    tr = si.theory.trainability(cfg)
+    q = float(si.theory.survival(1.0))
+    assert tr["forward_gain"] == pytest.approx(1.0, abs=1e-9)  # Micheli's fixed point
+    assert tr["backward_gain"] == pytest.approx(surrogate_second_moment(0.0, 1.0) / q, rel=1e-9)
+    assert tr["backward_depth"] == pytest.approx(1 / abs(math.log(tr["backward_gain"])))
+    assert tr["forward_depth"] > 1e6 or math.isinf(tr["forward_depth"])
+    silent = si.theory.trainability(cfg.replace(init="kaiming", layers=10, steps=3))
+    assert math.isnan(silent["backward_gain"]) and silent["last_rate"] < 1e-3
+    with pytest.raises(ValueError, match="layers >= 2"):
+        si.theory.trainability(cfg.replace(layers=1))
+
+
+def _measured_log_gain(cfg, alpha, reps=30):
+    sim = si.training.measure_backward(cfg, reps=reps, alpha=alpha)
+    w = sim["var_grad_w"].values  # (rep, layer)
+    g = np.log(w[:, 0] / w[:, -1]) / (cfg.layers - 1)
+    return g.mean(), g.std(ddof=1) / math.sqrt(reps)
+
+
+def test_balanced_surrogate_puts_the_trainers_gain_at_one():
+    """Measured with the trainer's BPTT: gain 1 at the balanced alpha, not at alpha 2.
+
+    t-tests of the per-network log gain (30 networks), each at false-failure
+    rate 1e-3; then a short training run with it (synthetic data) learns.
+    """
+    cfg = si.NetworkConfig(width=300, layers=6, steps=3, theta=0.5)
+    alpha = si.theory.balanced_surrogate(cfg)
+    assert alpha > 2.0  # vanishing at alpha 2: a sharper surrogate
+    assert si.theory.trainability(cfg, alpha=alpha)["backward_gain"] == pytest.approx(1, abs=0.01)
+    bound = stats.t.isf(ALPHA / 2, 29)
+    mean, se = _measured_log_gain(cfg, alpha)
+    assert abs(mean) <= bound * se
+    mean2, se2 = _measured_log_gain(cfg, 2.0)
+    assert mean2 < -bound * se2
+    data = si.training.synthetic_dataset(n_train=256, n_test=128, n_features=64, seed=1)
+    tcfg = si.training.TrainConfig(epochs=3, batch=32, lr=3e-3, dataset="synthetic",
+                                   alpha=alpha)
+    ds = si.training.train(cfg.replace(width=100), tcfg, data=data, progress=False)
+    assert ds["train_loss"].values[-1] < ds["train_loss"].values[0]
+    with pytest.raises(ValueError, match="silent"):
+        si.theory.balanced_surrogate(cfg.replace(init="kaiming", theta=1.0, layers=10))
+
+
+def test_the_command_line_offers_the_balanced_surrogate(capsys):
+    from snninit.cli import main
+
+    rc = main(["train", "--dataset", "synthetic", "--width", "60", "--layers", "4", "--steps",
+               "3", "--theta", "0.5", "--epochs", "1", "--alpha", "balanced", "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "--alpha balanced: " in out and "at alpha 2" in out
+    assert main(["study", "--alpha", "balanced", "--budget", "1"]) != 0
+    assert "chosen per network" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse's usage error: exit status 2
+        main(["train", "--alpha", "sharp"])
+    assert exc.value.code == 2 and "'balanced'" in capsys.readouterr().err
