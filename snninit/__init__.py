@@ -19,7 +19,9 @@ import importlib
 from .config import NetworkConfig
 
 __version__ = "0.1.0"
-__all__ = ["NetworkConfig", "theory", "montecarlo", "training", "validation", "__version__"]
+__all__ = [
+    "NetworkConfig", "theory", "montecarlo", "training", "validation", "advise", "__version__"
+]
 
 _SUBPACKAGES = ("theory", "montecarlo", "training", "validation")
 
@@ -27,8 +29,10 @@ _SUBPACKAGES = ("theory", "montecarlo", "training", "validation")
 def __getattr__(name: str):
     if name in _SUBPACKAGES:
         return importlib.import_module(f".{name}", __name__)
+    if name == "advise":  # the answer to "which rule and threshold?", validation.advice
+        return importlib.import_module(".validation.advice", __name__).advise
     raise AttributeError(f"module 'snninit' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBPACKAGES))
+    return sorted(set(globals()) | set(_SUBPACKAGES) | {"advise"})

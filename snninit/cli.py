@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "snninit.training.commands",
     "snninit.montecarlo.sweep_commands",
     "snninit.validation.rules_commands",
+    "snninit.validation.advice_commands",
     "snninit.torch.commands",
 )
 

@@ -532,6 +532,14 @@ def build_cases() -> list[Case]:
     api("theory-backward_mean_field-silent", "extreme but valid",
         "theory.backward_mean_field(NetworkConfig(width=5, layers=3, steps=4, init='kaiming', "
         "theta=5.0), paths=64)", expect="ok")
+    api("validation-advise-rule-data", "bad type",
+        "validation.advise(NetworkConfig(width=5, layers=2, steps=2), rules=('fluctuation',))",
+        match="rules")
+    api("validation-Advice-no-config", "extreme but valid",
+        "validation.Advice(None, None, __import__('xarray').Dataset()).cfg", expect="ok")
+    api("validation-Advice-summary-empty", "extreme but valid",
+        "validation.advise(NetworkConfig(width=20, layers=30), rules=('kaiming',), "
+        "thetas=(2.0,)).summary()", expect="ok")
     api("theory-trainability-one-layer", "out of range",
         "theory.trainability(NetworkConfig(width=5, layers=1, steps=2))", match="layers")
     api("theory-balanced_surrogate-bounds", "bad type",
@@ -973,6 +981,10 @@ def build_cases() -> list[Case]:
                           ("--weights", "bogus"), ("--init-param", "novalue"),
                           ("--init-param", "bogus=1")):
             cli(f"cli-{cmd}-{flag[2:]}-{val}", "bad type", [*base, flag, val])
+    cli("cli-advise-theta-given", "bad type", ["advise", "--theta", "1"], match="theta")
+    cli("cli-advise-thetas-bogus", "bad type", ["advise", "--thetas", "a,b"], match="thetas")
+    cli("cli-advise-for-model-missing", "missing file",
+        ["advise", "--for-model", "missing.pt"], match="missing.pt")
     cli("cli-simulate-method-bogus", "bad type", ["simulate", *TINY_ARGS, "--method", "x"],
         match="--method")
     cli("cli-simulate-synaptic-alpha-leaky", "bad type",

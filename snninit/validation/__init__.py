@@ -23,6 +23,9 @@ _EXPORTS: dict[str, str] = {
     "rules_table": "rules_comparison",
     "rules_markdown": "rules_comparison",
     "write_rules_outputs": "rules_comparison",
+    # which rule and threshold for a network (issue 20)
+    "advise": "advice",
+    "Advice": "advice",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -1,0 +1,51 @@
+"""Three questions users asked, answered by ``snninit advise`` (docs/advise.md).
+
+Runs the command for each question and rewrites the blocks ``advise-q1`` ...
+``advise-q3`` of docs/advise.md with its output, and docs/advise_q3.png.
+Usage, from the repository root::
+
+    python docs/scripts/advise_examples.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from pathlib import Path
+
+from snninit.cli import main as cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from update_validation_tables import rewrite  # noqa: E402  (one block rewriter)
+
+DOCS = Path(__file__).resolve().parents[1]
+DOC = DOCS / "advise.md"
+QUESTIONS = {
+    "advise-q1": ["advise", "--width", "128", "--layers", "3", "--steps", "25", "--beta",
+                  "0.9", "--check"],
+    "advise-q2": ["advise", "--width", "256", "--layers", "4", "--steps", "10", "--beta",
+                  "0.5", "--thetas", "0,0.1,0.25,0.5,1"],
+    "advise-q3": ["advise", "--width", "512", "--layers", "20", "--steps", "4", "--beta",
+                  "0.5", "--check", "--figure", str(DOCS / "advise_q3.png")],
+}
+
+
+def main() -> int:
+    blocks = {}
+    for key, argv in QUESTIONS.items():
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = cli(argv)
+        if rc != 0:
+            raise SystemExit(f"{key}: snninit {' '.join(argv)} failed ({rc})")
+        shown = " ".join(a if "/" not in a else Path(a).name for a in argv)
+        text = out.getvalue().replace(str(DOCS) + "/", "")
+        blocks[key] = f"```text\n$ snninit {shown}\n{text.rstrip()}\n```"
+        print(blocks[key])
+    DOC.write_text(rewrite(DOC.read_text(), blocks))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,313 @@
+"""``snninit advise``: which initialisation rule and threshold for a given network?
+
+The question users ask most ("how do I set Vth and beta?"), answered from the
+theory alone, with a short simulation on request. For a network shape
+(width, depth, steps, leak, reset, neuron model) every rule that needs no
+data is evaluated on a grid of thresholds:
+
+* ``last_rate``: the dynamic mean field's rate of the last layer, averaged
+  over the steps (n -> infinity), against the target (the encoding layer's
+  time-averaged rate at that threshold unless ``target_rate`` is given);
+* ``p_extinct``: the exact probability, at the network's own width, that the
+  first step's volley dies before the last layer (the one-step chain of
+  :func:`~snninit.theory.finite_size`: at ``t = 0`` every layer is exactly
+  the one-step network); it decides viability for one-step networks only;
+* ``breakup``: the layer at which width-``n`` networks are predicted to break
+  into volleys (:func:`~snninit.theory.breakup_layer`, leaky neurons, more
+  than one step; ``inf``: not within the depth);
+* ``backward_gain``: the surrogate gradient's gain per layer
+  (:func:`~snninit.theory.trainability`, leaky neurons; 1 is balanced).
+
+A cell is *viable* when the last layer's rate is within a factor 2 of the
+target, the volley survives (``p_extinct < 0.01``) and no break-up is
+predicted within the depth. Among viable cells the recommendation is the one
+whose backward gain is closest to 1 (then whose rate is closest to the
+target); the threshold range is the viable thresholds of the recommended
+rule. Where even that gain is far from 1 (outside [0.8, 1.25]) the advice adds
+the surrogate sharpness that balances it
+(:func:`~snninit.theory.balanced_surrogate`, ``snninit train --alpha
+balanced``). ``check=True`` simulates the recommended network and compares it with
+the prediction (:func:`~snninit.validation.assert_agrees`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from .._checks import check_real
+from ..config import NetworkConfig, check_config
+
+__all__ = ["advise", "Advice", "phase_figure"]
+
+#: Rules evaluated by default (data-free; the data-driven ones need the user's data).
+DEFAULT_RULES = ("micheli", "dmft", "kaiming")
+DEFAULT_THETAS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+_NAN = float("nan")
+
+
+@dataclasses.dataclass
+class Advice:
+    """The result of :func:`advise`.
+
+    Attributes
+    ----------
+    cfg : NetworkConfig or None
+        The recommended network (rule and threshold set), None if no cell is viable.
+    theta_range : tuple of float or None
+        The smallest and largest viable threshold of the recommended rule.
+    table : xarray.Dataset
+        ``last_rate``, ``target_rate``, ``p_extinct``, ``breakup``,
+        ``backward_gain`` and ``viable`` over ``(rule, theta)``.
+    check : dict or None
+        With ``check=True``: the simulation's agreement summary and verdict.
+    balanced_alpha : float or None
+        Where the recommendation's backward gain is far from 1: the surrogate
+        sharpness that balances it (NaN if none in range).
+    """
+
+    cfg: NetworkConfig | None
+    theta_range: tuple[float, float] | None
+    table: xr.Dataset
+    check: dict | None = None
+    balanced_alpha: float | None = None
+
+    def summary(self) -> str:
+        """The answer in a few lines, every number from the table."""
+        t = self.table
+        lines = [
+            f"{'rule':9s} {'theta':>6s} {'last rate':>10s} {'target':>8s} {'P(extinct)':>11s} "
+            f"{'break-up':>9s} {'grad gain':>10s}  viable"
+        ]
+        for rule in t["rule"].values:
+            for theta in t["theta"].values:
+                c = t.sel(rule=rule, theta=theta)
+                lines.append(
+                    f"{rule:9s} {theta:6.2f} {float(c.last_rate):10.4f} "
+                    f"{float(c.target_rate):8.4f} "
+                    f"{float(c.p_extinct):11.3g} {_layer(float(c.breakup)):>9s} "
+                    f"{float(c.backward_gain):10.3f}  {'yes' if bool(c.viable) else 'no'}"
+                )
+        if self.cfg is None:
+            lines.append("no rule and threshold of the grid keeps this network alive; try fewer "
+                         "layers, more width or a lower threshold")
+            return "\n".join(lines)
+        c = t.sel(rule=self.cfg.init, theta=self.cfg.theta)
+        lo, hi = self.theta_range
+        lines.append(
+            f"recommended: init={self.cfg.init!r}, theta={self.cfg.theta:g} (viable theta "
+            f"{lo:g}-{hi:g} with this rule): last layer's rate {float(c.last_rate):.4f} per "
+            f"step (target {float(c.target_rate):.4f}), P(first volley extinct) "
+            f"{float(c.p_extinct):.3g} at width {self.cfg.width}, break-up "
+            f"{_layer(float(c.breakup))}, backward gain {float(c.backward_gain):.3f} per layer"
+        )
+        if self.balanced_alpha is not None:
+            g = float(c.backward_gain)
+            way = "explode" if g > 1 else "vanish"
+            factor = g ** (self.cfg.layers - 1)
+            fix = (f"surrogate alpha {self.balanced_alpha:.3g} balances them (snninit train "
+                   "--alpha balanced)" if np.isfinite(self.balanced_alpha)
+                   else "no surrogate alpha in [0.05, 50] balances them")
+            lines.append(f"gradients {way} (x{factor:.3g} in variance over the depth); {fix}")
+        if self.check is not None:
+            lines.append(f"check: {self.check['text']}")
+        return "\n".join(lines)
+
+
+def _layer(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return "none" if math.isinf(value) else f"{value:.1f}"
+
+
+def _cell(cfg: NetworkConfig, paths: int, seed: int, target_rate) -> dict:
+    from ..theory import breakup_layer, dynamic_mean_field, finite_size, trainability
+
+    th = dynamic_mean_field(cfg, paths=paths, seed=seed)
+    rate = th["rate"].mean("time")
+    last = float(rate.isel(layer=-1))
+    target = float(rate.isel(layer=0)) if target_rate is None else target_rate
+    p_ext = float(finite_size(cfg.replace(steps=1))["p_extinct"].isel(layer=-1, time=0))
+    breakup, gain = _NAN, _NAN
+    if cfg.neuron == "leaky":
+        breakup = math.inf if cfg.steps == 1 else float(breakup_layer(cfg, paths=max(paths,
+                                                                                     1024)))
+        if cfg.layers >= 2:
+            gain = trainability(cfg, paths=paths, seed=seed)["backward_gain"]
+    # the first step's volley matters on its own only with one step: over many steps the
+    # encoding layer keeps driving, and the rate and the break-up say whether it arrives
+    survives = p_ext < 0.01 if cfg.steps == 1 else True
+    viable = (target / 2 <= last <= 2 * target) and survives and not breakup <= cfg.layers
+    return dict(last_rate=last, target_rate=target, p_extinct=p_ext, breakup=breakup,
+                backward_gain=gain, viable=viable)
+
+
+def advise(
+    cfg: NetworkConfig,
+    *,
+    target_rate: float | None = None,
+    rules: Sequence[str] = DEFAULT_RULES,
+    thetas: Sequence[float] = DEFAULT_THETAS,
+    check: bool = False,
+    paths: int = 4096,
+    seed: int = 0,
+) -> Advice:
+    """Recommend a rule and threshold range for the network shape of ``cfg``.
+
+    ``cfg`` gives width, layers, steps, beta, reset, input scale and the
+    neuron model; its ``init`` and ``theta`` are what is chosen (ignored).
+    ``rules`` must be data-free rules supporting the neuron model; a rule
+    that refuses a cell (e.g. no dmft solution at an extreme threshold)
+    marks it not viable. See the module docstring for the criteria.
+
+    Raises
+    ------
+    ValueError
+        For a bad target rate, an unknown or data-driven rule, or an empty grid.
+    """
+    from ..theory.rules import get_rule
+
+    cfg = check_config(cfg)
+    if target_rate is not None:
+        target_rate = check_real("target_rate", target_rate, low=0.0, high=1.0, low_open=True)
+    rules = list(rules)
+    thetas = [check_real("thetas", t, low=0.0, high=10.0) for t in thetas]
+    if not rules or not thetas:
+        raise ValueError("rules and thetas must each name at least one value")
+    for name in rules:
+        rule = get_rule(name, param="rules")
+        if rule.needs_data:
+            raise ValueError(
+                f"rules: {name!r} is data-driven (its weights come from the user's data); "
+                "advise evaluates data-free rules"
+            )
+    fields = ("last_rate", "target_rate", "p_extinct", "breakup", "backward_gain", "viable")
+    values = {f: np.full((len(rules), len(thetas)), _NAN) for f in fields}
+    for i, name in enumerate(rules):
+        for j, theta in enumerate(thetas):
+            try:
+                cell = _cell(cfg.replace(init=name, init_params={}, theta=theta), paths, seed,
+                             target_rate)
+            except ValueError:  # the rule refuses this cell (no solution, wrong neuron)
+                cell = dict.fromkeys(fields, _NAN)
+                cell["viable"] = False
+            for f in fields:
+                values[f][i, j] = cell[f]
+    table = xr.Dataset(
+        {f: (("rule", "theta"), v if f != "viable" else v.astype(bool))
+         for f, v in values.items()},
+        coords={"rule": rules, "theta": thetas},
+    )
+    table.attrs.update(kind="advice", config=cfg.to_json(), paths=paths, seed=seed)
+    if target_rate is not None:
+        table.attrs["target_rate"] = target_rate
+    viable = table["viable"].values
+    if not viable.any():
+        return Advice(None, None, table)
+    gain = np.where(np.isfinite(table["backward_gain"].values),
+                    np.abs(np.log(np.where(table["backward_gain"].values > 0,
+                                           table["backward_gain"].values, 1.0))), 0.0)
+    with np.errstate(divide="ignore"):  # a silent cell is not viable anyway
+        closeness = np.abs(np.log(table["last_rate"].values / table["target_rate"].values))
+    score = np.where(viable, gain + 1e-3 * closeness, np.inf)
+    i, j = np.unravel_index(int(np.argmin(score)), score.shape)
+    best = cfg.replace(init=rules[i], init_params={}, theta=thetas[j])
+    ok = [t for t, v in zip(thetas, viable[i]) if v]
+    advice = Advice(best, (min(ok), max(ok)), table)
+    g = float(table["backward_gain"].values[i, j])
+    if np.isfinite(g) and not 0.8 <= g <= 1.25:
+        from ..theory import balanced_surrogate
+
+        try:
+            advice.balanced_alpha = balanced_surrogate(best, paths=paths, seed=seed)
+        except ValueError:  # no alpha in range balances it
+            advice.balanced_alpha = _NAN
+    if check:
+        advice.check = _check(best, paths, seed)
+    return advice
+
+
+def _check(cfg: NetworkConfig, paths: int, seed: int) -> dict:
+    """Simulate the recommended network and test the prediction (family rate 1e-3)."""
+    from ..montecarlo import simulate
+    from ..theory import dynamic_mean_field
+    from .comparison import compare
+    from .verdicts import agreement_summary, assert_agrees
+
+    method = "dense" if cfg.neuron == "recurrent" else "gram"
+    sim = simulate(cfg, reps=10, seed=seed + 1, method=method)
+    th = dynamic_mean_field(cfg, paths=max(paths, 2**14), seed=seed)
+    cmp = compare(th, sim, ["rate", "var_u"])
+    summary = agreement_summary(cmp)
+    try:
+        assert_agrees(cmp, alpha=1e-3)
+        verdict = "agrees"
+    except AssertionError:
+        verdict = "rejected"
+    measured = float(sim["rate"].isel(layer=-1).mean())
+    predicted = float(th["rate"].isel(layer=-1).mean())
+    text = (
+        f"10 simulated networks ({method}): last layer's rate {measured:.4f} vs predicted "
+        f"{predicted:.4f}; {verdict} at family false-failure rate 1e-3 (worst |z| rate "
+        f"{abs(summary['rate']['worst_z']):.2f}, var_u {abs(summary['var_u']['worst_z']):.2f})"
+    )
+    return {"summary": summary, "verdict": verdict, "text": text}
+
+
+def phase_figure(advice: Advice, path,
+                 betas: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 0.95)):
+    """Draw the (theta, beta) phase diagram of the recommended rule, the advice marked.
+
+    Color: the last layer's time-averaged rate over the target (log2; the
+    viable band is [-1, 1]); contour: a backward gain of 1 per layer (leaky
+    neurons); the star: the recommendation at the network's own beta. From
+    the dynamic mean field and :func:`~snninit.theory.trainability` (paths as
+    in the advice); the break-up and extinction criteria are in the table.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..theory import dynamic_mean_field, trainability
+
+    if advice.cfg is None:
+        raise ValueError("the advice has no recommendation to draw")
+    cfg = advice.cfg
+    thetas = advice.table["theta"].values
+    paths = int(advice.table.attrs.get("paths", 4096))
+    ratio = np.full((len(betas), len(thetas)), np.nan)
+    gain = np.full_like(ratio, np.nan)
+    target = advice.table.attrs.get("target_rate")
+    for i, b in enumerate(betas):
+        for j, t in enumerate(thetas):
+            c = cfg.replace(beta=float(b), theta=float(t))
+            try:
+                rate = dynamic_mean_field(c, paths=paths)["rate"].mean("time")
+            except ValueError:
+                continue
+            want = float(rate.isel(layer=0)) if target is None else float(target)
+            with np.errstate(divide="ignore"):
+                ratio[i, j] = np.log2(float(rate.isel(layer=-1)) / want)
+            if c.neuron == "leaky" and c.layers >= 2:
+                gain[i, j] = trainability(c, paths=paths)["backward_gain"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    mesh = ax.pcolormesh(thetas, betas, np.clip(ratio, -4, 4), cmap="RdBu_r", vmin=-4, vmax=4,
+                         shading="nearest")
+    fig.colorbar(mesh, ax=ax, label="log2(last layer's rate / target)")
+    if np.isfinite(gain).sum() >= 4:
+        cs = ax.contour(thetas, betas, np.log(gain), levels=[0.0], colors="k")
+        ax.clabel(cs, fmt={0.0: "gradient gain 1"}, fontsize=8)
+    ax.plot([cfg.theta], [cfg.beta], "*", ms=16, mfc="gold", mec="k", label="recommended")
+    ax.set_xlabel("theta")
+    ax.set_ylabel("beta")
+    ax.set_title(f"init={cfg.init!r}: width {cfg.width}, {cfg.layers} layers, {cfg.steps} steps",
+                 fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -1,0 +1,81 @@
+"""Sub-command ``snninit advise``: which initialisation rule and threshold for my network?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(subparsers) -> None:
+    """Add ``advise`` to the ``snninit`` command."""
+    from .._cliutil import add_network_arguments
+
+    p = subparsers.add_parser(
+        "advise",
+        help="recommend an initialisation rule and threshold range for a network",
+        description=(
+            "Evaluate every data-free rule on a grid of thresholds for the network's "
+            "shape (width, layers, steps, beta, reset, neuron model) with the theory: the "
+            "last layer's rate against a target, the first volley's extinction probability "
+            "at this width, the break-up depth and the gradients' gain per layer; print the "
+            "table and the recommendation. --check simulates the recommended network. "
+            "--theta and --init are what is chosen and cannot be given."
+        ),
+    )
+    add_network_arguments(p)
+    p.add_argument("--target-rate", type=float, help="wanted rate of the last layer per step "
+                   "(default: the encoding layer's at each threshold)")
+    p.add_argument("--rules", default="micheli,dmft,kaiming", help="comma-separated rules")
+    p.add_argument("--thetas", default="0.25,0.5,0.75,1,1.25,1.5,1.75,2",
+                   help="comma-separated thresholds")
+    p.add_argument("--check", action="store_true", help="simulate the recommendation (10 nets)")
+    p.add_argument("--figure", metavar="PNG", help="also draw the (theta, beta) phase diagram")
+    p.add_argument("--for-model", metavar="MODEL",
+                   help="take the network's shape from a model saved by snninit.torch.save_model")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> None:
+    from .._cliutil import config_from_args, network_flags_given
+    from .advice import advise, phase_figure
+
+    chosen = [f for f in network_flags_given(args) if f in ("--theta", "--init", "--init-param")]
+    if chosen:
+        raise ValueError(f"advise chooses theta and init; do not give {', '.join(chosen)}")
+    cfg = config_from_args(args)
+    if args.for_model:
+        cfg = _model_shape(args.for_model, cfg.steps)
+    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
+    try:
+        thetas = [float(t) for t in args.thetas.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--thetas must be comma-separated numbers; got {args.thetas!r}") from None
+    if args.figure:
+        from .._io import check_writable
+
+        check_writable(Path(args.figure), "--figure")
+    advice = advise(cfg, target_rate=args.target_rate, rules=rules, thetas=thetas,
+                    check=args.check)
+    print(advice.summary())
+    if args.figure:
+        phase_figure(advice, args.figure)
+        print(f"figure: {args.figure}")
+
+
+def _model_shape(path: str, steps: int):
+    """The network of a saved snntorch model (its structure; the rule is what advise picks)."""
+    if not Path(path).is_file():
+        raise ValueError(f"--for-model: no such file {path!r}")
+    try:
+        from ..torch import load_model, network_config
+    except ImportError as exc:
+        raise ValueError(f"--for-model needs torch and snntorch installed ({exc})") from None
+    import torch
+
+    model = load_model(path)
+    with torch.no_grad():  # the advice is for init_snntorch's weights, which zero the biases
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and module.bias is not None:
+                module.bias.zero_()
+    return network_config(model, steps, init="kaiming")
