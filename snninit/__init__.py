@@ -2,11 +2,17 @@
 
 Sub-packages
 ------------
-theory      variance-propagation predictions (init rules, mean-field map,
-            exact finite-size chain, dynamic mean field over time steps)
-montecarlo  exact numba-parallel simulation of deep multi-step LIF stacks
-training    a numpy BPTT trainer with arctan surrogate gradients (MNIST)
-validation  theory-vs-simulation comparison, figures and reports
+theory
+    variance-propagation predictions (init rules, mean-field map, exact
+    finite-size chain, dynamic mean field over time steps, backward mean field)
+montecarlo
+    exact numba-parallel simulation of deep multi-step LIF stacks
+training
+    a numpy BPTT trainer with arctan surrogate gradients (MNIST)
+validation
+    theory-vs-simulation comparison, figures, reports and ``advise``
+torch
+    the snntorch front-end (optional: torch and snntorch)
 
 Sub-packages are imported on first attribute access, so ``import snninit``
 stays fast and does not compile numba kernels.

@@ -2244,7 +2244,7 @@ def render(results: list[dict], seconds: float) -> str:
     lines.append("")
     bad = [r for r in results if r["outcome"] in BAD_OUTCOMES]
     if bad:
-        lines += ["### Cases that need a fix", "", "| case | how | what the user gets | outcome |",
+        lines += ["## Cases that need a fix", "", "| case | how | what the user gets | outcome |",
                   "| --- | --- | --- | --- |"]
         lines += [f"| {r['id']} | `{_cell(r['how'])}` | {_cell(r['text'])} | **{r['outcome']}** |"
                   for r in bad]
@@ -2253,7 +2253,7 @@ def render(results: list[dict], seconds: float) -> str:
         rs = by_class.get(cls, [])
         if not rs:
             continue
-        lines += [f"### {cls} ({len(rs)} cases)", "",
+        lines += [f"## {cls} ({len(rs)} cases)", "",
                   "| case | how | what the user gets | outcome |", "| --- | --- | --- | --- |"]
         for r in rs:
             o = r["outcome"] if r["outcome"] not in BAD_OUTCOMES else f"**{r['outcome']}**"

@@ -190,7 +190,7 @@ def _layer_statistics(x, drive, cfg, iu, sigma=None, var_gain=0.0, mean_gain=0.0
 
 
 def _spectral_radius(jac, iu, skip_first: bool) -> float:
-    """Largest |eigenvalue| over the diagonal blocks of the causal Jacobian.
+    """Largest ``|eigenvalue|`` over the diagonal blocks of the causal Jacobian.
 
     ``skip_first`` drops the block of time step 0 (the one-step map's slope).
     """
@@ -297,7 +297,7 @@ def breakup_analysis(
         Over ``layer`` (0..L): ``rate`` (``rbar_l``, time-averaged rate of
         the ``n -> infinity`` background), ``growth`` (``g_l`` of the module
         docstring, width-independent; NaN at layer 0 and past a collapse),
-        ``lam`` (``lambda_l``: the largest |eigenvalue| of the Jacobian of
+        ``lam`` (``lambda_l``: the largest ``|eigenvalue|`` of the Jacobian of
         ``C_{l-1} -> C_l`` on the time-inhomogeneous perturbations, i.e. over
         its diagonal blocks ``tau >= 1``; the block ``tau = 0`` is ``chi0``,
         the one-step slope ``chi`` of the level at ``t = 0``) and ``lam_level``

@@ -8,7 +8,7 @@ the install command (``pip install torch==2.13.0 && pip install
 
 Public API
 ----------
-init_(tensor_or_module, rule="micheli", theta=1.0, beta=None, steps=1, **params)
+``init_(tensor_or_module, rule="micheli", theta=1.0, beta=None, steps=1, **params)``
     Fill a weight in place with a rule of the registry (fan-in as torch computes it).
 init_snntorch(model, sample=None, rule="micheli", ...)
     Initialise every Linear/Conv layer of an nn.Sequential-style snntorch model

@@ -77,7 +77,7 @@ def _cells(cmp: xr.Dataset, variables: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def worst_cells(cmp: xr.Dataset, k: int = 10, variables: Sequence[str] | None = None) -> list:
-    """The ``k`` cells with the smallest p-values (largest |z| breaking ties)."""
+    """The ``k`` cells with the smallest p-values (largest ``|z|`` breaking ties)."""
     cmp = _check_comparison(cmp)
     k = check_int("k", k, low=0)
     variables = _chosen_variables(cmp, variables)
@@ -213,11 +213,11 @@ def agreement_summary(
 
     For each variable: ``cells`` (tested), ``untested``, ``worst_z`` (signed z of the cell with the
     smallest p-value), ``worst_where`` (its coordinates), ``min_p``,
-    ``max_abs_err`` (largest |sim_mean - theory|), ``rejected`` (cells
+    ``max_abs_err`` (largest ``|sim_mean - theory|``), ``rejected`` (cells
     rejected by Holm's step-down procedure at family-wise rate ``alpha``
     over the cells of *all* variables), ``max_rel_err`` (largest
     ``|rel_err|`` over cells whose prediction exceeds ``negligible`` times
-    the variable's largest |prediction|, so that layers predicted to be
+    the variable's largest ``|prediction|``, so that layers predicted to be
     essentially silent do not dominate; NaN for ``p_extinct``, whose
     relative error near 0 means nothing, and where every prediction is 0)
     and ``agrees`` (no rejected cell).
