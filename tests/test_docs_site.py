@@ -66,3 +66,15 @@ def test_each_example_runs(example, tmp_path):
     run = subprocess.run([sys.executable, str(example)], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+@pytest.mark.validation
+def test_the_readme_example_runs(capsys):
+    """The README's ten-line example (about a minute: advise evaluates 24 cells)."""
+    import re
+
+    readme = (DOCS.parent / "README.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[0]
+    assert len(code.strip().splitlines()) <= 10
+    exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+    assert "recommended:" in capsys.readouterr().out
