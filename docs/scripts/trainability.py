@@ -101,7 +101,10 @@ def phase_diagram() -> str:
     thetas = np.linspace(0.25, 2.0, 8)
     betas = np.array([0.0, 0.25, 0.5, 0.75, 0.9, 0.95])
     base = dict(width=600, layers=10, steps=3)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig = plt.figure(figsize=(17, 4.4))
+    grid = fig.add_gridspec(1, 4, width_ratios=[1, 1, 0.05, 0.9], wspace=0.3)
+    axes = [fig.add_subplot(grid[0])]
+    axes.append(fig.add_subplot(grid[1], sharey=axes[0]))
     lines = []
     points = [(0.5, 0.5), (1.0, 0.5), (1.5, 0.5), (1.0, 0.9), (1.0, 0.0)]
     for ax, init in zip(axes, ("micheli", "kaiming")):
@@ -136,13 +139,47 @@ def phase_diagram() -> str:
         ax.set_title(f"{init} (white: silent, no gradient)", fontsize=10)
         ax.set_xlabel("theta")
     axes[0].set_ylabel("beta")
+    alpha_lines = _alpha_panel(fig.add_subplot(grid[3]), base)
+    lines += alpha_lines
     fig.suptitle("backward gain per layer at initialisation (width 600, 10 layers, 3 steps); "
                  "contours: last layer's rate; points: measured gain", fontsize=10)
-    fig.colorbar(mesh, ax=axes, label="log10 backward gain per layer (0: balanced)")
+    fig.colorbar(mesh, cax=fig.add_subplot(grid[2]),
+                 label="log10 backward gain per layer (0: balanced)")
     fig.savefig(FIGURE, dpi=110, bbox_inches="tight")
     head = ("| init | theta | beta | backward gain, theory | backward gain, measured (10 "
             "networks) |\n|---|---|---|---|---|")
     return head + "\n" + "\n".join(lines)
+
+
+def _alpha_panel(ax, base) -> list[str]:
+    """Backward gain against the surrogate's sharpness alpha (Micheli, beta 0.5)."""
+    alphas = np.geomspace(0.5, 8.0, 13)
+    rows = []
+    for theta, color in ((0.5, "C0"), (1.0, "C1"), (1.5, "C2")):
+        cfg = si.NetworkConfig(init="micheli", theta=theta, beta=0.5, **base)
+        gains = [si.theory.trainability(cfg, alpha=a, paths=2**12)["backward_gain"]
+                 for a in alphas]
+        ax.plot(alphas, gains, "-", color=color, label=f"theta {theta}: theory")
+        if theta == 1.0:
+            for a in (1.0, 2.0, 4.0):
+                w = si.training.measure_backward(cfg, reps=10, alpha=a)["var_grad_w"]
+                w = w.mean("rep").values
+                measured = (w[0] / w[-1]) ** (1 / (cfg.layers - 1))
+                pred = si.theory.trainability(cfg, alpha=a, paths=2**12)["backward_gain"]
+                ax.plot(a, measured, "o", color=color, mfc="none")
+                rows.append(f"| micheli (alpha {a:g}) | {theta} | 0.5 | {pred:.3f} | "
+                            f"{measured:.3f} |")
+    ax.axhline(1.0, color="grey", ls=":")
+    ax.set_xscale("log")
+    ax.set_xticks([0.5, 1, 2, 4, 8], ["0.5", "1", "2", "4", "8"])
+    ax.minorticks_off()
+    ax.set_xlabel("surrogate sharpness alpha")
+    ax.set_ylabel("backward gain per layer")
+    ax.yaxis.set_label_position("right")  # clear of the colour bar on its left
+    ax.yaxis.tick_right()
+    ax.set_title("micheli, beta 0.5: the gain against alpha (points: measured)", fontsize=10)
+    ax.legend(fontsize=8)
+    return rows
 
 
 def main(argv=None) -> int:
