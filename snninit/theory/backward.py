@@ -129,8 +129,10 @@ def surrogate_second_moment(mean, var, theta=1.0, alpha=2.0):
     """``E[g(u)^2]`` of the arctan surrogate for ``u ~ N(mean, var)`` (closed form).
 
     From :func:`surrogate_second_moment_symbolic` (the Faddeeva function,
-    ``scipy.special.wofz``); ``var = 0`` gives ``g(mean)^2``. Arguments
-    broadcast; ``var >= 0``, ``alpha > 0``.
+    ``scipy.special.wofz``) where it is well conditioned, else (a Gaussian
+    narrow against the surrogate's width ``2 / (pi alpha)``, or more than 10 sd
+    from threshold) by 120-node Gauss-Hermite quadrature; ``var = 0`` gives
+    ``g(mean)^2``. Arguments broadcast; ``var >= 0``, ``alpha > 0``.
     """
     mean, var = np.broadcast_arrays(np.asarray(mean, float), np.asarray(var, float))
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var)) and np.all(var >= 0)):
@@ -139,12 +141,23 @@ def surrogate_second_moment(mean, var, theta=1.0, alpha=2.0):
     theta = check_real("theta", theta, low=0.0, high=1e6)
     a = math.pi * alpha / 2
     x = mean - theta
-    out = (alpha / 2) ** 2 / (1.0 + (a * x) ** 2) ** 2  # the deterministic case
-    pos = var > 0
-    if np.any(pos):
+    sd = np.sqrt(var)
+    out = 1.0 / (1.0 + (a * x) ** 2) ** 2  # the deterministic case
+    # The closed form cancels badly where the Gaussian is narrow against the Lorentzian
+    # (a sd small) or far from it (|x| >> sd); there the integrand is smooth over the
+    # Gaussian and 120-node Gauss-Hermite is exact to rounding (both checked against
+    # adaptive quadrature: tests/theory/test_backward.py).
+    smooth = (var > 0) & ((a * sd < 0.7) | (np.abs(x) > 10.0 * sd))
+    closed = (var > 0) & ~smooth
+    if np.any(closed):
         f = _second_moment_function()
-        out = np.where(pos, (alpha / 2) ** 2 * np.real(f(x, np.sqrt(np.where(pos, var, 1.0)), a)),
-                       out)
+        out = np.where(closed, np.real(f(x, np.where(closed, sd, 1.0), a)), out)
+    if np.any(smooth):
+        nodes, weights = np.polynomial.hermite_e.hermegauss(120)
+        u = x[..., None] + sd[..., None] * nodes
+        gh = np.sum(weights / (1.0 + (a * u) ** 2) ** 2, axis=-1) / math.sqrt(2 * math.pi)
+        out = np.where(smooth, gh, out)
+    out = (alpha / 2) ** 2 * out
     return out[()] if out.ndim == 0 else out
 
 
@@ -334,8 +347,12 @@ def trainability(
       way back (> 1: exploding, < 1: vanishing);
     * ``forward_depth``, ``backward_depth``: ``1 / |ln gain|`` (layers over
       which the quantity changes by a factor e; ``inf`` when the gain is 1);
-    * ``gradient_ratio``: ``Var[dL/dW_1] / Var[dL/dW_L]``; ``last_rate``:
-      ``r_L``.
+    * ``gradient_ratio``: ``Var[dL/dW_1] / Var[dL/dW_L]`` (inf where only the
+      last weights get no gradient, NaN where neither does); ``last_rate``:
+      ``r_L``;
+    * ``backward_gain_se``: the backward gain's standard error from the path
+      sampling (the replicate groups, by the delta method; 0 for one step,
+      which is exact).
 
     A gain is NaN where its quantity is 0 (a silent layer: no activity, no
     gradient).
@@ -362,12 +379,19 @@ def trainability(
         return float("inf") if g == 1.0 else float(1.0 / abs(math.log(g)))
 
     fwd, bwd = gain(rate[-1], rate[1]), gain(w[0], w[-1])
+    # the backward gain's SE from the replicate groups' spread (delta method on the log)
+    w_se = back["var_grad_w_se"].values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = math.sqrt((w_se[0] / w[0]) ** 2 + (w_se[-1] / w[-1]) ** 2)
+    bwd_se = bwd * rel / steps if np.isfinite(bwd) else float("nan")
     return {
         "forward_gain": fwd,
         "backward_gain": bwd,
+        "backward_gain_se": float(bwd_se),
         "forward_depth": depth(fwd),
         "backward_depth": depth(bwd),
-        "gradient_ratio": float(w[0] / w[-1]) if w[-1] > 0 else float("inf"),
+        "gradient_ratio": (float(w[0] / w[-1]) if w[-1] > 0
+                           else float("inf") if w[0] > 0 else float("nan")),
         "last_rate": float(rate[-1]),
     }
 
@@ -383,19 +407,23 @@ def balanced_surrogate(
     """The arctan surrogate's sharpness ``alpha`` at which the backward gain is 1.
 
     The forward weights stay those of ``cfg.init`` (the activity the rule
-    conserves); only the backward pass changes. ``E[g^2]`` grows with
-    ``alpha`` (``~ alpha^2 / 4`` as ``alpha -> 0``, ``~ alpha`` as ``alpha ->
-    inf`` for a spread-out membrane), and so does the backward gain of
-    :func:`trainability`; the root is found by bisection on ``log alpha`` in
-    ``bounds``. Trade-off: a wider surrogate (smaller ``alpha``) also sends
-    gradient through neurons far from threshold, a less faithful derivative of
-    the spike; a sharper one concentrates it on the few near threshold.
+    conserves); only the backward pass changes. The gain of
+    :func:`trainability` is evaluated on 17 values of ``alpha`` spaced
+    evenly in ``log alpha`` over ``bounds``; every bracket where it crosses 1
+    is refined by bisection, and the root nearest the default ``alpha = 2``
+    (in ``log alpha``) is returned. The gain is not monotone in ``alpha`` in
+    general: ``E[g^2]`` grows like ``alpha^2 / 4`` for small ``alpha`` but
+    peaks and falls again for a membrane far from threshold relative to its
+    spread. Trade-off: a wider surrogate (smaller ``alpha``) also sends
+    gradient through neurons far from threshold, a less faithful derivative
+    of the spike; a sharper one concentrates it on the few near threshold,
+    and its sampled gain is noisier.
 
     Raises
     ------
     ValueError
-        If the gain is on the same side of 1 at both bounds, or the network
-        is silent (no gradient to balance).
+        If the gain does not cross 1 on the grid, or the network is silent
+        (no gradient to balance).
     """
     lo, hi = (check_real("bounds", b, low=1e-4, high=1e4) for b in bounds)
     if not lo < hi:
@@ -411,20 +439,30 @@ def balanced_surrogate(
             )
         return math.log(g)
 
-    a, b = math.log(lo), math.log(hi)
-    fa, fb = excess(a), excess(b)
-    if fa * fb > 0:
+    grid = np.linspace(math.log(lo), math.log(hi), 17)
+    values = [excess(x) for x in grid]
+    brackets = [(grid[k], grid[k + 1], values[k]) for k in range(len(grid) - 1)
+                if values[k] == 0 or values[k] * values[k + 1] < 0]
+    if not brackets:
+        side = "above" if values[0] > 0 else "below"
         raise ValueError(
-            f"balanced_surrogate: the backward gain is {'above' if fa > 0 else 'below'} 1 "
-            f"for every alpha in {bounds}; the surrogate cannot balance this network"
+            f"balanced_surrogate: the backward gain stays {side} 1 for every alpha in "
+            f"{bounds}; the surrogate cannot balance this network"
         )
-    for _ in range(40):
-        mid = 0.5 * (a + b)
-        fm = excess(mid)
-        if fm == 0 or b - a < 1e-3:
-            break
-        if (fm > 0) == (fa > 0):
-            a, fa = mid, fm
-        else:
-            b = mid
-    return float(math.exp(0.5 * (a + b)))
+    roots = []
+    for a, b, fa in brackets:
+        for _ in range(30):
+            if b - a < 1e-3 or fa == 0:
+                break
+            mid = 0.5 * (a + b)
+            fm = excess(mid)
+            if fm == 0:
+                a = b = mid
+                break
+            if (fm > 0) == (fa > 0):
+                a, fa = mid, fm
+            else:
+                b = mid
+        roots.append(0.5 * (a + b))
+    best = min(roots, key=lambda r: abs(r - math.log(2.0)))
+    return float(math.exp(best))

@@ -249,13 +249,14 @@ def _initialise_layers(
             recurrent_fraction=recurrent_fraction if recurrence is not None else None,
         )
 
+        # a data-driven rule gets the neuron's PSP kernel (Synaptic: alpha) through its hook
+        hook_params = ({**r.resolve_params(rule_params), **_psp_params(p)} if r.needs_data
+                       else {})
         if pre is None and first_layer == "unit":
             mean, var, how = *_first_layer_moments(n_in, x), "unit"
         elif r.needs_data:
-            # the neuron's PSP kernel (Synaptic: alpha) reaches the rule through its hook
-            hook_params = {**r.resolve_params(rule_params), **_psp_params(p)}
             try:  # parameters may stand in for the data (fluctuation with nu=...)
-                mean, var = r.from_activity(None, n_in, p.theta, p.beta, steps, **hook_params)
+                mean, var = _stand_in_moments(r, rule, n_in, p, steps, rule_params, hook_params)
                 how = "rule"
             except ValueError as exc:
                 if trains is None:
@@ -281,11 +282,24 @@ def _initialise_layers(
                 if how == "data":  # the layer's own rates: the split assumes the same
                     total = _data_driven_moments(r, trains, w, pre, x, hook_params, None,
                                                  n_in=n_rec)
+                    _, (rec_mean, rec_var) = recurrent_split(*total, recurrent_fraction)
                 elif r.needs_data:
-                    total = r.from_activity(None, n_rec, p.theta, p.beta, steps, **hook_params)
+                    try:
+                        total = _stand_in_moments(r, rule, n_rec, p, steps, rule_params,
+                                                  hook_params)
+                    except ValueError as exc:
+                        raise ValueError(
+                            f"rule {rule!r}: the recurrence of {post.name!r}, the first neuron "
+                            f"layer (fed by the raw input), needs the layer's own rates ({exc}); "
+                            "give the rule's stand-in parameter (fluctuation: nu=) or start the "
+                            "model with an encoding Leaky"
+                        ) from None
+                    _, (rec_mean, rec_var) = recurrent_split(*total, recurrent_fraction)
+                elif r.per_layer is not None:  # a unit first layer's neurons: the rule's first
+                    _, (rec_mean, rec_var) = per_layer(n_rec)
                 else:
                     total = rule_moments(rule, n_rec, p.theta, p.beta, steps, **rule_params)
-                _, (rec_mean, rec_var) = recurrent_split(*total, recurrent_fraction)
+                    _, (rec_mean, rec_var) = recurrent_split(*total, recurrent_fraction)
             # the layer's own spikes, worth g each, feed the recurrence
             own = p.graded
             rec_mean, rec_var = rec_mean / own, rec_var / own**2
@@ -421,6 +435,20 @@ class _SpikeTrains:
         fired = torch.stack([(t.reshape(t.shape[0], -1) != 0).double() for t in trains])
         self.last_rates = fired.mean(dim=(0, 1)).cpu().numpy()
         return self.last_rates
+
+
+def _stand_in_moments(r, rule, n_in, p, steps, rule_params, hook_params):
+    """A data-driven rule's moments where its parameters stand in for the data.
+
+    Through its hook with no rates (so that a Synaptic's ``alpha`` reaches it);
+    a hook that cannot take ``rates_in=None`` (a user's rule) falls back to the
+    rule's closed form, as before the hook took neuron parameters. Raises
+    ``ValueError`` when the rule needs the data after all.
+    """
+    try:
+        return r.from_activity(None, n_in, p.theta, p.beta, steps, **hook_params)
+    except TypeError:
+        return rule_moments(rule, n_in, p.theta, p.beta, steps, _allow_data=True, **rule_params)
 
 
 def _psp_params(p) -> dict:

@@ -3,7 +3,7 @@
 The Monte Carlo side of :func:`snninit.theory.backward_mean_field`, with the
 same interface: ``reps`` independent networks of ``cfg`` (the trainer's
 :class:`~snninit.training.SNN` with ``n_inputs = width``, float64, weights
-from ``cfg.init`` with seed ``seed + rep``, a data-driven rule calibrated on
+from ``cfg.init`` with the generator ``[seed, rep, 0]``, a data-driven rule calibrated on
 64 inputs of the same law: the theory's network, a readout appended and
 unused), each fed one standard-normal input for ``cfg.steps``
 steps, and BPTT (:meth:`SNN.backward`) started at the last hidden layer's
@@ -60,7 +60,7 @@ def measure_backward(
         rng = np.random.default_rng([seed, r, 1])
         # a data-driven rule calibrates on a batch of the same inputs
         batch = rng.standard_normal((64, n)) if needs_data else None
-        net.initialize(np.random.default_rng(seed + r), x=batch)
+        net.initialize(np.random.default_rng([seed, r, 0]), x=batch)
         x = rng.standard_normal((1, n))
         rec = net.forward(x, record=True, upto=L)
         G = rng.standard_normal((T, 1, n))

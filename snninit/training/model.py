@@ -480,6 +480,11 @@ class SNN:
         T = cfg.steps
         top = len(self.weights) if top is None else check_int("top", top, low=1,
                                                                 high=len(self.weights))
+        if len(rec.membranes) <= top:
+            raise ValueError(
+                f"rec must record layers 0..{top} (forward(..., record=True, upto={top}) or "
+                f"more); it has {len(rec.membranes)} layers"
+            )
         grads: list[np.ndarray] = [None] * len(self.weights)  # type: ignore[list-item]
         dus: list[np.ndarray] = [None] * (top + 1)  # type: ignore[list-item]
         for layer in range(top, 0, -1):

@@ -22,9 +22,11 @@ A cell is *viable* when the last layer's rate is within a factor 2 of the
 target, the volley survives (``p_extinct < 0.01``) and no break-up is
 predicted within the depth. Among viable cells the recommendation is the one
 whose backward gain is closest to 1 (then whose rate is closest to the
-target); the threshold range is the viable thresholds of the recommended
-rule. Where even that gain is far from 1 (outside [0.8, 1.25]) the advice adds
-the surrogate sharpness that balances it
+target; a cell without a gain, such as a non-leaky network, after every cell
+with one); a silent cell (rate or target 0) is never viable. The viable
+thresholds of the recommended rule are listed. Where even that gain is far
+from 1 (outside [0.8, 1.25]) the advice adds the surrogate sharpness that
+balances it
 (:func:`~snninit.theory.balanced_surrogate`, ``snninit train --alpha
 balanced``). ``check=True`` simulates the recommended network and compares it with
 the prediction (:func:`~snninit.validation.assert_agrees`).
@@ -68,6 +70,9 @@ class Advice:
     balanced_alpha : float or None
         Where the recommendation's backward gain is far from 1: the surrogate
         sharpness that balances it (NaN if none in range).
+    viable_thetas : tuple of float
+        Every viable threshold of the recommended rule (``theta_range`` spans
+        them; a threshold inside the range may still be not viable).
     """
 
     cfg: NetworkConfig | None
@@ -75,6 +80,7 @@ class Advice:
     table: xr.Dataset
     check: dict | None = None
     balanced_alpha: float | None = None
+    viable_thetas: tuple[float, ...] = ()
 
     def summary(self) -> str:
         """The answer in a few lines, every number from the table."""
@@ -97,10 +103,10 @@ class Advice:
                          "layers, more width or a lower threshold")
             return "\n".join(lines)
         c = t.sel(rule=self.cfg.init, theta=self.cfg.theta)
-        lo, hi = self.theta_range
+        viable = ", ".join(f"{t:g}" for t in self.viable_thetas)
         lines.append(
             f"recommended: init={self.cfg.init!r}, theta={self.cfg.theta:g} (viable theta "
-            f"{lo:g}-{hi:g} with this rule): last layer's rate {float(c.last_rate):.4f} per "
+            f"with this rule: {viable}): last layer's rate {float(c.last_rate):.4f} per "
             f"step (target {float(c.target_rate):.4f}), P(first volley extinct) "
             f"{float(c.p_extinct):.3g} at width {self.cfg.width}, break-up "
             f"{_layer(float(c.breakup))}, backward gain {float(c.backward_gain):.3f} per layer"
@@ -111,7 +117,8 @@ class Advice:
             factor = g ** (self.cfg.layers - 1)
             fix = (f"surrogate alpha {self.balanced_alpha:.3g} balances them (snninit train "
                    "--alpha balanced)" if np.isfinite(self.balanced_alpha)
-                   else "no surrogate alpha in [0.05, 50] balances them")
+                   else "no surrogate alpha in [0.05, 50] balances them (or a layer is "
+                   "silent in the limit)")
             lines.append(f"gradients {way} (x{factor:.3g} in variance over the depth); {fix}")
         if self.check is not None:
             lines.append(f"check: {self.check['text']}")
@@ -141,7 +148,9 @@ def _cell(cfg: NetworkConfig, paths: int, seed: int, target_rate) -> dict:
     # the first step's volley matters on its own only with one step: over many steps the
     # encoding layer keeps driving, and the rate and the break-up say whether it arrives
     survives = p_ext < 0.01 if cfg.steps == 1 else True
-    viable = (target / 2 <= last <= 2 * target) and survives and not breakup <= cfg.layers
+    alive = last > 0 and target > 0  # a silent network is never the answer
+    viable = (alive and target / 2 <= last <= 2 * target and survives
+              and not breakup <= cfg.layers)
     return dict(last_rate=last, target_rate=target, p_extinct=p_ext, breakup=breakup,
                 backward_gain=gain, viable=viable)
 
@@ -208,16 +217,19 @@ def advise(
     viable = table["viable"].values
     if not viable.any():
         return Advice(None, None, table)
-    gain = np.where(np.isfinite(table["backward_gain"].values),
-                    np.abs(np.log(np.where(table["backward_gain"].values > 0,
-                                           table["backward_gain"].values, 1.0))), 0.0)
-    with np.errstate(divide="ignore"):  # a silent cell is not viable anyway
+    # order: the gradient gain's distance from 1 first (a cell without one, e.g. not a
+    # leaky network, after every cell with one), then the rate's distance from the target
+    g = table["backward_gain"].values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(np.isfinite(g) & (g > 0), np.abs(np.log(np.where(g > 0, g, 1.0))),
+                        np.inf)
         closeness = np.abs(np.log(table["last_rate"].values / table["target_rate"].values))
-    score = np.where(viable, gain + 1e-3 * closeness, np.inf)
-    i, j = np.unravel_index(int(np.argmin(score)), score.shape)
+    candidates = [(gain[i, j], closeness[i, j], i, j) for i in range(len(rules))
+                  for j in range(len(thetas)) if viable[i, j]]
+    _, _, i, j = min(candidates)
     best = cfg.replace(init=rules[i], init_params={}, theta=thetas[j])
     ok = [t for t, v in zip(thetas, viable[i]) if v]
-    advice = Advice(best, (min(ok), max(ok)), table)
+    advice = Advice(best, (min(ok), max(ok)), table, viable_thetas=tuple(ok))
     g = float(table["backward_gain"].values[i, j])
     if np.isfinite(g) and not 0.8 <= g <= 1.25:
         from ..theory import balanced_surrogate

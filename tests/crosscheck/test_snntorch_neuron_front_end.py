@@ -205,3 +205,20 @@ def test_fluctuation_rule_uses_the_synaptic_kernel_and_the_recurrent_split():
         st.init_snntorch(model, x, rule="fluctuation", steps=6)
         assert {r["rule"] for r in model.snninit_init} == {"fluctuation"}
         assert all(r["var"] > 0 for r in model.snninit_init)
+
+
+@pytest.mark.parametrize("kw", [dict(rule="micheli"), dict(rule="dmft", steps=4),
+                                dict(rule="fluctuation", nu=0.1)])
+def test_a_linear_first_rleaky_stack_is_initialised(kw):
+    """No encoding Leaky: the first RLeaky plays it (unit first layer), its recurrence the rule's."""
+    model = nn.Sequential(nn.Linear(20, 30), snn.RLeaky(beta=0.5, linear_features=30),
+                          nn.Linear(30, 30), snn.RLeaky(beta=0.5, linear_features=30))
+    x = torch.randn(8, 20, generator=torch.Generator().manual_seed(0))
+    st.init_snntorch(model, x, recurrent_fraction=0.4, **kw)
+    first, second = model.snninit_init
+    assert first["rule"] == "unit" and second["rule"] == kw["rule"]
+    # the recurrence of the first RLeaky gets the rule's share, as the second's does
+    assert first["recurrent_var"] == pytest.approx(second["recurrent_var"], rel=1e-12)
+    assert second["recurrent_var"] == pytest.approx(second["var"] * 0.4 / 0.6, rel=1e-12)
+    with pytest.raises(ValueError, match="needs the layer's own rates"):
+        st.init_snntorch(model, x, rule="fluctuation")

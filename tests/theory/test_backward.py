@@ -22,6 +22,9 @@ ALPHA = 1e-3
 
 @pytest.mark.parametrize("mean, var, theta, alpha", [
     (0.0, 1.0, 1.0, 2.0), (0.4, 0.3, 1.0, 2.0), (-1.0, 4.0, 0.5, 1.0), (2.0, 0.01, 1.0, 5.0),
+    # narrow Gaussians and far ones, where the closed form alone cancels badly
+    (1.0, 1e-8, 1.0, 2.0), (0.0, 1e-12, 1.0, 2.0), (-2.0, 1e-10, 1.0, 2.0),
+    (-19.0, 1e-6, 1.0, 2.0), (-999.0, 0.01, 1.0, 2.0), (-4.0, 1.0, 1.0, 2.0),
 ])
 def test_surrogate_second_moment_is_the_integral(mean, var, theta, alpha):
     a = math.pi * alpha / 2
@@ -30,9 +33,19 @@ def test_surrogate_second_moment_is_the_integral(mean, var, theta, alpha):
         g = (alpha / 2) / (1 + (a * (u - theta)) ** 2)
         return g * g * math.exp(-((u - mean) ** 2) / (2 * var)) / math.sqrt(2 * math.pi * var)
 
-    lo, hi = mean - 12 * math.sqrt(var), mean + 12 * math.sqrt(var)
-    want = integrate.quad(integrand, lo, hi, points=[theta], epsabs=1e-14, limit=200)[0]
-    assert surrogate_second_moment(mean, var, theta, alpha) == pytest.approx(want, rel=1e-9)
+    sd = math.sqrt(var)
+    if a * sd < 1e-3:  # narrower than quadrature resolves: the deterministic value, to O(var)
+        g0 = (alpha / 2) / (1 + (a * (mean - theta)) ** 2)
+        want = g0 * g0
+        rel = 1e-6
+    else:
+        lo, hi = mean - 12 * sd, mean + 12 * sd
+        inside = [p for p in (theta,) if lo < p < hi]
+        want = integrate.quad(integrand, lo, hi, points=inside or None, epsabs=0,
+                              epsrel=1e-12, limit=400)[0]
+        rel = 1e-8
+    assert surrogate_second_moment(mean, var, theta, alpha) == pytest.approx(want, rel=rel)
+    assert surrogate_second_moment(mean, var, theta, alpha) >= 0
     # the deterministic limit
     g = (alpha / 2) / (1 + (a * (mean - theta)) ** 2)
     assert surrogate_second_moment(mean, 0.0, theta, alpha) == pytest.approx(g * g, rel=1e-12)
@@ -150,8 +163,11 @@ def test_trainability_gains_at_one_step_are_the_closed_form():
     assert tr["backward_gain"] == pytest.approx(surrogate_second_moment(0.0, 1.0) / q, rel=1e-9)
     assert tr["backward_depth"] == pytest.approx(1 / abs(math.log(tr["backward_gain"])))
     assert tr["forward_depth"] > 1e6 or math.isinf(tr["forward_depth"])
+    assert tr["backward_gain_se"] < 1e-12  # one step: exact (to rounding)
     silent = si.theory.trainability(cfg.replace(init="kaiming", layers=10, steps=3))
     assert math.isnan(silent["backward_gain"]) and silent["last_rate"] < 1e-3
+    sampled = si.theory.trainability(cfg.replace(steps=3))
+    assert 0 < sampled["backward_gain_se"] < 0.05 * sampled["backward_gain"]
     with pytest.raises(ValueError, match="layers >= 2"):
         si.theory.trainability(cfg.replace(layers=1))
 
@@ -199,3 +215,12 @@ def test_the_command_line_offers_the_balanced_surrogate(capsys):
     with pytest.raises(SystemExit) as exc:  # argparse's usage error: exit status 2
         main(["train", "--alpha", "sharp"])
     assert exc.value.code == 2 and "'balanced'" in capsys.readouterr().err
+
+
+def test_balanced_surrogate_finds_the_crossing_nearest_alpha_2_when_not_monotone():
+    """Far from threshold (theta 3, one step) the gain rises, dips and rises again in alpha."""
+    cfg = si.NetworkConfig(width=1000, layers=4, steps=1, theta=3.0)
+    gains = [si.theory.trainability(cfg, alpha=a)["backward_gain"] for a in (0.37, 1.2, 50.0)]
+    assert gains[0] > gains[1] < gains[2]  # not monotone
+    alpha = si.theory.balanced_surrogate(cfg)
+    assert si.theory.trainability(cfg, alpha=alpha)["backward_gain"] == pytest.approx(1, abs=0.01)

@@ -76,3 +76,10 @@ def test_gain_far_from_one_adds_the_balanced_surrogate():
                     rules=("micheli",), thetas=(1.0,))
     assert out.balanced_alpha is not None and math.isfinite(out.balanced_alpha)
     assert "--alpha balanced" in out.summary()
+
+
+def test_a_silent_network_is_never_recommended():
+    """Rate and target both 0 (an input scaled to nothing) is not 'within a factor 2'."""
+    out = si.advise(si.NetworkConfig(width=100, layers=3, steps=2, beta=0.999,
+                                     input_scale="1-beta"), rules=("micheli",), thetas=(0.25,))
+    assert out.cfg is None and not out.table["viable"].values.any()
