@@ -210,7 +210,7 @@ def test_fluctuation_rule_uses_the_synaptic_kernel_and_the_recurrent_split():
 @pytest.mark.parametrize("kw", [dict(rule="micheli"), dict(rule="dmft", steps=4),
                                 dict(rule="fluctuation", nu=0.1)])
 def test_a_linear_first_rleaky_stack_is_initialised(kw):
-    """No encoding Leaky: the first RLeaky plays it (unit first layer), its recurrence the rule's."""
+    """No encoding Leaky: the first RLeaky plays it (unit first layer); its recurrence: the rule."""
     model = nn.Sequential(nn.Linear(20, 30), snn.RLeaky(beta=0.5, linear_features=30),
                           nn.Linear(30, 30), snn.RLeaky(beta=0.5, linear_features=30))
     x = torch.randn(8, 20, generator=torch.Generator().manual_seed(0))
