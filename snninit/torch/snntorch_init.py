@@ -440,15 +440,19 @@ class _SpikeTrains:
 def _stand_in_moments(r, rule, n_in, p, steps, rule_params, hook_params):
     """A data-driven rule's moments where its parameters stand in for the data.
 
-    Through its hook with no rates (so that a Synaptic's ``alpha`` reaches it);
-    a hook that cannot take ``rates_in=None`` (a user's rule) falls back to the
-    rule's closed form, as before the hook took neuron parameters. Raises
-    ``ValueError`` when the rule needs the data after all.
+    The rule's closed form decides whether they do (it raises ``ValueError``
+    when the rule needs the data after all). For a Synaptic the moments then
+    come from the rule's hook with no rates, so that the neuron's ``alpha``
+    (its PSP kernel) reaches the rule; a hook that cannot take
+    ``rates_in=None`` (a user's rule) keeps the closed form.
     """
+    closed = rule_moments(rule, n_in, p.theta, p.beta, steps, _allow_data=True, **rule_params)
+    if not _psp_params(p):
+        return closed
     try:
         return r.from_activity(None, n_in, p.theta, p.beta, steps, **hook_params)
     except TypeError:
-        return rule_moments(rule, n_in, p.theta, p.beta, steps, _allow_data=True, **rule_params)
+        return closed
 
 
 def _psp_params(p) -> dict:
