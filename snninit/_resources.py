@@ -611,3 +611,15 @@ def check_runs(
             stacklevel=3,
         )
     return Estimate(float(max(r[2][0] for r in rows)), float(total))
+
+
+def check_work(what: str, seconds: float, nbytes: float, cost: str, knob: str) -> None:
+    """Refuse, before it starts, work estimated to exceed the memory or the time limit.
+
+    For the functions whose cost is a simple count (``seconds`` and ``nbytes``
+    from their own operation counts): one-line ``ValueError`` naming ``what``,
+    the ``cost`` it was estimated from and the ``knob`` that makes it smaller.
+    The time limit is :func:`max_seconds` (``SNNINIT_MAX_SECONDS``).
+    """
+    check_memory(what, nbytes, cost, knob)
+    _refuse_slow(what, seconds, cost, knob, max_seconds(), MAX_SECONDS_ENV)

@@ -207,7 +207,8 @@ class NetworkConfig:
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise values once, here
         for name in ("width", "layers", "steps", "theta", "beta"):
-            set_(self, name, check_limit(name, getattr(self, name)))
+            # + 0 turns -0.0 into 0.0: equal configs must hash (and serialise) alike
+            set_(self, name, check_limit(name, getattr(self, name)) + 0)
         check_choice("reset", self.reset, RESETS)
         check_choice("input_scale", self.input_scale, INPUT_SCALES)
         check_choice("weights", self.weights, WEIGHT_DISTRIBUTIONS)

@@ -65,6 +65,12 @@ def simulate_sustained_activity(
             f"width={width} needs {need / 2**30:.1f} GiB for V and the membranes; allowed "
             f"up to {_MAX_BYTES / 2**30:.0f} GiB (width <= about 23000)"
         )
+    from .._resources import check_work
+
+    # per network: width^2 weights drawn (numba, ~1e8/s) and a row added per spike
+    check_work("simulate_sustained_activity", reps * width * width * (1 + 0.3 * steps) / 1e8,
+               0.0, f"{reps} networks x {width}^2 weights x {steps} steps",
+               "use fewer reps, steps or a smaller width")
     rate = np.empty((reps, steps))
     mean_u = np.empty((reps, steps))
     var_u = np.empty((reps, steps))

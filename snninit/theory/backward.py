@@ -219,6 +219,28 @@ def _backward_layer_kernel(z, factor_t, drive, cov_grad, beta, theta, reset, res
                 out[k, q, t] = acc[t, q] / m
 
 
+#: Measured speed of the backward kernel: path x step^3 x layer units per second (2 cores).
+_BACKWARD_UNITS_PER_SECOND = 5e8
+
+
+def _backward_seconds(cfg: NetworkConfig, paths: int) -> float:
+    steps = cfg.steps
+    return 0.0 if steps == 1 else paths * steps**3 * cfg.layers / _BACKWARD_UNITS_PER_SECOND
+
+
+def _check_backward_work(cfg: NetworkConfig, paths: int, calls: int = 1, what: str = "") -> None:
+    from .._resources import check_work
+
+    steps = cfg.steps
+    check_work(
+        what or "backward_mean_field",
+        calls * _backward_seconds(cfg, paths),
+        8.0 * paths * steps * 2 + 8.0 * 8 * steps * steps * 4,
+        f"{calls} x {paths} paths x {steps}^3 steps x {cfg.layers} layers",
+        "use fewer paths, steps or layers",
+    )
+
+
 def backward_mean_field(
     cfg: NetworkConfig,
     *,
@@ -270,6 +292,7 @@ def backward_mean_field(
     paths = check_limit("paths", paths)
     seed = check_limit("seed", seed)
     n, L, T = cfg.width, cfg.layers, cfg.steps
+    _check_backward_work(cfg, paths)
     forward = dynamic_mean_field(cfg, paths=paths, seed=seed)
     corr = forward["corr"].values  # (L + 1, T, T): E[s^t s^t'] of every layer
     mean, var = layer_weight_moments(cfg)
@@ -355,7 +378,9 @@ def trainability(
       which is exact).
 
     A gain is NaN where its quantity is 0 (a silent layer: no activity, no
-    gradient).
+    gradient) or not finite (a gradient ratio beyond float64, e.g. about a
+    thousand layers that each shrink it by half: see the per-layer variances
+    of :func:`backward_mean_field` there).
     """
     from .dmft import dynamic_mean_field
 
@@ -425,9 +450,13 @@ def balanced_surrogate(
         If the gain does not cross 1 on the grid, or the network is silent
         (no gradient to balance).
     """
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+        raise ValueError(f"bounds must be a pair (low, high) of alphas; got {bounds!r}")
     lo, hi = (check_real("bounds", b, low=1e-4, high=1e4) for b in bounds)
     if not lo < hi:
         raise ValueError(f"bounds must be (low, high) with low < high; got {bounds!r}")
+    # 17 grid points and about 12 bisection steps per crossing: refuse before starting
+    _check_backward_work(check_config(cfg), paths, calls=30, what="balanced_surrogate")
 
     def excess(log_alpha):
         g = trainability(cfg, alpha=math.exp(log_alpha), detach_reset=detach_reset,

@@ -94,6 +94,12 @@ def sustained_activity(
     )
     paths = check_int("paths", paths, low=64, high=2**24)
     seed = check_limit("seed", seed)
+    from .._resources import check_work
+
+    # the causal kernel: O(t) per path and step (its row of the Cholesky factor)
+    check_work("sustained_activity", paths * steps * steps / 2 / 1e8,
+               paths * steps * 9.0 + _GROUPS * steps * steps * 16.0,
+               f"{paths} paths x {steps}^2 steps", "use fewer paths or steps")
     per_group = -(-paths // _GROUPS)
     z = _path_normals(steps, per_group, _GROUPS, seed)
     cov = np.zeros((_GROUPS, steps, steps))
@@ -149,7 +155,9 @@ class CriticalGain:
     variants : dict
         ``gain`` of each variant ("steps x2", "paths / 4", "seed + 1").
     rate : float
-        The predicted rate at the last step at the bracket's upper end. Near
+        The predicted rate at the last step at the bracket's upper end (gain
+        0 and an empty ``variants``: activity lasts without any recurrence,
+        e.g. at threshold 0). Near
         the bifurcation the approach to the active state is slow (the ghost
         of the saddle-node), so this is below the active state's rate.
     """
@@ -200,6 +208,11 @@ def critical_gain(
         For bad input, or if even ``max_gain`` does not sustain activity.
     """
     check_kicked_layer(0.0, beta, theta, reset, reset_decay, steps, kick)
+    if steps > 1000:
+        raise ValueError(
+            f"steps must be an integer in [2, 1000] for critical_gain (its check runs twice "
+            f"the steps, at most 2000); got {steps}"
+        )
     rate_floor = check_real("rate_floor", rate_floor, low=0.0, high=0.5, low_open=True)
     tol = check_real("tol", tol, low=1e-4, high=0.5)
     max_gain = check_real("max_gain", max_gain, low=0.0, high=1e6, low_open=True)
@@ -222,6 +235,14 @@ def critical_gain(
         lo = 0.0 if hi == 1.0 else hi / 2.0
         return _bisect(lambda g: run(g, steps_, paths_, seed_) > rate_floor, lo, hi, tol * hi)
 
+    if run(0.0, steps, paths, seed) > rate_floor:  # no recurrence needed (theta 0, no reset)
+        rate = run(0.0, steps, paths, seed)
+        return CriticalGain(0.0, 0.0, (0.0, 0.0), {}, rate)
+    from .._resources import check_work
+
+    check_work("critical_gain", 4 * 25 * paths * (2 * steps) ** 2 / 2 / 1e8, 0.0,
+               f"about 100 runs of {paths} paths x up to {2 * steps}^2 steps",
+               "use fewer paths or steps")
     lo, hi = solve(steps, paths, seed)
     gain = 0.5 * (lo + hi)
     variants = {}

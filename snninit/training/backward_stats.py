@@ -50,6 +50,13 @@ def measure_backward(
     detach_reset = check_bool("detach_reset", detach_reset)
     seed = check_limit("seed", seed)
     n, L, T = cfg.width, cfg.layers, cfg.steps
+    from .._resources import check_work
+
+    # per network: L n^2 weights drawn, and about 4 L T n^2 flops forward and back
+    check_work("measure_backward", reps * L * n * n * (1 / 1e8 + 4 * T / 1e9),
+               8.0 * (L + 1) * n * n + 8.0 * 4 * (L + 1) * T * n,
+               f"{reps} networks x {L} layers x {n}^2 weights x {T} steps",
+               "use fewer reps, layers, steps or a smaller width")
     var_delta = np.empty((reps, L, T))
     var_gs = np.empty((reps, L, T))
     var_w = np.empty((reps, L))

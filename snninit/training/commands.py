@@ -130,8 +130,11 @@ def _balanced_alpha(args, cfg) -> None:
     from ..theory import balanced_surrogate, trainability
 
     detach = not args.keep_reset
-    at_default = trainability(cfg, detach_reset=detach)["backward_gain"]
-    args.alpha = balanced_surrogate(cfg, detach_reset=detach)
+    try:
+        at_default = trainability(cfg, detach_reset=detach)["backward_gain"]
+        args.alpha = balanced_surrogate(cfg, detach_reset=detach)
+    except ValueError as exc:
+        raise ValueError(f"--alpha balanced: {exc}") from None
     print(f"--alpha balanced: {args.alpha:.4g} (predicted backward gain per layer 1; "
           f"{at_default:.3f} at alpha 2)")
 
@@ -188,10 +191,10 @@ def _run_train(args) -> None:
     from .trainer import train
 
     cfg = config_from_args(args)
-    _balanced_alpha(args, cfg)
-    tcfg = _train_config(args)
     if args.resume and args.out is None:
         raise ValueError("--resume needs --out (the folder of the interrupted run)")
+    _balanced_alpha(args, cfg)
+    tcfg = _train_config(args)
     if tcfg.dataset != "synthetic":
         _check_data_dir(write=False)
     with _threads(args.threads):

@@ -103,7 +103,7 @@ class TrainConfig:
         for name in ("train_subset", "test_subset"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), low=1)
-        check_real("alpha", self.alpha, low=0.0, low_open=True)
+        check_real("alpha", self.alpha, low=0.0, high=1e6, low_open=True)
         # frozen: store the normalised bool (numpy's would not go into to_json)
         object.__setattr__(self, "detach_reset", check_bool("detach_reset", self.detach_reset))
         check_int("rate_batch", self.rate_batch, low=1)

@@ -96,7 +96,7 @@ class Advice:
                     f"{rule:9s} {theta:6.2f} {float(c.last_rate):10.4f} "
                     f"{float(c.target_rate):8.4f} "
                     f"{float(c.p_extinct):11.3g} {_layer(float(c.breakup)):>9s} "
-                    f"{float(c.backward_gain):10.3f}  {'yes' if bool(c.viable) else 'no'}"
+                    f"{_number(float(c.backward_gain)):>10s}  {'yes' if bool(c.viable) else 'no'}"
                 )
         if self.cfg is None:
             lines.append("no rule and threshold of the grid keeps this network alive; try fewer "
@@ -109,8 +109,14 @@ class Advice:
             f"with this rule: {viable}): last layer's rate {float(c.last_rate):.4f} per "
             f"step (target {float(c.target_rate):.4f}), P(first volley extinct) "
             f"{float(c.p_extinct):.3g} at width {self.cfg.width}, break-up "
-            f"{_layer(float(c.breakup))}, backward gain {float(c.backward_gain):.3f} per layer"
+            f"{_layer(float(c.breakup))}, backward gain {_number(float(c.backward_gain))} per "
+            "layer"
         )
+        if float(c.p_extinct) > 0.5:
+            lines.append(
+                f"caution: at width {self.cfg.width} the first volley dies with probability "
+                f"{float(c.p_extinct):.3g}; the rates above are the n -> infinity limit"
+            )
         if self.balanced_alpha is not None:
             g = float(c.backward_gain)
             way = "explode" if g > 1 else "vanish"
@@ -123,6 +129,11 @@ class Advice:
         if self.check is not None:
             lines.append(f"check: {self.check['text']}")
         return "\n".join(lines)
+
+
+def _number(value: float) -> str:
+    """A gain for the table: ``n/a`` where there is none (silent, non-leaky, one layer)."""
+    return "n/a" if not math.isfinite(value) else f"{value:.3f}"
 
 
 def _layer(value: float) -> str:
@@ -178,15 +189,26 @@ def advise(
     ValueError
         For a bad target rate, an unknown or data-driven rule, or an empty grid.
     """
+    from .._checks import check_bool
+    from ..config import check_limit, check_neuron
     from ..theory.rules import get_rule
 
     cfg = check_config(cfg)
     if target_rate is not None:
         target_rate = check_real("target_rate", target_rate, low=0.0, high=1.0, low_open=True)
+    check = check_bool("check", check)
+    paths = check_limit("paths", paths)
+    seed = check_limit("seed", seed)
+    for name, values in (("rules", rules), ("thetas", thetas)):
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise ValueError(f"{name} must be a list or tuple of values; got {values!r}")
     rules = list(rules)
     thetas = [check_real("thetas", t, low=0.0, high=10.0) for t in thetas]
     if not rules or not thetas:
         raise ValueError("rules and thetas must each name at least one value")
+    for name, values in (("rules", rules), ("thetas", thetas)):
+        if len(set(values)) != len(values):
+            raise ValueError(f"{name} must not repeat a value; got {values!r}")
     for name in rules:
         rule = get_rule(name, param="rules")
         if rule.needs_data:
@@ -194,18 +216,25 @@ def advise(
                 f"rules: {name!r} is data-driven (its weights come from the user's data); "
                 "advise evaluates data-free rules"
             )
+        if rule.neurons is not None:
+            check_neuron(cfg, rule.neurons, f"rules: init={name!r}")
+    _check_advise_work(cfg, len(rules) * len(thetas), paths)
     fields = ("last_rate", "target_rate", "p_extinct", "breakup", "backward_gain", "viable")
     values = {f: np.full((len(rules), len(thetas)), _NAN) for f in fields}
+    refusals = []
     for i, name in enumerate(rules):
         for j, theta in enumerate(thetas):
             try:
                 cell = _cell(cfg.replace(init=name, init_params={}, theta=theta), paths, seed,
                              target_rate)
-            except ValueError:  # the rule refuses this cell (no solution, wrong neuron)
+            except ValueError as exc:  # the rule has no solution at this cell (dmft, ...)
+                refusals.append(str(exc))
                 cell = dict.fromkeys(fields, _NAN)
                 cell["viable"] = False
             for f in fields:
                 values[f][i, j] = cell[f]
+    if len(refusals) == len(rules) * len(thetas):  # nothing was evaluated: say why
+        raise ValueError(f"advise: no cell of the grid could be evaluated: {refusals[0]}")
     table = xr.Dataset(
         {f: (("rule", "theta"), v if f != "viable" else v.astype(bool))
          for f, v in values.items()},
@@ -241,6 +270,16 @@ def advise(
     if check:
         advice.check = _check(best, paths, seed)
     return advice
+
+
+def _check_advise_work(cfg: NetworkConfig, cells: int, paths: int) -> None:
+    """Refuse a grid whose backward mean fields alone would exceed the time limit."""
+    from .._resources import check_work
+    from ..theory.backward import _backward_seconds
+
+    check_work("advise", cells * _backward_seconds(cfg, paths), 0.0,
+               f"{cells} cells x the backward mean field of {cfg.layers} layers x "
+               f"{cfg.steps} steps x {paths} paths", "use fewer steps, layers, rules or thetas")
 
 
 def _check(cfg: NetworkConfig, paths: int, seed: int) -> dict:
@@ -290,7 +329,10 @@ def phase_figure(advice: Advice, path,
     if advice.cfg is None:
         raise ValueError("the advice has no recommendation to draw")
     cfg = advice.cfg
-    thetas = advice.table["theta"].values
+    thetas = np.sort(advice.table["theta"].values)
+    if thetas.size < 2:
+        raise ValueError("the figure needs at least two thresholds (--thetas)")
+    betas = np.unique(np.append(np.asarray(betas, float), cfg.beta))
     paths = int(advice.table.attrs.get("paths", 4096))
     ratio = np.full((len(betas), len(thetas)), np.nan)
     gain = np.full_like(ratio, np.nan)

@@ -45,6 +45,10 @@ def _run(args) -> None:
         raise ValueError(f"advise chooses theta and init; do not give {', '.join(chosen)}")
     cfg = config_from_args(args)
     if args.for_model:
+        extra = [f for f in network_flags_given(args) if f != "--steps"]
+        if extra:
+            raise ValueError(f"--for-model reads the network from the model; do not also give "
+                             f"{', '.join(extra)} (only --steps)")
         cfg = _model_shape(args.for_model, cfg.steps)
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
     try:
@@ -52,15 +56,27 @@ def _run(args) -> None:
     except ValueError:
         raise ValueError(f"--thetas must be comma-separated numbers; got {args.thetas!r}") from None
     if args.figure:
-        from .._io import check_writable
-
-        check_writable(Path(args.figure), "--figure")
+        _check_figure(args.figure, thetas)
     advice = advise(cfg, target_rate=args.target_rate, rules=rules, thetas=thetas,
                     check=args.check)
     print(advice.summary())
     if args.figure:
         phase_figure(advice, args.figure)
         print(f"figure: {args.figure}")
+
+
+def _check_figure(path: str, thetas) -> None:
+    """--figure must be writable, of a format matplotlib writes, with two thresholds to draw."""
+    from .._io import check_writable
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise ValueError(f"--figure: no such folder {str(target.parent)!r}")
+    check_writable(target, "--figure")
+    if target.suffix.lower().lstrip(".") not in ("png", "pdf", "svg", "jpg", "jpeg", "eps"):
+        raise ValueError(f"--figure must end in .png, .pdf, .svg, .jpg or .eps; got {path!r}")
+    if len(thetas) < 2:
+        raise ValueError("--figure needs at least two --thetas (a diagram over theta)")
 
 
 def _model_shape(path: str, steps: int):
@@ -78,4 +94,10 @@ def _model_shape(path: str, steps: int):
         for module in model.modules():
             if isinstance(module, torch.nn.Linear) and module.bias is not None:
                 module.bias.zero_()
-    return network_config(model, steps, init="kaiming")
+    try:
+        return network_config(model, steps, init="kaiming")
+    except ValueError as exc:
+        raise ValueError(
+            f"--for-model: advise needs one of our simulated networks (an encoding neuron, "
+            f"then square bias-free Linear layers each followed by a neuron): {exc}"
+        ) from None

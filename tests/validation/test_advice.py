@@ -83,3 +83,23 @@ def test_a_silent_network_is_never_recommended():
     out = si.advise(si.NetworkConfig(width=100, layers=3, steps=2, beta=0.999,
                                      input_scale="1-beta"), rules=("micheli",), thetas=(0.25,))
     assert out.cfg is None and not out.table["viable"].values.any()
+
+
+def test_bad_grids_and_unfit_networks_are_refused_up_front(tmp_path, capsys):
+    cfg = si.NetworkConfig(**SMALL)
+    with pytest.raises(ValueError, match="must not repeat"):
+        si.advise(cfg, thetas=(0.5, 0.5))
+    with pytest.raises(ValueError, match="list or tuple"):
+        si.advise(cfg, rules="micheli")
+    with pytest.raises(ValueError, match="supports neuron in"):
+        si.advise(cfg.replace(neuron="synaptic", alpha=0.5), rules=("diffusion",))
+    with pytest.raises(ValueError, match="paths"):
+        si.advise(cfg, paths=0)
+    with pytest.raises(ValueError, match="advise would take"):
+        si.advise(cfg.replace(steps=1000, layers=3))
+    assert main(["advise", "--width", "100", "--layers", "3", "--steps", "2", "--thetas", "1",
+                 "--figure", str(tmp_path / "f.png")]) != 0
+    assert "at least two --thetas" in capsys.readouterr().err
+    assert main(["advise", "--for-model", str(tmp_path / "m.pt"), "--width", "50"]) != 0
+    err = capsys.readouterr().err
+    assert "no such file" in err or "do not also give --width" in err
