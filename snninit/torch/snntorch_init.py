@@ -443,16 +443,22 @@ def _stand_in_moments(r, rule, n_in, p, steps, rule_params, hook_params):
     The rule's closed form decides whether they do (it raises ``ValueError``
     when the rule needs the data after all). For a Synaptic the moments then
     come from the rule's hook with no rates, so that the neuron's ``alpha``
-    (its PSP kernel) reaches the rule; a hook that cannot take
-    ``rates_in=None`` (a user's rule) keeps the closed form.
+    (its PSP kernel) reaches the rule, as the hook's contract says
+    (:class:`~snninit.theory.rules.InitRule`). The closed form alone would
+    use the leaky kernel: a hook that does not take ``rates_in=None`` and
+    ``alpha`` is an error, never a silent fallback to it.
     """
     closed = rule_moments(rule, n_in, p.theta, p.beta, steps, _allow_data=True, **rule_params)
     if not _psp_params(p):
         return closed
     try:
         return r.from_activity(None, n_in, p.theta, p.beta, steps, **hook_params)
-    except TypeError:
-        return closed
+    except TypeError as exc:
+        raise ValueError(
+            f"rule {rule!r}: its from_activity hook must take rates_in=None and alpha= (the "
+            f"synaptic decay of snntorch.Synaptic neurons) to initialise them; it raised "
+            f"TypeError: {exc}"
+        ) from None
 
 
 def _psp_params(p) -> dict:
