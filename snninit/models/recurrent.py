@@ -25,7 +25,13 @@ from numba import njit
 from .._checks import check_bool, check_choice, check_int, check_real
 from .leaky import RESETS, membrane_update_jit, spike_jit
 
-__all__ = ["recurrent_layer", "recurrent_layer_drawn", "check_kicked_layer"]
+__all__ = ["recurrent_layer", "recurrent_layer_drawn", "check_kicked_layer",
+           "KICKED_LAYER_DEFAULTS"]
+
+#: The kicked layer's default neuron and protocol, once for the prediction and the
+#: simulation (and the critical gain): their signatures take these values.
+KICKED_LAYER_DEFAULTS = {"beta": 0.5, "theta": 1.0, "reset": "subtract", "reset_decay": False,
+                         "steps": 100, "kick": 2.0}
 
 
 def check_kicked_layer(gain, beta, theta, reset, reset_decay, steps, kick):

@@ -20,6 +20,7 @@ import xarray as xr
 from .._checks import check_int
 from ..config import check_limit
 from ..models import RESET_CODES
+from ..models.recurrent import KICKED_LAYER_DEFAULTS as _KICK
 from ..models.recurrent import check_kicked_layer, recurrent_layer_drawn
 from .engine import rep_generator
 
@@ -33,12 +34,12 @@ def simulate_sustained_activity(
     gain,
     *,
     width: int = 1000,
-    beta: float = 0.5,
-    theta: float = 1.0,
-    reset: str = "subtract",
-    reset_decay: bool = False,
-    steps: int = 100,
-    kick: float = 2.0,
+    beta: float = _KICK["beta"],
+    theta: float = _KICK["theta"],
+    reset: str = _KICK["reset"],
+    reset_decay: bool = _KICK["reset_decay"],
+    steps: int = _KICK["steps"],
+    kick: float = _KICK["kick"],
     reps: int = 20,
     seed: int = 0,
 ) -> xr.Dataset:

@@ -43,6 +43,7 @@ from threadpoolctl import threadpool_limits
 from .._checks import check_int, check_real
 from ..config import NetworkConfig, check_config, check_limit
 from ..models import RESET_CODES
+from ..models.recurrent import KICKED_LAYER_DEFAULTS as _KICK
 from ..models.recurrent import check_kicked_layer
 from .dmft_paths import _path_normals, _recurrent_layer_kernel, _shape_from_raw
 from .rules import recurrent_weight_moments
@@ -56,12 +57,12 @@ _GROUPS = 8
 def sustained_activity(
     gain,
     *,
-    beta: float = 0.5,
-    theta: float = 1.0,
-    reset: str = "subtract",
-    reset_decay: bool = False,
-    steps: int = 100,
-    kick: float = 2.0,
+    beta: float = _KICK["beta"],
+    theta: float = _KICK["theta"],
+    reset: str = _KICK["reset"],
+    reset_decay: bool = _KICK["reset_decay"],
+    steps: int = _KICK["steps"],
+    kick: float = _KICK["kick"],
     paths: int = 2**13,
     seed: int = 0,
 ) -> xr.Dataset:
@@ -181,12 +182,12 @@ def _bisect(persists, lo, hi, tol):
 
 def critical_gain(
     *,
-    beta: float = 0.5,
-    theta: float = 1.0,
-    reset: str = "subtract",
-    reset_decay: bool = False,
-    steps: int = 100,
-    kick: float = 2.0,
+    beta: float = _KICK["beta"],
+    theta: float = _KICK["theta"],
+    reset: str = _KICK["reset"],
+    reset_decay: bool = _KICK["reset_decay"],
+    steps: int = _KICK["steps"],
+    kick: float = _KICK["kick"],
     paths: int = 2**13,
     seed: int = 0,
     rate_floor: float = 1e-3,
