@@ -55,11 +55,7 @@ def row(name, fields, detach, reps=REPS):
         top = float(w.isel(layer=-1))
         return f"{float(w.isel(layer=0)) / top:.3g}" if top > 0 else "inf (silent below L)"
 
-    try:
-        si.validation.assert_agrees(cmp, alpha=ALPHA)
-        verdict = "agrees"
-    except AssertionError:
-        verdict = "**rejected**"
+    verdict = "agrees" if si.validation.agrees(cmp, alpha=ALPHA) else "**rejected**"
     zd, zw = (abs(summary[v]["worst_z"]) for v in ("var_delta", "var_grad_w"))
     return (f"| {name} | {cfg.width} | {rel:.3f} | {first:.2f} | {zd:.2f} | {zw:.2f} | "
             f"{cells} | {ratio_text(th['var_grad_w'])} | "

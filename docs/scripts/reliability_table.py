@@ -532,6 +532,7 @@ def build_cases() -> list[Case]:
     api("theory-backward_mean_field-silent", "extreme but valid",
         "theory.backward_mean_field(NetworkConfig(width=5, layers=3, steps=4, init='kaiming', "
         "theta=5.0), paths=64)", expect="ok")
+    api("validation-agrees-not-a-comparison", "bad type", "validation.agrees(3)", match="theory")
     api("validation-advise-rule-data", "bad type",
         "validation.advise(NetworkConfig(width=5, layers=2, steps=2), rules=('fluctuation',))",
         match="rules")

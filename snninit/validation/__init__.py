@@ -9,6 +9,7 @@ _EXPORTS: dict[str, str] = {
     # the function `compare` on the package once imported
     "compare": "comparison",
     "assert_agrees": "comparison",
+    "agrees": "comparison",
     "agreement_summary": "comparison",
     "worst_cells": "comparison",
     "family_pvalues": "comparison",

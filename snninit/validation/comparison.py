@@ -33,6 +33,7 @@ __all__ = [
     "COMPARED_VARIABLES",
     "compare",
     "assert_agrees",
+    "agrees",
     "agreement_summary",
     "family_pvalues",
     "worst_cells",
@@ -416,4 +417,10 @@ def _fmt_coord(x) -> str:
 
 
 # the verdicts on a comparison live in their own module; their names stay here too
-from .verdicts import agreement_summary, assert_agrees, family_pvalues, worst_cells  # noqa: E402
+from .verdicts import (  # noqa: E402
+    agreement_summary,
+    agrees,
+    assert_agrees,
+    family_pvalues,
+    worst_cells,
+)

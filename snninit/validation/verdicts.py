@@ -17,7 +17,7 @@ import xarray as xr
 from .._checks import check_dataset, check_int, check_real
 from .comparison import _fmt_coord, _variable_list, compare
 
-__all__ = ["assert_agrees", "agreement_summary", "family_pvalues", "worst_cells"]
+__all__ = ["assert_agrees", "agrees", "agreement_summary", "family_pvalues", "worst_cells"]
 
 #: Variables whose relative error means nothing (probabilities near 0, statistics
 #: centred on 0 for a Gaussian): summaries report their absolute error only.
@@ -136,6 +136,35 @@ def family_pvalues(
     return (np.concatenate(pvals) if pvals else np.zeros(0)), chosen
 
 
+def _family_verdict(theory, simulation, alpha, variables):
+    """``(cmp, variables, rejected cells, cells)``: the Bonferroni test of ``assert_agrees``."""
+    alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    if simulation is None:
+        cmp = _check_comparison(theory, "theory (alone)")
+        chosen = _chosen_variables(cmp, variables)
+    else:
+        cmp = compare(theory, simulation, variables)
+        chosen = _variables_of(cmp)
+    pvals, _ = family_pvalues(cmp, chosen)
+    m = pvals.size
+    if m == 0:
+        raise ValueError("the comparison has no cells")
+    return cmp, chosen, int((pvals < alpha / m).sum()), m
+
+
+def agrees(
+    theory: xr.Dataset,
+    simulation: xr.Dataset | None = None,
+    alpha: float = 1e-3,
+    variables: Iterable[str] | None = None,
+) -> bool:
+    """The verdict of :func:`assert_agrees` as a bool (same test, same arguments).
+
+    For reports and tables that show the verdict instead of failing on it.
+    """
+    return _family_verdict(theory, simulation, alpha, variables)[2] == 0
+
+
 def assert_agrees(
     theory: xr.Dataset,
     simulation: xr.Dataset | None = None,
@@ -184,20 +213,9 @@ def assert_agrees(
     near extinction by :func:`snninit.validation.null_rejections` (both
     paths, tested in the suite).
     """
-    alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
-    if simulation is None:
-        cmp = _check_comparison(theory, "theory (alone)")
-        chosen = _chosen_variables(cmp, variables)
-    else:
-        cmp = compare(theory, simulation, variables)
-        chosen = _variables_of(cmp)
-    pvals, _ = family_pvalues(cmp, chosen)
-    m = pvals.size
-    if m == 0:
-        raise ValueError("the comparison has no cells")
-    if (pvals < alpha / m).any():
+    cmp, chosen, rejected, m = _family_verdict(theory, simulation, alpha, variables)
+    if rejected:
         rows = worst_cells(cmp, k=show, variables=chosen)
-        rejected = int((pvals < alpha / m).sum())
         raise AssertionError(
             f"simulation rejects the prediction in {rejected} of {m} cells at family-wise "
             f"false-failure rate alpha={alpha:g} (Bonferroni); worst cells:\n"

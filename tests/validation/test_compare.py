@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
+import snninit as si
 from snninit.validation import agreement_summary, assert_agrees, compare, worst_cells
 
 
@@ -427,3 +428,19 @@ def test_null_summary_refuses_bad_input():
         null_summary(None)
     with pytest.raises(ValueError, match="null_summary"):
         format_null_summary(None)
+
+
+def test_agrees_is_the_verdict_of_assert_agrees():
+    cfg = si.NetworkConfig(width=200, layers=5, steps=1)
+    theory = si.theory.finite_size(cfg)
+    sim = si.montecarlo.simulate(cfg, reps=20, seed=3, method="gram")
+    wrong = theory.assign(var_u=theory["var_u"] * 1.5,
+                          var_u_given_alive=theory["var_u_given_alive"] * 1.5)
+    for th in (theory, wrong):
+        try:
+            si.validation.assert_agrees(th, sim, variables=["var_u"])
+            raised = False
+        except AssertionError:
+            raised = True
+        assert si.validation.agrees(th, sim, variables=["var_u"]) is (not raised)
+    assert not si.validation.agrees(wrong, sim, variables=["var_u"])
