@@ -613,6 +613,37 @@ def check_runs(
     return Estimate(float(max(r[2][0] for r in rows)), float(total))
 
 
+def inputs_work(kind: str, cfg: NetworkConfig, samples: int, n_in: int, *, reps: int = 1,
+                paths: int = 0, replicates: int = 8) -> tuple:
+    """``(what, seconds, nbytes, cost, knob)`` of a run on real inputs, for :func:`check_work`.
+
+    ``kind="simulate"``: every repetition's weights (``width x n_0`` and
+    ``L - 1`` times ``width^2``, drawn and held per thread) run on every
+    sample, the dense sum bounded as if every input spiked. ``kind=
+    "dynamic_mean_field"``: one path recursion of ``paths`` paths per
+    sample (:func:`_dynamic_mean_field`'s formula, times ``samples``).
+    """
+    n, L, T = cfg.width, cfg.layers, cfg.steps
+    if kind == "simulate":
+        slots = float(n) * n_in + (L - 1) * float(n) * n
+        if cfg.neuron == "recurrent":
+            slots += L * float(n) * n
+        workers = max(1, min(_threads(None), reps))
+        seconds = math.ceil(reps / workers) * (
+            slots * _DENSE_SLOT + samples * slots * _DENSE_SLOT_PER_STEP * T
+        )
+        results = 6 * samples * reps * (L + 1) * T * _F8
+        nbytes = results + workers * (slots + 2 * T * (n_in + L * n)) * _F8
+        cost = (f"{reps} reps x {samples} samples x ({n} x {n_in} + {L - 1} x {n}^2 weights) "
+                f"x {T} steps, {workers} thread(s)")
+        return ("simulate with inputs", seconds, nbytes, cost,
+                "use fewer samples, reps, layers or steps")
+    nbytes, seconds, _, _, cost, _ = _dynamic_mean_field(cfg, paths=paths, replicates=replicates)
+    return ("dynamic_mean_field with inputs", samples * seconds, nbytes + samples * (L + 1) * T
+            * (T + 12) * _F8, f"{samples} samples x ({cost})",
+            "use fewer samples, paths, layers or steps")
+
+
 def check_work(what: str, seconds: float, nbytes: float, cost: str, knob: str) -> None:
     """Refuse, before it starts, work estimated to exceed the memory or the time limit.
 

@@ -24,15 +24,17 @@ these functions; a test runs each of them against :func:`membrane_update` step
 by step (``tests/test_models.py``).
 """
 
-from . import adaptive, gradients, leaky, neurons, recurrent, synaptic
+from . import adaptive, gradients, inputs, leaky, neurons, recurrent, statistics, synaptic
 from .adaptive import *  # noqa: F403  (each model's public names, listed once in its file)
 from .gradients import *  # noqa: F403
+from .inputs import *  # noqa: F403
 from .leaky import *  # noqa: F403
 from .neurons import *  # noqa: F403
 from .recurrent import *  # noqa: F403
+from .statistics import *  # noqa: F403
 from .synaptic import *  # noqa: F403
 
 __all__ = [
     *leaky.__all__, *neurons.__all__, *synaptic.__all__, *adaptive.__all__, *recurrent.__all__,
-    *gradients.__all__,
+    *gradients.__all__, *inputs.__all__, *statistics.__all__,
 ]

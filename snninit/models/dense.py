@@ -31,9 +31,12 @@ __all__ = ["matrix_drive", "dense_stack"]
 def matrix_drive(weights, s_prev, out):
     """Deterministic drive ``out[t] = weights @ s_prev[t]`` (event-driven).
 
-    ``weights`` is ``(n_out, n_in)``, ``s_prev`` ``(T, n_in)`` 0/1; only the
-    columns of presynaptic neurons that spiked at ``t`` are summed, in
-    increasing ``j``.
+    ``weights`` is ``(n_out, n_in)``, ``s_prev`` ``(T, n_in)``: 0/1 spikes, or
+    any real values (a graded input fed straight into the first weight layer,
+    :mod:`snninit.models.inputs`). Only the non-zero entries at ``t`` are
+    summed, ``weights[i, j] * s_prev[t, j]`` in increasing ``j``; for spikes
+    the product is ``weights[i, j]`` exactly, so 0/1 inputs give the bits of
+    a plain column sum.
     """
     T, n_in = s_prev.shape
     n_out = weights.shape[0]
@@ -43,7 +46,7 @@ def matrix_drive(weights, s_prev, out):
             acc = 0.0
             for j in range(n_in):
                 if s_prev[t, j] != 0:
-                    acc += weights[i, j]
+                    acc += weights[i, j] * s_prev[t, j]
             out[t, i] = acc
 
 

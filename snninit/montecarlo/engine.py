@@ -34,6 +34,7 @@ is the same whether ``reps`` is 10 or 20.
 
 from __future__ import annotations
 
+import math
 import numbers
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,11 +43,12 @@ import numba
 import numpy as np
 import xarray as xr
 
-from .._checks import check_choice
+from .._checks import check_bool, check_choice
 from .._dataset import finish_dataset, layer_coord, time_coord
-from .._resources import check_resources
+from .._resources import check_resources, check_work, inputs_work
 from ..config import NetworkConfig, check_config, check_limit
 from ..models import RESET_CODES, neuron_layer, recurrent_layer
+from ..models.inputs import check_inputs, encoding_layer, inputs_attrs, layer_zero_name
 from . import kernels as K
 
 __all__ = ["simulate", "run_network", "NetworkRun", "METHODS", "rep_generator"]
@@ -68,10 +70,15 @@ def rep_generator(seed: int, rep: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(rep,))))
 
 
-def _weight_moments(cfg: NetworkConfig, recurrent: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _weight_moments(
+    cfg: NetworkConfig, recurrent: bool = False, fan_in=None
+) -> tuple[np.ndarray, np.ndarray]:
     from ..theory.rules import layer_weight_moments, recurrent_weight_moments
 
-    mean, var = (recurrent_weight_moments if recurrent else layer_weight_moments)(cfg)
+    if recurrent:
+        mean, var = recurrent_weight_moments(cfg)
+    else:
+        mean, var = layer_weight_moments(cfg, fan_in=fan_in)
     mean = np.ascontiguousarray(mean, dtype=np.float64)
     var = np.ascontiguousarray(var, dtype=np.float64)
     bad = ~np.isfinite(mean) | ~np.isfinite(var) | (var < 0)
@@ -83,7 +90,8 @@ def _weight_moments(cfg: NetworkConfig, recurrent: bool = False) -> tuple[np.nda
             "and the variance >= 0"
         )
     # the largest drive a neuron can see: n |mu| (all inputs spiking) or its sd
-    scale = cfg.width * np.abs(mean) + np.sqrt(cfg.width * var)
+    n_in = cfg.width if fan_in is None else np.asarray(fan_in, dtype=float)
+    scale = n_in * np.abs(mean) + np.sqrt(n_in * var)
     if np.any(scale * cfg.steps > _MAX_DRIVE):
         layer = int(np.argmax(scale * cfg.steps > _MAX_DRIVE)) + 1
         raise ValueError(
@@ -101,6 +109,9 @@ def simulate(
     seed: int = 0,
     method: str = "dense",
     progress=False,
+    *,
+    inputs=None,
+    encode: bool = True,
 ) -> xr.Dataset:
     """Simulate ``reps`` independent networks of ``cfg`` exactly.
 
@@ -132,6 +143,21 @@ def simulate(
     progress : bool or callable
         ``True``: a tqdm bar over repetitions. A callable is called with 1
         after each finished repetition (used by presets to share one bar).
+    inputs : array_like, optional
+        Real inputs instead of ``I ~ N(0, 1)^n`` (DESIGN.md 1d,
+        :mod:`snninit.models.inputs`): ``(samples, n_0)``, constant over time,
+        or ``(samples, steps, n_0)``. Every network (repetition) is run on
+        every sample; the first hidden layer has fan-in ``n_0`` (its weights
+        ``(width, n_0)`` with the rule's moments at that fan-in,
+        :func:`snninit.theory.layer_weight_moments`), the others ``width``.
+        Repetition ``r`` draws ``W_1, (V_1,) W_2, ...`` row by row from
+        ``rep_generator(seed, r)`` (:func:`kernels.draw_matrix`): the same
+        numbers for any thread count and sample subset order. ``dense``
+        only.
+    encode : bool
+        With ``inputs``: layer 0 is the encoding layer on ``c x`` (default)
+        or the inputs themselves, fed to ``W_1`` (snntorch's ``Linear``-first
+        layout; the result then has layers ``1..L``).
 
     Returns
     -------
@@ -143,7 +169,10 @@ def simulate(
         ``kurt`` (excess). ``skew`` and ``kurt`` are NaN exactly where all
         membranes of the layer are equal (``var_u == 0``), nowhere else.
         Attrs: the configuration, ``kind="simulation"``, ``seed``, ``method``,
-        ``reps`` and the package version.
+        ``reps`` and the package version. With ``inputs``: dims ``(sample,
+        rep, layer, time)``, coordinate ``neurons`` (layer size) and attrs
+        ``samples``, ``input_size``, ``inputs_vary`` (1 if the inputs change
+        over time), ``inputs_sha256`` and ``layer_zero``.
 
     Raises
     ------
@@ -176,6 +205,10 @@ def simulate(
             "given the raster below it is not Gaussian with a known covariance; use "
             "method='dense'"
         )
+    if inputs is not None:
+        if method != "dense":
+            raise ValueError(f"inputs= is simulated with method='dense' only; got {method!r}")
+        return _simulate_inputs(cfg, inputs, reps, seed, check_bool("encode", encode), progress)
     check_resources("simulate", cfg, reps=reps, method=method)
     ds = simulate_range(cfg, 0, reps, seed, method, progress=progress)
     ds = ds.assign_coords(
@@ -183,6 +216,71 @@ def simulate(
     )
     ds["rep"].attrs["long_name"] = "independent network (inputs and weights)"
     return finish_dataset(ds, cfg, kind="simulation", seed=seed, method=method, reps=reps)
+
+
+def _simulate_inputs(cfg, inputs, reps, seed, encode, progress) -> xr.Dataset:
+    """:func:`simulate` on real inputs: every repetition's network on every sample."""
+    x = check_inputs(inputs, cfg.steps)
+    S, T, n0 = x.shape
+    L, n = cfg.layers, cfg.width
+    fan_in = np.array([n0] + [n] * (L - 1), dtype=np.int64)
+    check_work(*inputs_work("simulate", cfg, S, n0, reps=reps))
+    mean, var = _weight_moments(cfg, fan_in=fan_in)
+    recurrent = cfg.neuron == "recurrent"
+    mean_rec, var_rec = _weight_moments(cfg, recurrent=True)
+    first = 0 if encode else 1
+    sizes = np.array([n0] + [n] * L)[first:]
+    shape = (S, reps, L + 1 - first, T)
+    stats = {name: np.zeros(shape) for name in ("mean_u", "var_u", "skew", "kurt")}
+    counts = np.zeros(shape, dtype=np.int64)
+    uniform = cfg.weights == "uniform"
+
+    def one(r: int) -> int:
+        gen = rep_generator(seed, r)
+        mats, recs = [], []
+        for layer in range(L):
+            w = np.empty((n, int(fan_in[layer])))
+            K.draw_matrix(gen, mean[layer], math.sqrt(var[layer]), uniform, w)
+            mats.append(w)
+            if recurrent:
+                v = np.empty((n, n))
+                K.draw_matrix(gen, mean_rec[layer], math.sqrt(var_rec[layer]), uniform, v)
+                recs.append(np.ascontiguousarray(v.T))  # recurrent_layer takes V^T
+        membranes = [np.empty((T, m)) for m in [n0] + [n] * L]
+        spikes = [np.zeros((T, m), dtype=np.uint8) for m in [n0] + [n] * L]
+        for b in range(S):
+            if not encode:
+                spikes[0] = np.ascontiguousarray(x[b])
+            forward_sample(x[b], mats, recs, cfg, encode, membranes, spikes,
+                           {k: v[b, r] for k, v in stats.items()}, counts[b, r])
+        return r
+
+    _run_parallel(one, reps, progress, desc="simulate (inputs)")
+    # no overflow check needed here: _weight_moments refused drive scales near the float range
+    dims = ("sample", "rep", "layer", "time")
+    ds = xr.Dataset(
+        {
+            "var_u": (dims, stats["var_u"]),
+            "mean_u": (dims, stats["mean_u"]),
+            "spikes": (dims, counts),
+            "rate": (dims, counts / sizes[None, None, :, None]),
+            "skew": (dims, stats["skew"]),
+            "kurt": (dims, stats["kurt"]),
+        },
+        coords={
+            "sample": np.arange(S),
+            "rep": np.arange(reps),
+            "layer": np.arange(first, L + 1),
+            "time": time_coord(T),
+            "neurons": ("layer", sizes),
+        },
+    )
+    ds["rep"].attrs["long_name"] = "independent network (weights; the inputs are the samples)"
+    ds["sample"].attrs["long_name"] = "input sample (row of inputs)"
+    return finish_dataset(
+        ds, cfg, kind="simulation", seed=seed, method="dense", reps=reps,
+        **inputs_attrs(inputs, x, encode),
+    )
 
 
 def simulate_range(
@@ -299,15 +397,20 @@ class NetworkRun:
         return self.stats[name]
 
 
-def run_network(weights, inputs, cfg: NetworkConfig, recurrent_weights=None) -> NetworkRun:
+def run_network(
+    weights, inputs, cfg: NetworkConfig, recurrent_weights=None, *, encode: bool = True
+) -> NetworkRun:
     """Run given weight matrices on given inputs (deterministic forward pass).
 
     Same model and kernels as :func:`simulate` (``cfg`` supplies ``steps``,
     ``theta``, ``beta``, ``reset``, ``reset_decay``, ``input_scale`` and the
     number of hidden layers ``layers``; its ``width``, ``init`` and
     ``weights`` are ignored, the layer sizes come from the matrices): layer 0
-    is driven by ``c x`` at every step, layer ``l`` by ``weights[l-1] @ s_{l-1}^t``
-    (sum over the presynaptic neurons that spiked, in index order).
+    is driven by ``c x^t`` (:func:`snninit.models.encoding_layer`), layer ``l``
+    by ``weights[l-1] @ s_{l-1}^t`` (sum over the presynaptic neurons that
+    spiked, in index order). With ``encode=False`` there is no encoding
+    layer: ``x^t`` itself (spikes or any real values) feeds ``weights[0]``
+    (snntorch's ``Linear``-first layout, :mod:`snninit.models.inputs`).
 
     Parameters
     ----------
@@ -315,19 +418,26 @@ def run_network(weights, inputs, cfg: NetworkConfig, recurrent_weights=None) -> 
         ``cfg.layers`` matrices; ``weights[l-1]`` has shape ``(n_l, n_{l-1})``
         (torch's ``nn.Linear`` layout), finite; ``n_0`` is the input size.
     inputs : array_like
-        ``(n_0,)`` or ``(batch, n_0)``, finite: the constant input.
+        ``(n_0,)`` or ``(batch, n_0)``: the constant input; ``(batch, steps,
+        n_0)``: one row per step. Finite.
     cfg : NetworkConfig
         Its ``neuron`` (and the model's parameters) choose the neuron of every layer.
     recurrent_weights : sequence of array_like, optional
         For ``cfg.neuron == "recurrent"`` (required there, an error elsewhere):
         ``cfg.layers`` matrices, ``recurrent_weights[l-1]`` of shape ``(n_l,
         n_l)``, finite: layer ``l``'s ``V_l`` (:mod:`snninit.models.recurrent`).
+    encode : bool
+        Layer 0 is an encoding neuron layer on ``c x`` (default) or the
+        input itself.
 
     Returns
     -------
     NetworkRun
+        With ``encode=False`` its layers are ``1..L`` (``membranes[0]`` is
+        None and ``spikes[0]`` holds the inputs).
     """
     cfg = check_config(cfg)
+    encode = check_bool("encode", encode)
     recurrent = cfg.neuron == "recurrent"
     if recurrent != (recurrent_weights is not None):
         raise ValueError(
@@ -336,15 +446,95 @@ def run_network(weights, inputs, cfg: NetworkConfig, recurrent_weights=None) -> 
             f"recurrent_weights {'given' if recurrent_weights is not None else 'None'}"
         )
     x = np.asarray(inputs, dtype=float) if _is_numeric(inputs) else None
-    if x is None or x.ndim not in (1, 2) or x.size == 0:
+    if x is None or x.ndim not in (1, 2, 3) or x.size == 0:
         raise ValueError(
-            "inputs must be a non-empty numeric array of shape (n_0,) or (batch, n_0); "
-            f"got {type(inputs).__name__} of shape {getattr(x, 'shape', None)}"
+            "inputs must be a non-empty numeric array of shape (n_0,), (batch, n_0) or "
+            f"(batch, steps, n_0); got {type(inputs).__name__} of shape "
+            f"{getattr(x, 'shape', None)}"
         )
-    if not np.all(np.isfinite(x)):
-        raise ValueError("inputs must be finite; got a NaN or infinite entry")
     if x.ndim == 1:
         x = x[None, :]
+    x = check_inputs(x, cfg.steps)
+    mats = _checked_weights(weights, cfg, x.shape[-1])
+    recs = _checked_recurrent(recurrent_weights, mats, cfg) if recurrent else []
+    batch, T = x.shape[0], cfg.steps
+    sizes = [x.shape[-1]] + [w.shape[0] for w in mats]
+    membranes = [np.empty((batch, T, m)) for m in sizes]
+    spk = [np.zeros((batch, T, m), dtype=np.uint8) for m in sizes]
+    if not encode:
+        membranes[0] = None
+        spk[0] = np.ascontiguousarray(x)
+    first = 0 if encode else 1
+    shape = (batch, len(sizes) - first, T)
+    stats = {name: np.zeros(shape) for name in ("mean_u", "var_u", "skew", "kurt")}
+    counts = np.zeros(shape, dtype=np.int64)
+    for b in range(batch):
+        forward_sample(
+            x[b], mats, recs, cfg, encode,
+            [None if m is None else m[b] for m in membranes], [s[b] for s in spk],
+            {k: v[b] for k, v in stats.items()}, counts[b],
+        )
+    _refuse_overflow(stats, membranes[first:], mats, x, first)
+    ds = _stats_dataset(stats, counts, np.asarray(sizes[first:]), first)
+    ds = ds.assign_coords(rep=np.arange(batch))
+    ds["rep"].attrs["long_name"] = "element of the input batch (one shared network)"
+    ds = finish_dataset(ds, cfg, kind="network_run", layer_zero=layer_zero_name(encode))
+    return NetworkRun(membranes=membranes, spikes=spk, stats=ds)
+
+
+def forward_sample(x, mats, recs, cfg, encode, membranes, spikes, stats, counts) -> None:
+    """One sample through given weights, in place (:func:`run_network`'s inner loop).
+
+    ``x`` (T, n_0); ``membranes[l]``, ``spikes[l]`` (T, n_l) buffers (with
+    ``encode=False``: ``membranes[0]`` unused, ``spikes[0]`` must hold ``x``);
+    ``stats[name]`` (layers reported, T) and ``counts`` (layers reported, T)
+    receive the across-neuron statistics of layers ``0..L`` (``1..L``
+    without encoding).
+    """
+    reset = RESET_CODES[cfg.reset]
+    if encode:
+        u, s = encoding_layer(x, cfg)
+        membranes[0][:] = u
+        spikes[0][:] = s
+    for layer, w in enumerate(mats, start=1):
+        u = membranes[layer]
+        K.matrix_drive(w, spikes[layer - 1], u)
+        if recs:
+            recurrent_layer(u, spikes[layer], recs[layer - 1], cfg.beta, cfg.theta, reset,
+                            cfg.reset_decay)
+        else:
+            neuron_layer(u, spikes[layer], cfg.neuron_code, cfg.beta, cfg.theta, reset,
+                         cfg.reset_decay, *cfg.neuron_params)
+    first = 0 if encode else 1
+    for row, layer in enumerate(range(first, len(mats) + 1)):
+        K.layer_moments(
+            membranes[layer], spikes[layer], stats["mean_u"][row], stats["var_u"][row],
+            stats["skew"][row], stats["kurt"][row], counts[row],
+        )
+
+
+def _stats_dataset(stats, counts, sizes, first) -> xr.Dataset:
+    """The per-(rep, layer, time) statistics as a dataset (layers ``first..L``)."""
+    dims = ("rep", "layer", "time")
+    T = counts.shape[-1]
+    return xr.Dataset(
+        {
+            "var_u": (dims, stats["var_u"]),
+            "mean_u": (dims, stats["mean_u"]),
+            "spikes": (dims, counts),
+            "rate": (dims, counts / sizes[None, :, None]),
+            "skew": (dims, stats["skew"]),
+            "kurt": (dims, stats["kurt"]),
+        },
+        coords={
+            "layer": np.arange(first, first + len(sizes)),
+            "time": time_coord(T),
+            "neurons": ("layer", sizes),
+        },
+    )
+
+
+def _checked_weights(weights, cfg, n_prev) -> list:
     mats = []
     try:
         weights = list(weights)
@@ -357,7 +547,6 @@ def run_network(weights, inputs, cfg: NetworkConfig, recurrent_weights=None) -> 
             f"weights must hold one matrix per hidden layer, cfg.layers = {cfg.layers}; "
             f"got {len(weights)}"
         )
-    n_prev = x.shape[1]
     for idx, w in enumerate(weights):
         if not _is_numeric(w):
             raise ValueError(
@@ -376,88 +565,38 @@ def run_network(weights, inputs, cfg: NetworkConfig, recurrent_weights=None) -> 
             raise ValueError(f"weights[{idx}] must be finite; got a NaN or infinite entry")
         mats.append(w)
         n_prev = w.shape[0]
+    return mats
+
+
+def _checked_recurrent(recurrent_weights, mats, cfg) -> list:
+    try:
+        recurrent_weights = list(recurrent_weights)
+    except TypeError:
+        raise ValueError("recurrent_weights must be a sequence of (n_l, n_l) arrays") from None
+    if len(recurrent_weights) != cfg.layers:
+        raise ValueError(
+            f"recurrent_weights must hold one matrix per hidden layer, cfg.layers = "
+            f"{cfg.layers}; got {len(recurrent_weights)}"
+        )
     recs = []
-    if recurrent:
-        try:
-            recurrent_weights = list(recurrent_weights)
-        except TypeError:
-            raise ValueError("recurrent_weights must be a sequence of (n_l, n_l) arrays") from None
-        if len(recurrent_weights) != cfg.layers:
+    for idx, (v, w) in enumerate(zip(recurrent_weights, mats)):
+        v = np.ascontiguousarray(v, dtype=np.float64) if _is_numeric(v) else None
+        m = w.shape[0]
+        if v is None or v.shape != (m, m):
             raise ValueError(
-                f"recurrent_weights must hold one matrix per hidden layer, cfg.layers = "
-                f"{cfg.layers}; got {len(recurrent_weights)}"
+                f"recurrent_weights[{idx}] must be a numeric ({m}, {m}) array; got "
+                f"shape {getattr(v, 'shape', None)}"
             )
-        for idx, (v, w) in enumerate(zip(recurrent_weights, mats)):
-            v = np.ascontiguousarray(v, dtype=np.float64) if _is_numeric(v) else None
-            m = w.shape[0]
-            if v is None or v.shape != (m, m):
-                raise ValueError(
-                    f"recurrent_weights[{idx}] must be a numeric ({m}, {m}) array; got "
-                    f"shape {getattr(v, 'shape', None)}"
-                )
-            if not np.all(np.isfinite(v)):
-                raise ValueError(
-                    f"recurrent_weights[{idx}] must be finite; got a NaN or infinite entry"
-                )
-            recs.append(np.ascontiguousarray(v.T))  # recurrent_layer takes V^T
-    batch, T = x.shape[0], cfg.steps
-    sizes = [x.shape[1]] + [w.shape[0] for w in mats]
-    membranes = [np.empty((batch, T, m)) for m in sizes]
-    spk = [np.zeros((batch, T, m), dtype=np.uint8) for m in sizes]
-    shape = (batch, len(sizes), T)
-    stats = {name: np.zeros(shape) for name in ("mean_u", "var_u", "skew", "kurt")}
-    counts = np.zeros(shape, dtype=np.int64)
-    c = cfg.input_factor
-    reset = RESET_CODES[cfg.reset]
-    for b in range(batch):
-        u = membranes[0][b]
-        u[:, :] = c * x[b][None, :]
-        neuron_layer(u, spk[0][b], cfg.neuron_code, cfg.beta, cfg.theta, reset,
-                     cfg.reset_decay, *cfg.neuron_params)
-        for layer, w in enumerate(mats, start=1):
-            u = membranes[layer][b]
-            K.matrix_drive(w, spk[layer - 1][b], u)
-            if recurrent:
-                recurrent_layer(u, spk[layer][b], recs[layer - 1], cfg.beta, cfg.theta, reset,
-                                cfg.reset_decay)
-            else:
-                neuron_layer(u, spk[layer][b], cfg.neuron_code, cfg.beta, cfg.theta, reset,
-                             cfg.reset_decay, *cfg.neuron_params)
-        for layer in range(len(sizes)):
-            K.layer_moments(
-                membranes[layer][b],
-                spk[layer][b],
-                stats["mean_u"][b, layer],
-                stats["var_u"][b, layer],
-                stats["skew"][b, layer],
-                stats["kurt"][b, layer],
-                counts[b, layer],
+        if not np.all(np.isfinite(v)):
+            raise ValueError(
+                f"recurrent_weights[{idx}] must be finite; got a NaN or infinite entry"
             )
-    _refuse_overflow(stats, membranes, mats, x)
-    dims = ("rep", "layer", "time")
-    sizes_arr = np.asarray(sizes)
-    ds = xr.Dataset(
-        {
-            "var_u": (dims, stats["var_u"]),
-            "mean_u": (dims, stats["mean_u"]),
-            "spikes": (dims, counts),
-            "rate": (dims, counts / sizes_arr[None, :, None]),
-            "skew": (dims, stats["skew"]),
-            "kurt": (dims, stats["kurt"]),
-        },
-        coords={
-            "rep": np.arange(batch),
-            "layer": np.arange(len(sizes)),
-            "time": time_coord(T),
-            "neurons": ("layer", sizes_arr),
-        },
-    )
-    ds["rep"].attrs["long_name"] = "element of the input batch (one shared network)"
-    ds = finish_dataset(ds, cfg, kind="network_run")
-    return NetworkRun(membranes=membranes, spikes=spk, stats=ds)
+        recs.append(np.ascontiguousarray(v.T))  # recurrent_layer takes V^T
+    return recs
 
 
-def _refuse_overflow(stats: dict, membranes: list, mats: list, x: np.ndarray) -> None:
+def _refuse_overflow(stats: dict, membranes: list, mats: list, x: np.ndarray,
+                     first: int = 0) -> None:
     """One-line ValueError if a membrane or its variance left the float range.
 
     The moment kernel is scaled (finite skew and kurt for any finite ``var_u >
@@ -467,7 +606,7 @@ def _refuse_overflow(stats: dict, membranes: list, mats: list, x: np.ndarray) ->
     bad = ~(np.isfinite(stats["var_u"]) & np.isfinite(stats["mean_u"]))
     if not bad.any():
         return
-    layer = int(np.argwhere(bad)[0][1])
+    layer = int(np.argwhere(bad)[0][1]) + first
     if layer == 0:
         scale, what = float(np.max(np.abs(x))), "the inputs"
     else:

@@ -46,9 +46,10 @@ from threadpoolctl import threadpool_limits
 from .._checks import check_bool
 from .._dataset import finish_dataset, layer_coord, time_coord
 from .._lazy import lazy_exports
-from .._resources import check_resources
+from .._resources import check_resources, check_work, inputs_work
 from ..config import NetworkConfig, check_config, check_limit
 from ..models import RESET_CODES as MODEL_RESET_CODES
+from ..models.inputs import check_inputs, input_statistics, inputs_attrs
 from .dmft_paths import (
     _encoding_layer,
     _firing_probability,
@@ -82,6 +83,9 @@ def dynamic_mean_field(
     *,
     replicates: int = 8,
     check_paths: bool = True,
+    inputs=None,
+    encode: bool = True,
+    average: bool = False,
 ) -> xr.Dataset:
     """Dynamic mean-field prediction for every (layer, time step).
 
@@ -107,6 +111,30 @@ def dynamic_mean_field(
         group's paths, and the layers whose estimate still depends on the
         number of paths are reported (see Notes). With False no layer is
         checked and ``converged`` is not returned.
+    inputs : array_like, optional
+        Real inputs instead of ``I ~ N(0, 1)`` (DESIGN.md 1d,
+        :mod:`snninit.models.inputs`): ``(samples, n_0)``, constant over time,
+        or ``(samples, steps, n_0)``, one row per step. Layer 0 of every
+        sample is then computed exactly from the data (its statistics over
+        its ``n_0`` neurons, as a simulation of that sample reports them),
+        the first hidden layer has fan-in ``n_0`` (weights with the rule's
+        moments there, :func:`~snninit.theory.layer_weight_moments`) and
+        sees, for Gaussian weights, exactly the Gaussian path of mean ``n_0
+        mu m^t`` and covariance ``n_0 s2 C_0(t, t')`` of the sample's
+        layer-0 output; the recursion continues from there with fan-in
+        ``width``. The same replicate groups (common random numbers) serve
+        every sample.
+    encode : bool
+        With ``inputs``: layer 0 is the encoding layer on ``c x`` (default),
+        or the inputs themselves fed to the first weight layer (snntorch's
+        ``Linear``-first layout, e.g. rate-coded spike trains; the result
+        then has layers ``1..L``).
+    average : bool
+        With ``inputs``: return the prediction averaged over the samples
+        (dims ``(layer, time)``; each replicate group's value is averaged
+        over the samples before the error is taken, so ``<var>_se`` is the
+        error of the average) instead of per sample (default: dim
+        ``sample`` first).
 
     Returns
     -------
@@ -207,17 +235,118 @@ def dynamic_mean_field(
     check_resources(
         "dynamic_mean_field", cfg, paths=paths, replicates=replicates, check_paths=check_paths
     )
+    x = None
+    if inputs is not None:
+        x = check_inputs(inputs, cfg.steps)
+        encode = check_bool("encode", encode)
+        average = check_bool("average", average)
+        check_work(*inputs_work("dynamic_mean_field", cfg, x.shape[0], x.shape[-1],
+                                paths=paths, replicates=replicates))
+    elif not (encode is True and average is False):
+        raise ValueError("encode= and average= apply with inputs= only")
     per_group = paths // replicates
     used_paths = per_group * replicates
     z = _path_normals(cfg.steps, per_group, replicates, seed) if cfg.steps > 1 else None
-    val, corr = _group_values(cfg, z, replicates)
-    n, L, T = cfg.width, cfg.layers, cfg.steps
+    extra = {}
+    if inputs is None:
+        neurons = np.array([cfg.width] * (cfg.layers + 1))
+        ds, first_bad = _dataset_from_groups(cfg, z, replicates, per_group, check_paths, [None],
+                                             neurons)
+    else:
+        ds, first_bad, extra = _with_inputs(cfg, z, replicates, per_group, check_paths, x,
+                                            inputs, encode, average)
+    convergence = (
+        "not checked"
+        if "converged" not in ds
+        else (
+            "every layer converged in paths"
+            if first_bad is None
+            else f"layers >= {first_bad} depend on paths (the replicate groups break up "
+            "like width-m networks, DESIGN 3e): values are m-dependent samples, "
+            "their SE (time >= 1) is NaN"
+        )
+    )
+    return finish_dataset(
+        ds,
+        cfg,
+        kind="dmft",
+        paths=used_paths,
+        seed=seed,
+        replicates=replicates,
+        se_dof=replicates - 1,
+        unconverged_from_layer=first_bad,
+        convergence=convergence,
+        method=(
+            "dynamic mean field (n -> infinity): exact layer 0 and t = 0, randomised "
+            "scrambled-Sobol path sampling elsewhere, SE from independent replicate groups, "
+            "convergence in paths checked against 1/8 of the paths per group"
+        ),
+        **extra,
+    )
+
+
+def _with_inputs(cfg, z, replicates, per_group, check_paths, x, inputs, encode, average):
+    """The prediction on real inputs: per sample (dim ``sample``) or averaged over them."""
+    S, _, n0 = x.shape
+    L = cfg.layers
+    fan_in = np.array([n0] + [cfg.width] * (L - 1), dtype=np.int64)
+    mu, s2 = layer_weight_moments(cfg, fan_in=fan_in)
+    _check_weights(cfg, mu, s2)
+    neurons = np.array([n0] + [cfg.width] * L)
+    starts = [_data_start(cfg, x[i], encode, mu, s2) for i in range(S)]
+    if average:
+        ds, first_bad = _dataset_from_groups(cfg, z, replicates, per_group, check_paths, starts,
+                                             neurons)
+        how = f"averaged over the {S} samples (each group's value averaged first)"
+    else:
+        parts, bad = [], []
+        for start in starts:
+            one, first = _dataset_from_groups(cfg, z, replicates, per_group, check_paths,
+                                              [start], neurons)
+            parts.append(one)
+            bad.append(first)
+        ds = xr.concat(parts, dim="sample", coords="minimal", compat="override")
+        ds = ds.assign_coords(sample=np.arange(S))
+        ds["sample"].attrs["long_name"] = "input sample (row of inputs)"
+        found = [b for b in bad if b is not None]
+        first_bad = min(found) if found else None
+        how = "per sample (dim sample); average them with ds.mean('sample') for the values"
+    ds = ds.assign_coords(neurons=("layer", neurons))
+    if not encode:  # layer 0 is the data itself: no membrane, nothing to predict
+        ds = ds.sel(layer=slice(1, None))
+    for v in ds.data_vars:
+        ds[v].attrs["inputs"] = how
+    extra = {**inputs_attrs(inputs, x, encode), "inputs_statistics": how}
+    return ds, first_bad, extra
+
+
+def _check_weights(cfg, mu, s2) -> None:
+    bad = ~np.isfinite(mu) | ~np.isfinite(s2) | (s2 < 0)
+    if np.any(bad):
+        layer = int(np.argmax(bad)) + 1
+        raise ValueError(
+            f"init={cfg.init!r} gives weights feeding layer {layer} with mean {mu[layer - 1]!r} "
+            f"and variance {s2[layer - 1]!r}; both must be finite and the variance >= 0"
+        )
+
+
+def _dataset_from_groups(cfg, z, replicates, per_group, check_paths, starts, neurons):
+    """The prediction's dataset over ``(layer, time)`` from the replicate groups.
+
+    ``starts``: the layer-0 starts (:func:`_group_values`) whose group values
+    are averaged (one: a plain prediction; several: the average over samples,
+    each group's value averaged first, so the groups stay i.i.d. and their
+    spread is the error of the average). ``neurons`` (L + 1,): layer sizes.
+    Returns ``(ds, first_unconverged_layer)``.
+    """
+    val, corr = _averaged_groups(cfg, z, replicates, starts)
+    L, T = cfg.layers, cfg.steps
     check = coarse = None
     if check_paths and z is not None and per_group >= 2:
         # at least 2 paths where possible: the shape statistics of one path are undefined
         # (its variance is 0), which would leave their bias, and so their SE, unknown
         m_coarse = max(per_group // _COARSE, min(2, per_group - 1))
-        coarse = _group_values(cfg, np.ascontiguousarray(z[:, :m_coarse]), replicates)
+        coarse = _averaged_groups(cfg, np.ascontiguousarray(z[:, :m_coarse]), replicates, starts)
         factor = per_group / m_coarse
         check = _path_convergence(val, coarse[0], factor)
     first_bad = None if check is None else check["unconverged_from_layer"]
@@ -238,8 +367,8 @@ def dynamic_mean_field(
         est, se = estimate(val[v], None if coarse is None else coarse[0][v])
         data[v] = (dims, est)
         data[f"{v}_se"] = (dims, np.where(bad, np.nan, se))
-    data["spikes"] = (dims, n * data["rate"][1])
-    data["spikes_se"] = (dims, n * data["rate_se"][1])
+    data["spikes"] = (dims, neurons[:, None] * data["rate"][1])
+    data["spikes_se"] = (dims, neurons[:, None] * data["rate_se"][1])
     c_est, c_se = estimate(corr, None if coarse is None else coarse[1])
     c_se = np.where(bad[:, :, None] | bad[:, None, :], np.nan, c_se)
     if check is not None:
@@ -288,36 +417,49 @@ def dynamic_mean_field(
             "(0 where the change does not vary between the groups, e.g. exact layers)",
             units="1",
         )
-    convergence = (
-        "not checked"
-        if check is None
-        else (
-            "every layer converged in paths"
-            if first_bad is None
-            else f"layers >= {first_bad} depend on paths (the replicate groups break up "
-            "like width-m networks, DESIGN 3e): values are m-dependent samples, "
-            "their SE (time >= 1) is NaN"
-        )
-    )
-    return finish_dataset(
-        ds,
-        cfg,
-        kind="dmft",
-        paths=used_paths,
-        seed=seed,
-        replicates=replicates,
-        se_dof=replicates - 1,
-        unconverged_from_layer=first_bad,
-        convergence=convergence,
-        method=(
-            "dynamic mean field (n -> infinity): exact layer 0 and t = 0, randomised "
-            "scrambled-Sobol path sampling elsewhere, SE from independent replicate groups, "
-            "convergence in paths checked against 1/8 of the paths per group"
-        ),
-    )
+    return ds, first_bad
 
 
-def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
+def _averaged_groups(cfg, z, replicates, starts):
+    """:func:`_group_values` averaged over ``starts`` (group by group)."""
+    total = None
+    for start in starts:
+        val, corr = _group_values(cfg, z, replicates, start)
+        if total is None:
+            total = val, corr
+        else:
+            for v in _MOMENT_VARS:
+                total[0][v] += val[v]
+            total[1][...] += corr
+    if len(starts) > 1:
+        for v in _MOMENT_VARS:
+            total[0][v] /= len(starts)
+        total[1][...] /= len(starts)
+    return total
+
+
+def _default_start(cfg: NetworkConfig) -> dict:
+    """Layer 0 of the paper's networks, exactly (``I ~ N(0, 1)^width``), and the weights."""
+    mean0, var0, rate0, skew0, kurt0, corr0 = _encoding_layer(cfg)
+    mu, s2 = layer_weight_moments(cfg)
+    return {
+        "layer0": {"mean_u": mean0, "var_u": var0, "rate": rate0, "skew": skew0, "kurt": kurt0},
+        "first": rate0, "corr": corr0, "fan_in": np.full(cfg.layers, cfg.width),
+        "mu": mu, "s2": s2,
+    }
+
+
+def _data_start(cfg: NetworkConfig, x: np.ndarray, encode: bool, mu, s2) -> dict:
+    """Layer 0 of one real sample ``x`` (T, n_0), exactly (:func:`input_statistics`)."""
+    stats = input_statistics(x, cfg, encode)
+    layer0 = {v: stats[v] for v in _MOMENT_VARS} if encode else None
+    fan_in = np.array([stats["fan_in"]] + [cfg.width] * (cfg.layers - 1))
+    return {"layer0": layer0, "first": stats["first"], "corr": stats["corr"],
+            "fan_in": fan_in, "mu": mu, "s2": s2}
+
+
+def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int,
+                  start: dict | None = None):
     """Per-group results of the layer recursion (section "How each expectation...").
 
     Parameters
@@ -329,6 +471,13 @@ def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
         e.g. from :func:`_path_normals`; None for ``T == 1`` (everything exact).
     replicates : int
         Number of groups ``K``.
+    start : dict, optional
+        Layer 0 and the weights (:func:`_default_start`, the default, or
+        :func:`_data_start`): ``layer0`` (its moments over ``(T,)``, or None
+        when layer 0 has no membrane; then its rows stay 0), ``first``
+        ``m^t`` and ``corr`` ``C_0`` (the first weight layer sees a path of
+        mean ``fan_in[0] mu_1 m^t``, covariance ``fan_in[0] s2_1 C_0``),
+        ``fan_in``, ``mu``, ``s2`` per hidden layer.
 
     Returns
     -------
@@ -337,19 +486,20 @@ def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
     corr : ndarray
         ``corr[g, l, t, t']``, group ``g``'s spike correlation.
     """
-    mu, s2 = layer_weight_moments(cfg)
-    n, L, T = cfg.width, cfg.layers, cfg.steps
+    start = _default_start(cfg) if start is None else start
+    mu, s2, fan_in = start["mu"], start["s2"], start["fan_in"]
+    L, T = cfg.layers, cfg.steps
     theta, beta = cfg.theta, cfg.beta
 
     # per (group, layer, time) results; layer 0 and t = 0 are exact (no spread)
     val = {v: np.zeros((replicates, L + 1, T)) for v in _MOMENT_VARS}
     corr = np.zeros((replicates, L + 1, T, T))
-
-    mean0, var0, rate0, skew0, kurt0, corr0 = _encoding_layer(cfg)
-    for g in range(replicates):
-        val["mean_u"][g, 0], val["var_u"][g, 0], val["rate"][g, 0] = mean0, var0, rate0
-        val["skew"][g, 0], val["kurt"][g, 0] = skew0, kurt0
-        corr[g, 0] = corr0
+    if start["layer0"] is not None:
+        for v in _MOMENT_VARS:
+            val[v][:, 0] = start["layer0"][v]
+    corr[:, 0] = start["corr"]
+    # the first moment of what each layer emits: m^t of layer 0, the rate above
+    first = np.broadcast_to(start["first"], (replicates, T)).copy()
 
     factor_t = np.empty((replicates, T, T))
     drive = np.empty((replicates, T))
@@ -359,24 +509,26 @@ def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
     recurrent = cfg.neuron == "recurrent"
     mu_rec, s2_rec = recurrent_weight_moments(cfg)
     alpha = cfg.neuron_params[0]
+    n = cfg.width  # the recurrence's fan-in (the layer's own width)
     for layer in range(1, L + 1):
         prev = corr[:, layer - 1]
-        # time step 0 exactly: u^0 = h^0 ~ N(n mu r^0, n s2 C(0, 0)), the same in every group
+        k = float(fan_in[layer - 1])
+        # time step 0 exactly: u^0 = h^0 ~ N(k mu m^0, k s2 C(0, 0)), the same in every group
         # (every model: no synaptic history, no adaptation, no recurrent input yet)
-        m0 = n * mu[layer - 1] * prev[0, 0, 0]
-        v0 = n * s2[layer - 1] * prev[0, 0, 0]
+        m0 = k * mu[layer - 1] * first[0, 0]
+        v0 = k * s2[layer - 1] * prev[0, 0, 0]
         r0 = _firing_probability(m0, v0, theta)
         if T > 1:
             for g in range(replicates):
-                drive[g] = n * mu[layer - 1] * np.diagonal(prev[g])
+                drive[g] = k * mu[layer - 1] * first[g]
                 if recurrent:
                     # the bound of the membrane scale: the recurrent input's variance is
                     # at most n s2_V (C <= 1), its mean at most n |mu_V|
-                    cov_ff = n * s2[layer - 1] * prev
+                    cov_ff = k * s2[layer - 1] * prev
                     sd = np.sqrt(np.diagonal(cov_ff[g]) + n * s2_rec[layer - 1])
                     factor_t[g] = np.diag(sd)
                 else:
-                    factor_t[g] = _pca_factor(n * s2[layer - 1] * prev[g]).T
+                    factor_t[g] = _pca_factor(k * s2[layer - 1] * prev[g]).T
             _check_finite_drive(cfg, layer, factor_t, drive)
             rec_mean = n * mu_rec[layer - 1]
             scale = _membrane_scale(factor_t, np.abs(drive) + abs(rec_mean), beta, theta, alpha)
@@ -419,6 +571,7 @@ def _group_values(cfg: NetworkConfig, z: np.ndarray | None, replicates: int):
         val["skew"][:, layer, 0] = 0.0 if v0 > 0 else np.nan
         val["kurt"][:, layer, 0] = 0.0 if v0 > 0 else np.nan
         corr[:, layer, 0, 0] = r0
+        first = np.diagonal(corr[:, layer], axis1=1, axis2=2).copy()
 
     return val, corr
 
@@ -571,8 +724,10 @@ def _mean_and_se(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scaled = groups / scale
     est = scaled.mean(axis=0) * scale
     se = scaled.std(axis=0, ddof=1) * scale / math.sqrt(k)
-    # exact cells are identical in every group: force the SE to exactly 0
-    se = np.where(np.all(groups == groups[:1], axis=0), 0.0, se)
+    # exact cells are identical in every group: their value exactly, the SE exactly 0
+    same = np.all(groups == groups[:1], axis=0)
+    est = np.where(same, groups[0], est)
+    se = np.where(same, 0.0, se)
     se = np.where(np.isnan(est), np.nan, se)
     return est, se
 

@@ -320,8 +320,16 @@ def weight_mean(rule: str, n_in, theta=1.0, *, beta=DEFAULT_BETA, steps=1, **par
     return values[()] if values.ndim == 0 else values
 
 
-def layer_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
+def layer_weight_moments(cfg: NetworkConfig, fan_in=None) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer weight mean and variance for the hidden layers ``1..L`` of ``cfg``.
+
+    ``fan_in`` (optional, ``L`` positive ints): the number of inputs of each
+    hidden layer's neurons when it is not ``cfg.width`` (real inputs,
+    :mod:`snninit.models.inputs`: the first layer sees ``n_0`` pixels). A rule
+    given in closed form is evaluated at that fan-in; a rule with a
+    ``per_layer`` hook (chosen for width-``cfg.width`` layers) keeps its
+    per-input drive: mean and variance times ``cfg.width / fan_in`` (every
+    rule here scales as ``1 / n_in`` at given presynaptic rates).
 
     For ``neuron="recurrent"`` these are the feed-forward weights' moments:
     the rule's mean and variance times ``1 - f`` (``f =
@@ -337,8 +345,31 @@ def layer_weight_moments(cfg: NetworkConfig) -> tuple[np.ndarray, np.ndarray]:
         Entry ``l - 1`` belongs to the weights feeding hidden layer ``l``.
     """
     mean, var = _rule_moments(cfg)
+    if fan_in is not None:
+        mean, var = _at_fan_in(cfg, fan_in, mean, var)
     if cfg.neuron == "recurrent":
         return recurrent_split(mean, var, cfg.recurrent_fraction)[0]
+    return mean, var
+
+
+def _at_fan_in(cfg: NetworkConfig, fan_in, mean, var):
+    fan_in = np.asarray(fan_in)
+    if fan_in.shape != (cfg.layers,) or fan_in.dtype.kind not in "iu" or np.any(fan_in < 1):
+        raise ValueError(
+            f"fan_in must hold one positive int per hidden layer (cfg.layers = {cfg.layers}); "
+            f"got {fan_in.tolist()!r}"
+        )
+    mean, var = mean.copy(), var.copy()
+    r = get_rule(cfg.init)
+    for layer in np.flatnonzero(fan_in != cfg.width):
+        k = int(fan_in[layer])
+        if r.per_layer is not None:
+            mean[layer] *= cfg.width / k
+            var[layer] *= cfg.width / k
+        else:
+            kwargs = dict(beta=cfg.beta, steps=cfg.steps, **cfg.init_params)
+            var[layer] = float(weight_variance(cfg.init, k, cfg.theta, **kwargs))
+            mean[layer] = float(weight_mean(cfg.init, k, cfg.theta, **kwargs))
     return mean, var
 
 

@@ -206,6 +206,9 @@ def _mean_test(
         # is undefined (0/0 or x/0), not infinite
         # (up to rounding: the SD of equal floats can come out as 1e-18)
         degenerate = sample_sd <= _ATOL + _RTOL * np.abs(sim_mean)
+        # ... and it is 0: a rounding-level SD must not turn a last-bit difference
+        # from an exact prediction into a huge z (e.g. layer 0 on given inputs)
+        sim_se = xr.where(degenerate, 0.0, sim_se)
         if counting is not None:
             # a spike count cannot spread less than its counting noise: under the
             # prediction, Var[k] >= E[k] (1 - E[k]/n) (binomial), so identical

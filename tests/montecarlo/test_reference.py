@@ -97,4 +97,10 @@ def test_run_network_accepts_one_input_vector_and_checks_shapes():
     with pytest.raises(ValueError, match=r"weights\[0\] must be finite"):
         si.montecarlo.run_network([np.full((3, 4), np.inf)], np.ones(4), cfg)
     with pytest.raises(ValueError, match="inputs must be"):
-        si.montecarlo.run_network(w, np.ones((2, 2, 4)), cfg)
+        si.montecarlo.run_network(w, np.ones((2, 2, 2, 4)), cfg)
+    with pytest.raises(ValueError, match="inputs has 3 time steps"):
+        si.montecarlo.run_network(w, np.ones((2, 3, 4)), cfg)
+    # time-varying inputs (batch, steps, n_0): row t drives step t
+    varying = si.montecarlo.run_network(w, np.stack([np.ones((2, 4)), np.zeros((2, 4))], 1), cfg)
+    # beta 0.5, subtract reset 0.1
+    np.testing.assert_array_equal(varying.membranes[0][0], [[1.0] * 4, [0.5 * 1.0 - 0.1] * 4])
