@@ -86,6 +86,7 @@ def dynamic_mean_field(
     inputs=None,
     encode: bool = True,
     average: bool = False,
+    weight_moments=None,
 ) -> xr.Dataset:
     """Dynamic mean-field prediction for every (layer, time step).
 
@@ -135,6 +136,11 @@ def dynamic_mean_field(
         over the samples before the error is taken, so ``<var>_se`` is the
         error of the average) instead of per sample (default: dim
         ``sample`` first).
+    weight_moments : (mean, var), optional
+        With ``inputs``: the feed-forward weights' mean and variance per
+        hidden layer (two sequences of ``cfg.layers`` floats) instead of the
+        rule's, e.g. the moments a model's layers were drawn with
+        (:func:`snninit.torch.diagnose`); the recurrence keeps the config's.
 
     Returns
     -------
@@ -242,8 +248,8 @@ def dynamic_mean_field(
         average = check_bool("average", average)
         check_work(*inputs_work("dynamic_mean_field", cfg, x.shape[0], x.shape[-1],
                                 paths=paths, replicates=replicates))
-    elif not (encode is True and average is False):
-        raise ValueError("encode= and average= apply with inputs= only")
+    elif not (encode is True and average is False and weight_moments is None):
+        raise ValueError("encode=, average= and weight_moments= apply with inputs= only")
     per_group = paths // replicates
     used_paths = per_group * replicates
     z = _path_normals(cfg.steps, per_group, replicates, seed) if cfg.steps > 1 else None
@@ -254,7 +260,7 @@ def dynamic_mean_field(
                                              neurons)
     else:
         ds, first_bad, extra = _with_inputs(cfg, z, replicates, per_group, check_paths, x,
-                                            inputs, encode, average)
+                                            inputs, encode, average, weight_moments)
     convergence = (
         "not checked"
         if "converged" not in ds
@@ -285,12 +291,16 @@ def dynamic_mean_field(
     )
 
 
-def _with_inputs(cfg, z, replicates, per_group, check_paths, x, inputs, encode, average):
+def _with_inputs(cfg, z, replicates, per_group, check_paths, x, inputs, encode, average,
+                 weight_moments=None):
     """The prediction on real inputs: per sample (dim ``sample``) or averaged over them."""
     S, _, n0 = x.shape
     L = cfg.layers
     fan_in = np.array([n0] + [cfg.width] * (L - 1), dtype=np.int64)
-    mu, s2 = layer_weight_moments(cfg, fan_in=fan_in)
+    if weight_moments is None:
+        mu, s2 = layer_weight_moments(cfg, fan_in=fan_in)
+    else:
+        mu, s2 = _given_moments(weight_moments, L)
     _check_weights(cfg, mu, s2)
     neurons = np.array([n0] + [cfg.width] * L)
     starts = [_data_start(cfg, x[i], encode, mu, s2) for i in range(S)]
@@ -318,6 +328,18 @@ def _with_inputs(cfg, z, replicates, per_group, check_paths, x, inputs, encode, 
         ds[v].attrs["inputs"] = how
     extra = {**inputs_attrs(inputs, x, encode), "inputs_statistics": how}
     return ds, first_bad, extra
+
+
+def _given_moments(weight_moments, layers: int):
+    try:
+        mu, s2 = (np.asarray(a, dtype=float) for a in weight_moments)
+    except (TypeError, ValueError):
+        mu = s2 = None
+    if mu is None or mu.shape != (layers,) or s2.shape != (layers,):
+        raise ValueError(
+            f"weight_moments must be (mean, var), each {layers} floats (one per hidden layer)"
+        )
+    return mu, s2
 
 
 def _check_weights(cfg, mu, s2) -> None:

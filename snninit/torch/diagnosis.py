@@ -27,7 +27,7 @@ from .snntorch_model import _as_tensor, _layout, _model_dtype, copy_model, netwo
 
 __all__ = ["diagnose", "split_theory", "THEORY_CHOICES"]
 
-THEORY_CHOICES = ("auto", "none", "mean_field", "finite_size", "dmft")
+THEORY_CHOICES = ("auto", "none", "mean_field", "finite_size", "dmft", "data")
 OBSERVED = ("var_u", "mean_u", "rate", "spikes", "skew", "kurt")
 _THEORY_PREFIX = "theory_"
 
@@ -94,15 +94,24 @@ def diagnose(
         ``steps=None`` a sequence ``(time, batch, *features)``.
     steps : int or None
         Number of time steps ``T``.
-    theory : {"auto", "none", "mean_field", "finite_size", "dmft"}
+    theory : {"auto", "none", "mean_field", "finite_size", "dmft", "data"}
         Which prediction to add (as ``theory_<var>`` over ``(layer, time)``).
-        ``"auto"``: the exact finite-size chain for ``T = 1`` and the dynamic
-        mean field otherwise. A prediction exists only when the model *is*
-        one of our simulated networks (:func:`snninit.torch.network_config`:
-        encoding Leaky, square bias-free Linear layers, one neuron type) and
-        its rule is known (recorded by :func:`init_snntorch`, or ``rule=``);
-        otherwise none is added and ``attrs["theory"]`` says why. Asking for
-        a specific theory that does not exist raises ``ValueError``.
+        ``"data"``: the dynamic mean field on *this* sample
+        (:func:`snninit.theory.dynamic_mean_field` with ``inputs=``, layer 0
+        exact per batch element, averaged over the batch, ``average=True``),
+        with the weight moments :func:`init_snntorch` recorded (or the rule's
+        at each layer's fan-in). ``"auto"``: for a model that starts with an
+        encoding Leaky, the exact finite-size chain for ``T = 1`` and the
+        dynamic mean field (``I ~ N(0, 1)``) otherwise; for snntorch's
+        ``Linear``-first layout (the inputs, e.g. ``spikegen.rate`` trains,
+        fed to the first weight layer), ``"data"``, its only prediction. A
+        prediction exists only when the model *is* one of our simulated
+        networks (:func:`snninit.torch.network_config`: encoding Leaky or a
+        first ``Linear(n_0, n)``, square bias-free Linear layers, one neuron
+        type) and its weights' law is known (recorded by
+        :func:`init_snntorch`, or ``rule=``); otherwise none is added and
+        ``attrs["theory"]`` says why. Asking for a specific theory that does
+        not exist raises ``ValueError``.
     rule : str, optional
         The rule the weights were drawn with (default: the one recorded by
         :func:`init_snntorch`), with ``**rule_params``.
@@ -177,6 +186,7 @@ def diagnose(
 
     architecture = json.dumps(model_spec(model), sort_keys=True)
     cfg, rule_known, why = _config_or_reason(model, steps, rule, rule_params)
+    headless = not layout.has_encoding
     extra = dict(kind="diagnosis", architecture=architecture, batch=batch)
     ds = finish_dataset(ds, cfg if cfg is not None else NetworkConfig(steps=steps), **extra)
     if cfg is None:  # keep only what is true of any model
@@ -187,8 +197,33 @@ def diagnose(
         for key in ("init", "init_params", "config"):
             del ds.attrs[key]
     ds["layer"].attrs["long_name"] = "layer (weight layers before the Leaky; 0 = encoding)"
-    ds.attrs["theory"] = _add_theory(ds, cfg if rule_known else None, why, theory, paths, seed)
+    data = None
+    if cfg is not None and rule_known:
+        data = _DataInputs(model, cfg, sample_rows(inputs, steps, batch), headless, rule,
+                           rule_params)
+    ds.attrs["theory"] = _add_theory(ds, cfg if rule_known else None, why, theory, paths, seed,
+                                     data)
     return ds
+
+
+class _DataInputs:
+    """What the data-driven prediction needs: the batch as inputs and the weights' law."""
+
+    def __init__(self, model, cfg, rows, headless, rule, rule_params):
+        self.rows, self.encode = rows, not headless
+        records = getattr(model, "snninit_init", None)
+        if rule is None and records and len(records) == cfg.layers:
+            # the law each layer was drawn with (a "unit" first layer has no rule)
+            self.moments = ([r["mean"] for r in records], [r["var"] for r in records])
+        else:
+            self.moments = None  # the rule's, at each layer's fan-in
+
+
+def sample_rows(inputs, steps, batch) -> np.ndarray:
+    """The batch as ``(batch, steps, features)`` float64 (what ``inputs=`` takes)."""
+    rows = np.stack([inputs(t).detach().to(torch.float64).reshape(batch, -1).cpu().numpy()
+                     for t in range(steps)], axis=1)
+    return rows
 
 
 def _config_or_reason(model, steps, rule, rule_params):
@@ -199,12 +234,12 @@ def _config_or_reason(model, steps, rule, rule_params):
     structure is used) and ``rule_known`` is False.
     """
     try:
-        return network_config(model, steps, init=rule, **rule_params), True, None
+        return network_config(model, steps, init=rule, input_layer=True, **rule_params), True, None
     except ValueError as exc:
         if rule is not None:
             return None, False, str(exc)
         try:  # structure alone, with a stand-in rule (no moments to check)
-            cfg = network_config(model, steps, init="kaiming")
+            cfg = network_config(model, steps, init="kaiming", input_layer=True)
         except ValueError as structural:
             return None, False, str(structural)
         return cfg, False, str(exc)
@@ -219,18 +254,35 @@ def _theory_dataset(cfg, kind, paths, seed):
     return predict(cfg, kind)
 
 
-def _add_theory(ds, cfg, why, theory, paths, seed) -> str:
+def _data_theory(cfg, data, paths, seed):
+    from ..theory.dmft import dynamic_mean_field
+
+    # without recorded moments the rule's, at each layer's fan-in (dynamic_mean_field's own)
+    return dynamic_mean_field(cfg, paths=paths, seed=seed, inputs=data.rows,
+                              encode=data.encode, average=True, weight_moments=data.moments)
+
+
+def _add_theory(ds, cfg, why, theory, paths, seed, data=None) -> str:
     if theory == "none":
         return "none (not requested)"
     if cfg is None:
         if theory != "auto":
             raise ValueError(f"theory={theory!r} has no prediction for this model: {why}")
         return f"none: {why}"
+    headless = data is not None and not data.encode
     kind = theory
     if theory == "auto":
-        kind = "finite_size" if cfg.steps == 1 else "dmft"
+        kind = "data" if headless else ("finite_size" if cfg.steps == 1 else "dmft")
+    if headless and kind != "data":
+        raise ValueError(
+            f"theory={theory!r} assumes an encoding layer on N(0, 1) inputs; this model feeds "
+            "its inputs to the first weight layer: use theory='data' (or 'auto')"
+        )
     try:
-        pred = _theory_dataset(cfg, kind, paths, seed)
+        if kind == "data":
+            pred = _data_theory(cfg, data, paths, seed)
+        else:
+            pred = _theory_dataset(cfg, kind, paths, seed)
     except ValueError as exc:  # the theory refuses this network (its own check)
         if theory != "auto":
             raise
@@ -245,8 +297,13 @@ def _add_theory(ds, cfg, why, theory, paths, seed) -> str:
                 var.broadcast_like(ds["time"]) if "time" not in var.dims else var
             )
     how = pred.attrs.get("method", kind)
-    if kind == "dmft":
+    if kind in ("dmft", "data"):
         how = f"{how}; paths={paths}, seed={seed}"
+    if kind == "data":
+        law = "the recorded weight moments" if data.moments is not None else (
+            f"init={cfg.init!r}")
+        return (f"data for {law}: on this sample ({pred.attrs['inputs_statistics']}; layer 0 "
+                f"{pred.attrs['layer_zero']}), {how}")
     return f"{kind} for init={cfg.init!r}: {how}"
 
 

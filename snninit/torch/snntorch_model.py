@@ -431,6 +431,7 @@ def network_config(
     init: str | None = None,
     *,
     recurrent_fraction: float | None = None,
+    input_layer: bool = False,
     **init_params,
 ) -> NetworkConfig:
     """The :class:`~snninit.config.NetworkConfig` that describes ``model`` exactly.
@@ -448,6 +449,14 @@ def network_config(
     (else the config's default): the share of the rule's variance the
     recurrent weights got.
 
+    ``input_layer=True`` also accepts snntorch's ``Linear``-first layout: no
+    encoding neuron, the first ``nn.Linear(n_0, n)`` fed by the inputs
+    themselves (any ``n_0``), then square layers; the config (``layers`` =
+    number of weight layers, ``width = n``) then describes the network of
+    ``simulate(..., inputs=X, encode=False)``, and its rule only stands in
+    for the structure (the recorded moments are not checked against it: a
+    ``"unit"`` first layer has none of the rule's).
+
     Raises
     ------
     ValueError
@@ -456,11 +465,12 @@ def network_config(
     """
     layout = _layout(model)
     steps = check_limit("steps", steps)
-    if not layout.has_encoding:
+    headless = input_layer and not layout.has_encoding
+    if not layout.has_encoding and not headless:
         raise ValueError(
             "the model has no encoding layer (it does not start with a neuron, e.g. a Leaky)"
         )
-    if len(layout.neurons) != len(layout.weights) + 1:
+    if len(layout.neurons) != len(layout.weights) + (0 if headless else 1):
         raise ValueError("the model does not end with a neuron after every weight layer")
     for leaf in layout.leaves:
         if leaf.kind == "other" and not isinstance(leaf.module, (nn.Identity, nn.Dropout)):
@@ -473,6 +483,8 @@ def network_config(
         if not isinstance(w.module, nn.Linear):
             raise ValueError(f"layer {w.name!r} is not nn.Linear")
         n_in, n_out = w.module.in_features, w.module.out_features
+        if headless and width is None:
+            n_in = width = n_out  # the input layer: any n_0 -> width
         width = n_in if width is None else width
         if n_in != width or n_out != width:
             raise ValueError(
@@ -508,7 +520,7 @@ def network_config(
         init_params=init_params,
         recurrent_fraction=recurrent_fraction,
     )
-    if from_record:
+    if from_record and not headless:
         # the config's rule must give the moments the weights were drawn with (a rule
         # may depend on steps, or have measured data the config cannot reproduce)
         mean, var = layer_weight_moments(cfg)

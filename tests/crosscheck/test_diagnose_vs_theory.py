@@ -77,3 +77,41 @@ def test_many_steps_use_the_dynamic_mean_field(rule):
     # the dmft is the n -> infinity limit: compare the rate, whose finite-n bias is
     # O(1/n) and far below the spread of 30 networks at n = 1000
     si.validation.assert_agrees(theory_ds, observed, alpha=ALPHA, variables=["rate"])
+
+
+def _linear_first(n_in, width, layers, beta):
+    mods, d = [], n_in
+    for _ in range(layers):
+        mods += [nn.Linear(d, width, bias=False), snn.Leaky(beta=beta, init_hidden=True)]
+        d = width
+    return nn.Sequential(*mods)
+
+
+@pytest.mark.parametrize("first_layer", ["unit", "rule"])
+def test_rate_coded_linear_first_model_gets_the_data_prediction(first_layer):
+    """snntorch's tutorial layout: Linear(n_0, n) first, fed rate-coded spike trains.
+
+    Independent networks (reps) all see the same batch of spike trains; the
+    prediction is the data-driven dynamic mean field averaged over the batch,
+    with the weight moments init_snntorch recorded; each network's measured
+    batch average is one repetition.
+    """
+    steps, batch, n_in = 8, 6, 300
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.0, 0.8, (batch, n_in)) * (rng.random((batch, n_in)) < 0.6)
+    x = torch.tensor((rng.random((steps, batch, n_in)) < p[None]).astype(np.float32))
+    parts, theory = [], None
+    for r in range(16):
+        torch.manual_seed(100 + r)
+        model = st.init_snntorch(_linear_first(n_in, 500, 4, 0.9), rule="micheli",
+                                 sample=x[0], steps=steps, first_layer=first_layer)
+        ds = st.diagnose(model, x, steps=None, theory="auto" if r == 0 else "none")
+        if r == 0:
+            assert ds.attrs["theory"].startswith("data for the recorded weight moments")
+            theory, _ = st.split_theory(ds)
+        parts.append(ds[["rate", "var_u", "mean_u"]].mean("rep"))
+    sim = xr.concat(parts, dim="rep")
+    sim.attrs = theory.attrs
+    assert list(theory["layer"].values) == [1, 2, 3, 4]
+    cmp = si.validation.assert_agrees(theory, sim, alpha=ALPHA, variables=["rate", "var_u"])
+    assert int(cmp["rate_tested"].sum()) >= 4 * (steps - 1)  # the sampled cells are tested
