@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 
+#: Predictions :func:`snninit.torch.diagnose` can add (here: torch-free, for the CLI too).
+THEORY_CHOICES = ("auto", "none", "mean_field", "finite_size", "dmft", "data")
+
 INSTALL_HINT = (
     "install the CPU build of PyTorch first, then the extra: "
     "`pip install torch==2.13.0 && pip install 'snninit[torch]'`"

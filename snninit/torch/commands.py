@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._compat import THEORY_CHOICES
+
 __all__ = ["register"]
 
 _DTYPES = ("model", "float32", "float64")
@@ -30,7 +32,8 @@ def register(subparsers) -> None:
     src.add_argument(
         "--sample",
         metavar="FILE",
-        help="input batch (batch, *features) as .npy or a tensor saved with torch.save (.pt)",
+        help="input batch (batch, *features) as .npy or a tensor saved with torch.save (.pt); "
+        "with --sequence one row per step: (time, batch, *features), e.g. spikegen.rate trains",
     )
     src.add_argument(
         "--normal",
@@ -47,10 +50,17 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of --normal inputs and of the dmft")
     p.add_argument("--steps", type=int, default=1, help="time steps (input fed at every step)")
     p.add_argument(
+        "--sequence",
+        action="store_true",
+        help="--sample is (time, batch, *features), a different input at every step "
+        "(the number of steps is its length; --steps is then not used)",
+    )
+    p.add_argument(
         "--theory",
         default="auto",
-        choices=("auto", "none", "mean_field", "finite_size", "dmft"),
-        help="prediction to add when one exists",
+        choices=THEORY_CHOICES,
+        help="prediction to add when one exists ('data': the dynamic mean field on this "
+        "sample; 'auto' picks it for models whose first layer is a Linear fed the inputs)",
     )
     p.add_argument("--rule", default=None, help="rule the weights were drawn with (theory)")
     p.add_argument("--paths", type=int, default=20_000, help="sample paths of the dmft")
@@ -133,6 +143,8 @@ def run_diagnose(args: argparse.Namespace) -> int:
 
     check_limit("--steps", args.steps)
     check_limit("--paths", args.paths)
+    if args.sequence and args.sample is None:
+        raise CommandError("--sequence needs --sample FILE of shape (time, batch, *features)")
     if args.out:  # before the work: a path that cannot be written fails now
         from .._io import check_writable
 
@@ -147,7 +159,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
         ds = diagnose(
             model,
             sample,
-            steps=args.steps,
+            steps=None if args.sequence else args.steps,
             theory=args.theory,
             rule=args.rule,
             dtype=dtype,

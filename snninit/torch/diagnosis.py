@@ -23,11 +23,11 @@ from .._checks import check_choice
 from .._dataset import finish_dataset, time_coord
 from ..config import NetworkConfig, check_limit
 from ..theory.rules import get_rule
+from ._compat import THEORY_CHOICES
 from .snntorch_model import _as_tensor, _layout, _model_dtype, copy_model, network_config, run_model
 
 __all__ = ["diagnose", "split_theory", "THEORY_CHOICES"]
 
-THEORY_CHOICES = ("auto", "none", "mean_field", "finite_size", "dmft", "data")
 OBSERVED = ("var_u", "mean_u", "rate", "spikes", "skew", "kurt")
 _THEORY_PREFIX = "theory_"
 
