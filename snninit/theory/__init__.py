@@ -27,6 +27,7 @@ _EXPORTS = {
     "bottleneck_depth": "meanfield",
     # exact finite-size chain and 1/n expansion (DESIGN 3b)
     "finite_size": "finitesize",
+    "first_volley_extinction": "finitesize",
     "finite_size_expansion": "expansion",
     "transition_matrix": "finitesize",
     # dynamic mean field over time (DESIGN 3c)

@@ -37,7 +37,7 @@ from ..config import NetworkConfig, check_config
 from .meanfield import _one_step_only
 from .rules import layer_weight_moments
 
-__all__ = ["transition_matrix", "finite_size", "spike_distribution"]
+__all__ = ["transition_matrix", "finite_size", "spike_distribution", "first_volley_extinction"]
 
 #: Terms ``P(k) P(j | k)`` smaller than this are dropped in the propagation
 #: (each row is renormalised over the kept terms, so no mass is lost).
@@ -472,3 +472,68 @@ _EXPANSION_NAMES = ("finite_size_expansion", "EXPANSION_TOL", "ERROR_FACTOR", "E
 
 
 __getattr__, _ = lazy_exports(__package__, dict.fromkeys(_EXPANSION_NAMES, "expansion"), __name__)
+
+
+def first_volley_extinction(cfg: NetworkConfig, inputs, *, encode: bool = True) -> xr.DataArray:
+    """Probability that the first step's volley dies by each layer, on real inputs.
+
+    The chain of the module docstring started from the data: given one
+    sample's first row ``y`` (the encoding layer's spikes on ``c x^0``, or
+    ``x^0`` itself with ``encode=False``), the first hidden layer's membranes
+    at ``t = 0`` are exactly i.i.d. ``N(mu_1 sum_j y_j, s2_1 sum_j y_j^2)``
+    (Gaussian weights at fan-in ``n_0``, :func:`layer_weight_moments` with
+    ``fan_in``), so its spike count is ``Bin(width, q_1)`` with
+    ``q_1 = Q((theta - mu_1 sum y) / sqrt(s2_1 sum y^2))`` (0 when ``y = 0``);
+    layers ``2..L`` follow the chain at fan-in ``width``.
+
+    Parameters
+    ----------
+    cfg : NetworkConfig
+        The network (its ``steps`` only bound the inputs' time axis; row 0 is used).
+    inputs : array_like
+        ``(samples, n_0)`` or ``(samples, steps, n_0)``, as for
+        :func:`~snninit.theory.dynamic_mean_field`.
+    encode : bool
+        Layer 0 is the encoding layer on ``c x`` (True) or the inputs themselves.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``p_extinct`` over ``(sample, layer)``, layers ``1..L``: exact for
+        Gaussian weights (uniform weights: the Gaussian approximation).
+    """
+    from ..models.inputs import check_inputs, inputs_attrs, layer_zero_output
+
+    cfg = check_config(cfg)
+    encode = check_bool("encode", encode)
+    x = check_inputs(inputs, cfg.steps)
+    check_resources("finite_size", cfg.replace(steps=1))
+    S, _, n0 = x.shape
+    L, n, theta = cfg.layers, cfg.width, float(cfg.theta)
+    fan_in = np.array([n0] + [n] * (L - 1), dtype=np.int64)
+    mu, s2 = layer_weight_moments(cfg, fan_in=fan_in)
+    if np.any(s2 <= 0):
+        raise ValueError(f"init {cfg.init!r} gives a zero weight variance: the chain needs s2 > 0")
+    out = np.empty((S, L))
+    for i in range(S):
+        y = layer_zero_output(x[i, :1], cfg, encode)[0]
+        total, square = float(y.sum()), float(np.dot(y, y))
+        p1 = np.zeros(n + 1)
+        if square > 0:
+            z = (theta - mu[0] * total) / math.sqrt(s2[0] * square)
+            p1 = np.exp(_log_binomial_pmf(n, special.log_ndtr(-z), special.log_ndtr(z)))
+            p1 /= p1.sum()
+        else:  # no input: u = 0 <= theta, no spike
+            p1[0] = 1.0
+        moments, _ = _propagate(p1, n, theta, np.ascontiguousarray(s2[1:]),
+                                np.ascontiguousarray(mu[1:]), PROPAGATION_TOL, False)
+        out[i] = np.minimum(moments[:, 0], 1.0)
+    da = xr.DataArray(out, dims=("sample", "layer"),
+                      coords={"sample": np.arange(S), "layer": np.arange(1, L + 1)},
+                      name="p_extinct")
+    da.attrs.update(
+        long_name="probability that the first step's volley has died by this layer",
+        method="exact spike-count chain started from each sample's first input row",
+        config=cfg.to_json(), **inputs_attrs(inputs, x, encode),
+    )
+    return da

@@ -6,8 +6,10 @@ theory alone, with a short simulation on request. For a network shape
 data is evaluated on a grid of thresholds:
 
 * ``last_rate``: the dynamic mean field's rate of the last layer, averaged
-  over the steps (n -> infinity), against the target (the encoding layer's
-  time-averaged rate at that threshold unless ``target_rate`` is given);
+  over the steps (n -> infinity), against the target (the time-averaged rate
+  of the first layer of neurons at that threshold, the encoding layer's or,
+  for inputs fed straight to the first weight layer, layer 1's, unless
+  ``target_rate`` is given);
 * ``p_extinct``: the exact probability, at the network's own width, that the
   first step's volley dies before the last layer (the one-step chain of
   :func:`~snninit.theory.finite_size`: at ``t = 0`` every layer is exactly
@@ -73,6 +75,9 @@ class Advice:
     viable_thetas : tuple of float
         Every viable threshold of the recommended rule (``theta_range`` spans
         them; a threshold inside the range may still be not viable).
+    inputs : tuple or None
+        ``(rows, encode)``: the samples the advice was computed on, if any
+        (:func:`phase_figure` draws its rates on them too).
     """
 
     cfg: NetworkConfig | None
@@ -81,6 +86,7 @@ class Advice:
     check: dict | None = None
     balanced_alpha: float | None = None
     viable_thetas: tuple[float, ...] = ()
+    inputs: tuple | None = dataclasses.field(default=None, repr=False)
 
     def summary(self) -> str:
         """The answer in a few lines, every number from the table."""
@@ -99,8 +105,10 @@ class Advice:
                     f"{_number(float(c.backward_gain)):>10s}  {'yes' if bool(c.viable) else 'no'}"
                 )
         if self.cfg is None:
-            lines.append("no rule and threshold of the grid keeps this network alive; try fewer "
-                         "layers, more width or a lower threshold")
+            lines.append("no rule and threshold of the grid keeps this network alive (the last "
+                         "layer's rate within a factor 2 of the target, no break-up, a one-step "
+                         "volley that survives); try fewer layers, more width, another "
+                         "threshold or --target-rate")
             return "\n".join(lines)
         c = t.sel(rule=self.cfg.init, theta=self.cfg.theta)
         viable = ", ".join(f"{t:g}" for t in self.viable_thetas)
@@ -126,6 +134,8 @@ class Advice:
                    else "no surrogate alpha in [0.05, 50] balances them (or a layer is "
                    "silent in the limit)")
             lines.append(f"gradients {way} (x{factor:.3g} in variance over the depth); {fix}")
+        if self.inputs is not None:
+            lines.append(f"on your data: {self.table.attrs['inputs_statistics']}")
         if self.check is not None:
             lines.append(f"check: {self.check['text']}")
         return "\n".join(lines)
@@ -142,14 +152,29 @@ def _layer(value: float) -> str:
     return "none" if math.isinf(value) else f"{value:.1f}"
 
 
-def _cell(cfg: NetworkConfig, paths: int, seed: int, target_rate) -> dict:
-    from ..theory import breakup_layer, dynamic_mean_field, finite_size, trainability
+def _cell(cfg: NetworkConfig, paths: int, seed: int, target_rate, data=None) -> dict:
+    from ..theory import (
+        breakup_layer,
+        dynamic_mean_field,
+        finite_size,
+        first_volley_extinction,
+        trainability,
+    )
 
-    th = dynamic_mean_field(cfg, paths=paths, seed=seed)
+    if data is None:
+        th = dynamic_mean_field(cfg, paths=paths, seed=seed)
+        p_ext = float(finite_size(cfg.replace(steps=1))["p_extinct"].isel(layer=-1, time=0))
+    else:  # the user's sample: the data-driven prediction, averaged over the samples
+        x, encode = data
+        th = dynamic_mean_field(cfg, paths=paths, seed=seed, inputs=x, encode=encode,
+                                average=True)
+        p_ext = float(first_volley_extinction(cfg, x, encode=encode).isel(layer=-1).mean())
     rate = th["rate"].mean("time")
     last = float(rate.isel(layer=-1))
-    target = float(rate.isel(layer=0)) if target_rate is None else target_rate
-    p_ext = float(finite_size(cfg.replace(steps=1))["p_extinct"].isel(layer=-1, time=0))
+    if target_rate is not None:
+        target = target_rate
+    else:  # the first layer of neurons: the encoding layer, or layer 1 fed the inputs
+        target = float(rate.isel(layer=0))
     breakup, gain = _NAN, _NAN
     if cfg.neuron == "leaky":
         breakup = math.inf if cfg.steps == 1 else float(breakup_layer(cfg, paths=max(paths,
@@ -175,6 +200,9 @@ def advise(
     check: bool = False,
     paths: int = 4096,
     seed: int = 0,
+    inputs=None,
+    encode: bool = True,
+    samples: int = 50,
 ) -> Advice:
     """Recommend a rule and threshold range for the network shape of ``cfg``.
 
@@ -183,6 +211,19 @@ def advise(
     ``rules`` must be data-free rules supporting the neuron model; a rule
     that refuses a cell (e.g. no dmft solution at an extreme threshold)
     marks it not viable. See the module docstring for the criteria.
+
+    With ``inputs`` (a sample of the user's data, ``(samples, n_0)`` constant
+    or ``(samples, steps, n_0)`` one row per step, e.g. rate-coded spike
+    trains) the rates are the data-driven dynamic mean field averaged over
+    the first ``samples`` rows (``dynamic_mean_field(cfg, inputs=...,
+    average=True)``: layer 0 exact on the data, the first layer's fan-in
+    ``n_0``), ``p_extinct`` the chain started from each sample
+    (:func:`~snninit.theory.first_volley_extinction`), and the default
+    target the rate of the first layer of neurons on the data (the encoding
+    layer; with ``encode=False``, the inputs fed straight to the first weight
+    layer, layer 1). The break-up depth and the
+    backward gain stay those of ``N(0, 1)`` inputs (deep-layer properties;
+    the table's attrs say so). ``check=True`` simulates on the same rows.
 
     Raises
     ------
@@ -218,7 +259,10 @@ def advise(
             )
         if rule.neurons is not None:
             check_neuron(cfg, rule.neurons, f"rules: init={name!r}")
-    _check_advise_work(cfg, len(rules) * len(thetas), paths)
+    data = None
+    if inputs is not None:
+        data = _advice_inputs(cfg, inputs, encode, samples)
+    _check_advise_work(cfg, len(rules) * len(thetas), paths, data)
     fields = ("last_rate", "target_rate", "p_extinct", "breakup", "backward_gain", "viable")
     values = {f: np.full((len(rules), len(thetas)), _NAN) for f in fields}
     refusals = []
@@ -226,7 +270,7 @@ def advise(
         for j, theta in enumerate(thetas):
             try:
                 cell = _cell(cfg.replace(init=name, init_params={}, theta=theta), paths, seed,
-                             target_rate)
+                             target_rate, data)
             except ValueError as exc:  # the rule has no solution at this cell (dmft, ...)
                 refusals.append(str(exc))
                 cell = dict.fromkeys(fields, _NAN)
@@ -243,9 +287,16 @@ def advise(
     table.attrs.update(kind="advice", config=cfg.to_json(), paths=paths, seed=seed)
     if target_rate is not None:
         table.attrs["target_rate"] = target_rate
+    if data is not None:
+        from ..models.inputs import inputs_attrs
+
+        table.attrs.update(inputs_attrs(data[0], data[0], data[1]))
+        table.attrs["inputs_statistics"] = (
+            f"last_rate, target_rate, p_extinct: on the first {data[0].shape[0]} samples "
+            "(averaged); breakup, backward_gain: for N(0, 1) inputs")
     viable = table["viable"].values
     if not viable.any():
-        return Advice(None, None, table)
+        return Advice(None, None, table, inputs=data)
     # order: the gradient gain's distance from 1 first (a cell without one, e.g. not a
     # leaky network, after every cell with one), then the rate's distance from the target
     g = table["backward_gain"].values
@@ -258,7 +309,7 @@ def advise(
     _, _, i, j = min(candidates)
     best = cfg.replace(init=rules[i], init_params={}, theta=thetas[j])
     ok = [t for t, v in zip(thetas, viable[i]) if v]
-    advice = Advice(best, (min(ok), max(ok)), table, viable_thetas=tuple(ok))
+    advice = Advice(best, (min(ok), max(ok)), table, viable_thetas=tuple(ok), inputs=data)
     g = float(table["backward_gain"].values[i, j])
     if np.isfinite(g) and not 0.8 <= g <= 1.25:
         from ..theory import balanced_surrogate
@@ -268,37 +319,68 @@ def advise(
         except ValueError:  # no alpha in range balances it
             advice.balanced_alpha = _NAN
     if check:
-        advice.check = _check(best, paths, seed)
+        advice.check = _check(best, paths, seed, data)
     return advice
 
 
-def _check_advise_work(cfg: NetworkConfig, cells: int, paths: int) -> None:
-    """Refuse a grid whose backward mean fields alone would exceed the time limit."""
-    from .._resources import check_work
+def _advice_inputs(cfg: NetworkConfig, inputs, encode, samples: int):
+    """The validated first ``samples`` rows of ``inputs`` and ``encode``."""
+    from .._checks import check_bool, check_int
+    from ..models.inputs import MAX_SAMPLES, check_inputs
+
+    encode = check_bool("encode", encode)
+    samples = check_int("samples", samples, low=1, high=MAX_SAMPLES)
+    check_inputs(inputs, cfg.steps)
+    x = np.asarray(inputs, dtype=np.float64)[:samples]  # as given: constant or time-varying
+    return x, encode
+
+
+def _check_advise_work(cfg: NetworkConfig, cells: int, paths: int, data=None) -> None:
+    """Refuse a grid whose backward (and data-driven) mean fields would exceed the time limit."""
+    from .._resources import check_work, inputs_work
     from ..theory.backward import _backward_seconds
 
-    check_work("advise", cells * _backward_seconds(cfg, paths), 0.0,
-               f"{cells} cells x the backward mean field of {cfg.layers} layers x "
-               f"{cfg.steps} steps x {paths} paths", "use fewer steps, layers, rules or thetas")
+    seconds = _backward_seconds(cfg, paths)
+    cost = f"the backward mean field of {cfg.layers} layers x {cfg.steps} steps x {paths} paths"
+    knob = "use fewer steps, layers, rules or thetas"
+    if data is not None:
+        x = data[0]
+        _, sec, _, what, _ = inputs_work("dynamic_mean_field", cfg, x.shape[0], x.shape[-1],
+                                         paths=paths)
+        seconds += sec
+        cost += f" + {what}"
+        knob = "use fewer samples, steps, layers, rules or thetas"
+    check_work("advise", cells * seconds, 0.0, f"{cells} cells x ({cost})", knob)
 
 
-def _check(cfg: NetworkConfig, paths: int, seed: int) -> dict:
+def _check(cfg: NetworkConfig, paths: int, seed: int, data=None) -> dict:
     """Simulate the recommended network and test the prediction (family rate 1e-3)."""
     from ..montecarlo import simulate
     from ..theory import dynamic_mean_field
     from .comparison import compare
     from .verdicts import agreement_summary, agrees
 
-    method = "dense" if cfg.neuron == "recurrent" else "gram"
-    sim = simulate(cfg, reps=10, seed=seed + 1, method=method)
-    th = dynamic_mean_field(cfg, paths=max(paths, 2**14), seed=seed)
+    if data is None:
+        method = "dense" if cfg.neuron == "recurrent" else "gram"
+        sim = simulate(cfg, reps=10, seed=seed + 1, method=method)
+        th = dynamic_mean_field(cfg, paths=max(paths, 2**14), seed=seed)
+        what = f"10 simulated networks ({method})"
+    else:  # each network runs on every sample; compared on the sample average
+        x, encode = data
+        method = "dense"
+        runs = simulate(cfg, reps=10, seed=seed + 1, inputs=x, encode=encode)
+        sim = runs.mean("sample")
+        sim.attrs = runs.attrs
+        th = dynamic_mean_field(cfg, paths=max(paths, 2**14), seed=seed, inputs=x,
+                                encode=encode, average=True)
+        what = f"10 simulated networks (dense) on the {x.shape[0]} samples"
     cmp = compare(th, sim, ["rate", "var_u"])
     summary = agreement_summary(cmp)
     verdict = "agrees" if agrees(cmp, alpha=1e-3) else "rejected"
     measured = float(sim["rate"].isel(layer=-1).mean())
     predicted = float(th["rate"].isel(layer=-1).mean())
     text = (
-        f"10 simulated networks ({method}): last layer's rate {measured:.4f} vs predicted "
+        f"{what}: last layer's rate {measured:.4f} vs predicted "
         f"{predicted:.4f}; {verdict} at family false-failure rate 1e-3 (worst |z| rate "
         f"{abs(summary['rate']['worst_z']):.2f}, var_u {abs(summary['var_u']['worst_z']):.2f})"
     )
@@ -313,7 +395,8 @@ def phase_figure(advice: Advice, path,
     viable band is [-1, 1]); contour: a backward gain of 1 per layer (leaky
     neurons); the star: the recommendation at the network's own beta. From
     the dynamic mean field and :func:`~snninit.theory.trainability` (paths as
-    in the advice); the break-up and extinction criteria are in the table.
+    in the advice; on the advice's samples where it has them); the break-up
+    and extinction criteria are in the table.
     """
     import matplotlib
 
@@ -333,14 +416,27 @@ def phase_figure(advice: Advice, path,
     ratio = np.full((len(betas), len(thetas)), np.nan)
     gain = np.full_like(ratio, np.nan)
     target = advice.table.attrs.get("target_rate")
+    data = advice.inputs
+    extra = {}
+    if data is not None:
+        from .._resources import check_work, inputs_work
+
+        x, encode = data
+        what, sec, nbytes, cost, knob = inputs_work("dynamic_mean_field", cfg, x.shape[0],
+                                                    x.shape[-1], paths=paths)
+        check_work("phase_figure", ratio.size * sec, nbytes, f"{ratio.size} cells x ({cost})",
+                   knob)
+        extra = dict(inputs=x, encode=encode, average=True)
+        if target is None and not encode:
+            target = float(np.mean(x))
     for i, b in enumerate(betas):
         for j, t in enumerate(thetas):
             c = cfg.replace(beta=float(b), theta=float(t))
             try:
-                rate = dynamic_mean_field(c, paths=paths)["rate"].mean("time")
+                rate = dynamic_mean_field(c, paths=paths, **extra)["rate"].mean("time")
             except ValueError:
                 continue
-            want = float(rate.isel(layer=0)) if target is None else float(target)
+            want = float(rate.sel(layer=0)) if target is None else float(target)
             with np.errstate(divide="ignore"):
                 ratio[i, j] = np.log2(float(rate.isel(layer=-1)) / want)
             if c.neuron == "leaky" and c.layers >= 2:
@@ -355,8 +451,9 @@ def phase_figure(advice: Advice, path,
     ax.plot([cfg.theta], [cfg.beta], "*", ms=16, mfc="gold", mec="k", label="recommended")
     ax.set_xlabel("theta")
     ax.set_ylabel("beta")
-    ax.set_title(f"init={cfg.init!r}: width {cfg.width}, {cfg.layers} layers, {cfg.steps} steps",
-                 fontsize=10)
+    on = "" if data is None else f", on {data[0].shape[0]} samples"
+    ax.set_title(f"init={cfg.init!r}: width {cfg.width}, {cfg.layers} layers, {cfg.steps} steps"
+                 f"{on}", fontsize=10)
     ax.legend(loc="upper right", fontsize=8)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

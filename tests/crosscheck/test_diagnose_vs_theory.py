@@ -115,3 +115,24 @@ def test_rate_coded_linear_first_model_gets_the_data_prediction(first_layer):
     assert list(theory["layer"].values) == [1, 2, 3, 4]
     cmp = si.validation.assert_agrees(theory, sim, alpha=ALPHA, variables=["rate", "var_u"])
     assert int(cmp["rate_tested"].sum()) >= 4 * (steps - 1)  # the sampled cells are tested
+
+
+def test_advise_for_a_linear_first_model_needs_and_uses_its_inputs(tmp_path, capsys):
+    """``snninit advise --for-model`` on snntorch's tutorial layout: the theory starts
+    from the given spike trains (fan-in n_0 = 90), the width and depth from the model."""
+    from snninit.cli import main
+
+    path = tmp_path / "m.pt"
+    st.save_model(_linear_first(90, 120, 2, 0.8), path)
+    rng = np.random.default_rng(2)
+    trains = tmp_path / "trains.npy"
+    np.save(trains, (rng.random((4, 6, 90)) < 0.3).astype(np.float32))
+    args = ["advise", "--for-model", str(path), "--rules", "micheli", "--thetas", "0.5,1"]
+    assert main(args) != 0
+    assert "give --sample" in capsys.readouterr().err
+    assert main([*args, "--sample", str(trains), "--sequence"]) == 0
+    out = capsys.readouterr().out
+    assert "on your data" in out and "at width 120" in out
+    np.save(trains, np.zeros((4, 6, 50), np.float32))
+    assert main([*args, "--sample", str(trains), "--sequence"]) != 0
+    assert "the model takes 90" in capsys.readouterr().err

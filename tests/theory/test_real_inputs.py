@@ -18,6 +18,8 @@ import snninit as si
 from snninit.models import check_inputs, input_statistics
 from snninit.validation import assert_agrees
 
+from ._stats import z_bound
+
 ALPHA = 1e-3
 
 
@@ -132,3 +134,42 @@ def test_input_options_need_inputs():
         si.theory.dynamic_mean_field(cfg, paths=64, encode=False)
     with pytest.raises(ValueError, match="method='dense' only"):
         si.montecarlo.simulate(cfg, reps=2, inputs=np.ones((1, 4)), method="gram")
+
+
+def test_first_volley_extinction_on_n01_inputs_is_the_finite_size_chain():
+    """Averaged over i.i.d. N(0, 1) samples the data-started chain is finite_size's."""
+    cfg = si.NetworkConfig(width=100, layers=6, steps=1, theta=1.0, init="kaiming")
+    x = np.random.default_rng(0).standard_normal((3000, cfg.width))
+    p = si.theory.first_volley_extinction(cfg, x)
+    chain = si.theory.finite_size(cfg)["p_extinct"].isel(time=0).sel(layer=slice(1, None))
+    se = p.std("sample") / np.sqrt(p.sizes["sample"])
+    z = (p.mean("sample") - chain) / np.maximum(se, 1e-12)
+    assert float(np.abs(z).max()) < z_bound(ALPHA, cfg.layers)
+
+
+def _extinct_fraction_test(cfg, x, sim):
+    """Exact binomial tests, one per (sample, layer): ``reps`` independent networks each."""
+    from scipy import stats
+
+    p = si.theory.first_volley_extinction(cfg, x)
+    dead = (sim["spikes"].isel(time=0).sel(layer=slice(1, None)) == 0).sum("rep")
+    reps = sim.sizes["rep"]
+    cells = [(int(dead.values[i, j]), float(p.values[i, j]))
+             for i in range(p.sizes["sample"]) for j in range(p.sizes["layer"])
+             if 0.005 < p.values[i, j] < 0.995]
+    pvals = [stats.binomtest(k, reps, q).pvalue for k, q in cells]
+    return len(cells), min(pvals) * len(cells)  # Bonferroni-adjusted smallest p-value
+
+
+def test_first_volley_extinction_matches_simulated_networks_near_extinction():
+    """Skewed image-like inputs, extinction between 0.5% and 80% per sample and layer:
+    exact binomial test per (sample, layer) at family false-failure rate 1e-3; the same
+    test rejects the prediction for a threshold 20% off (it can fail)."""
+    rng = np.random.default_rng(0)
+    x = np.where(rng.random((30, 64)) < 0.6, -0.42, 1.5 * np.abs(rng.standard_normal((30, 64))))
+    cfg = si.NetworkConfig(width=40, layers=5, steps=1, theta=1.5, init="micheli")
+    sim = si.montecarlo.simulate(cfg, reps=2000, seed=3, inputs=x)
+    cells, adjusted = _extinct_fraction_test(cfg, x, sim)
+    assert cells >= 100 and adjusted > ALPHA
+    _, wrong = _extinct_fraction_test(cfg.replace(theta=1.2), x, sim)
+    assert wrong < ALPHA

@@ -103,3 +103,59 @@ def test_bad_grids_and_unfit_networks_are_refused_up_front(tmp_path, capsys):
     assert main(["advise", "--for-model", str(tmp_path / "m.pt"), "--width", "50"]) != 0
     err = capsys.readouterr().err
     assert "no such file" in err or "do not also give --width" in err
+
+
+def _image_like(samples=12, pixels=120, seed=0):
+    """Standardised image-like rows: a third of the pixels at one background value."""
+    rng = np.random.default_rng(seed)
+    x = rng.gamma(2.0, 1.0, size=(samples, pixels))
+    x[:, : pixels // 3] = 0.0
+    return (x - x.mean()) / x.std()
+
+
+def test_advice_on_a_sample_of_inputs_uses_the_data_driven_theory():
+    x = _image_like()
+    cfg = si.NetworkConfig(width=150, layers=3, steps=3, beta=0.5)
+    out = si.advise(cfg, rules=("micheli",), thetas=(0.5, 1.0), inputs=x, samples=8,
+                    check=True)
+    t = out.table
+    assert t.attrs["samples"] == 8 and t.attrs["input_size"] == 120
+    for theta in (0.5, 1.0):
+        c = cfg.replace(init="micheli", theta=theta)
+        th = si.theory.dynamic_mean_field(c, paths=4096, inputs=x[:8], average=True)
+        rate = th["rate"].mean("time")
+        cell = t.sel(rule="micheli", theta=theta)
+        assert float(cell.last_rate) == float(rate.isel(layer=-1))
+        assert float(cell.target_rate) == float(rate.sel(layer=0))
+        p = si.theory.first_volley_extinction(c.replace(steps=1), x[:8])
+        assert float(cell.p_extinct) == pytest.approx(float(p.isel(layer=-1).mean()))
+    assert "on your data" in out.summary()
+    assert out.check is not None and "on the 8 samples" in out.check["text"]
+    assert out.check["verdict"] == "agrees"
+
+
+def test_spike_trains_into_the_first_weight_layer(tmp_path, capsys):
+    """--sequence (time, batch, features), --no-encoding-layer: target layer 1's rate."""
+    rng = np.random.default_rng(2)
+    trains = (rng.random((4, 6, 90)) < 0.3).astype(np.float32)  # (time, batch, features)
+    path = tmp_path / "trains.npy"
+    np.save(path, trains)
+    rc = main(["advise", "--width", "120", "--layers", "2", "--beta", "0.8", "--rules",
+               "kaiming", "--thetas", "0.5,1", "--sample", str(path), "--sequence",
+               "--no-encoding-layer"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "on your data" in out
+    rows = np.moveaxis(trains, 0, 1).astype(float)
+    cfg = si.NetworkConfig(width=120, layers=2, steps=4, beta=0.8, init="kaiming", theta=0.5)
+    th = si.theory.dynamic_mean_field(cfg, paths=4096, inputs=rows, encode=False, average=True)
+    target = float(th["rate"].sel(layer=1).mean("time"))  # the first layer of neurons
+    assert f"kaiming     0.50     {float(th['rate'].sel(layer=2).mean('time')):.4f}   " \
+        f"{target:.4f}" in out
+    assert main(["advise", "--sequence"]) != 0
+    assert "need --sample" in capsys.readouterr().err
+    np.save(tmp_path / "flat.npy", np.zeros(5))
+    assert main(["advise", "--sample", str(tmp_path / "flat.npy")]) != 0
+    assert "(batch, *features)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="samples"):
+        si.advise(si.NetworkConfig(width=50, layers=2, steps=2), inputs=np.ones((3, 10)),
+                  samples=0)
