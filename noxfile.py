@@ -69,6 +69,14 @@ def study(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def real_inputs(session: nox.Session) -> None:
+    """Theory vs simulation on MNIST inputs (docs/inputs.md's table); fetches MNIST once."""
+    session.install("-e", ".")
+    session.run("snninit", "data", "mnist")
+    session.run("python", "docs/scripts/real_inputs_table.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def benchmarks(session: nox.Session) -> None:
     """Speed benchmarks; each prints ratios against a reference run alongside."""
     session.install("-e", ".")
