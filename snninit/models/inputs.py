@@ -35,6 +35,7 @@ import numbers
 
 import numpy as np
 
+from .._checks import check_real
 from .leaky import RESET_CODES
 from .neurons import neuron_layer
 from .statistics import layer_moments
@@ -42,6 +43,7 @@ from .statistics import layer_moments
 __all__ = [
     "check_inputs", "encoding_layer", "layer_zero_output", "input_statistics", "layer_zero_name",
     "inputs_attrs",
+    "check_pair",
 ]
 
 #: Most samples accepted in one call (a guard against passing a whole dataset by mistake).
@@ -201,3 +203,26 @@ def input_statistics(x: np.ndarray, cfg, encode: bool) -> dict:
                       spikes)
         out.update(stats, spikes=spikes, rate=spikes / n0)
     return out
+
+
+def check_pair(cfg, inputs, input_correlation, encode):
+    """``(x, rho)``: a validated pair ``(2, T, n_0)`` of real inputs, or ``rho``.
+
+    Exactly one of ``inputs`` (two samples, as for :func:`check_inputs`) and
+    ``input_correlation`` (``rho`` in [-1, 1] of a synthetic ``N(0, 1)``
+    pair, which has an encoding layer: ``encode`` must be True); the other
+    is returned as None. Used by the correlation map and its simulation.
+    """
+    if (inputs is None) == (input_correlation is None):
+        raise ValueError("give exactly one of inputs= (a pair of inputs) and "
+                         "input_correlation= (rho of a synthetic N(0, 1) pair)")
+    if input_correlation is not None:
+        if encode is not True:
+            raise ValueError("encode=False needs inputs= (the inputs feed the first weight "
+                             "layer themselves)")
+        rho = check_real("input_correlation", input_correlation, low=-1.0, high=1.0)
+        return None, rho
+    x = check_inputs(inputs, cfg.steps)
+    if x.shape[0] != 2:
+        raise ValueError(f"inputs must hold exactly 2 samples (a pair); got {x.shape[0]}")
+    return x, None

@@ -19,6 +19,8 @@ _EXPORTS: dict[str, str] = {
     "simulate_sustained_activity": "sustained",
     "run_preset": "presets",
     "PRESETS": "presets",
+    # two inputs through one network (the correlation map, issue 21)
+    "simulate_correlation": "pairs",
     # parameter sweeps (module name differs from `sweep`, which it would shadow)
     "sweep": "gridsweep",
     "open_sweep": "gridsweep",

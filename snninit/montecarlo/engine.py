@@ -226,26 +226,16 @@ def _simulate_inputs(cfg, inputs, reps, seed, encode, progress) -> xr.Dataset:
     fan_in = np.array([n0] + [n] * (L - 1), dtype=np.int64)
     check_work(*inputs_work("simulate", cfg, S, n0, reps=reps))
     mean, var = _weight_moments(cfg, fan_in=fan_in)
-    recurrent = cfg.neuron == "recurrent"
     mean_rec, var_rec = _weight_moments(cfg, recurrent=True)
     first = 0 if encode else 1
     sizes = np.array([n0] + [n] * L)[first:]
     shape = (S, reps, L + 1 - first, T)
     stats = {name: np.zeros(shape) for name in ("mean_u", "var_u", "skew", "kurt")}
     counts = np.zeros(shape, dtype=np.int64)
-    uniform = cfg.weights == "uniform"
 
     def one(r: int) -> int:
         gen = rep_generator(seed, r)
-        mats, recs = [], []
-        for layer in range(L):
-            w = np.empty((n, int(fan_in[layer])))
-            K.draw_matrix(gen, mean[layer], math.sqrt(var[layer]), uniform, w)
-            mats.append(w)
-            if recurrent:
-                v = np.empty((n, n))
-                K.draw_matrix(gen, mean_rec[layer], math.sqrt(var_rec[layer]), uniform, v)
-                recs.append(np.ascontiguousarray(v.T))  # recurrent_layer takes V^T
+        mats, recs = rep_weights(cfg, gen, fan_in, (mean, var), (mean_rec, var_rec))
         membranes = [np.empty((T, m)) for m in [n0] + [n] * L]
         spikes = [np.zeros((T, m), dtype=np.uint8) for m in [n0] + [n] * L]
         for b in range(S):
@@ -281,6 +271,28 @@ def _simulate_inputs(cfg, inputs, reps, seed, encode, progress) -> xr.Dataset:
         ds, cfg, kind="simulation", seed=seed, method="dense", reps=reps,
         **inputs_attrs(inputs, x, encode),
     )
+
+
+def rep_weights(cfg: NetworkConfig, gen, fan_in, moments, recurrent_moments):
+    """One repetition's matrices from its generator: ``(mats, recs)``.
+
+    ``mats[l]`` ``(width, fan_in[l])`` with the layer's ``moments = (mean,
+    var)``; for a recurrent network also ``recs[l]``, ``V_l^T`` (what
+    :func:`~snninit.models.recurrent_layer` takes), drawn right after
+    ``mats[l]``. The order of the draws is part of the seed's meaning.
+    """
+    n, uniform = cfg.width, cfg.weights == "uniform"
+    (mean, var), (mean_rec, var_rec) = moments, recurrent_moments
+    mats, recs = [], []
+    for layer in range(cfg.layers):
+        w = np.empty((n, int(fan_in[layer])))
+        K.draw_matrix(gen, mean[layer], math.sqrt(var[layer]), uniform, w)
+        mats.append(w)
+        if cfg.neuron == "recurrent":
+            v = np.empty((n, n))
+            K.draw_matrix(gen, mean_rec[layer], math.sqrt(var_rec[layer]), uniform, v)
+            recs.append(np.ascontiguousarray(v.T))  # recurrent_layer takes V^T
+    return mats, recs
 
 
 def simulate_range(

@@ -32,6 +32,8 @@ _EXPORTS = {
     "transition_matrix": "finitesize",
     # dynamic mean field over time (DESIGN 3c)
     "dynamic_mean_field": "dmft",
+    "correlation_map": "correlation",
+    "correlation_depth_scale": "correlation",
     "unstable_layer": "breakup",
     # break-up of the time-homogeneous state (DESIGN 3e)
     "breakup_layer": "breakup",

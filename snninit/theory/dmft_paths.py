@@ -225,6 +225,21 @@ def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay
                   model, alpha, rho, adaptation):
     """Run the neuron ``model`` (:func:`~snninit.models.neuron_step`) on every input path.
 
+    :func:`_periodic_layer_kernel` with one neuron run over all the path's steps.
+    """
+    _periodic_layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay, raw,
+                           corr, model, alpha, rho, adaptation, z.shape[2])
+
+
+@numba.njit(cache=True)
+def _periodic_layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay, raw,
+                           corr, model, alpha, rho, adaptation, period):
+    """Run the neuron ``model`` (:func:`~snninit.models.neuron_step`) on every input path.
+
+    The neuron starts from a zero state every ``period`` steps: a path of
+    ``2T`` steps with ``period = T`` is the same neuron under two inputs
+    (jointly Gaussian drives, :mod:`~snninit.theory.correlation`).
+
     Input paths ``h = drive + z @ factor_t`` per group: z (K, m, T) standard
     normals, factor_t (K, T, T) the transposed covariance factor, drive (K, T).
     Writes raw moments of the scaled membrane,
@@ -246,6 +261,10 @@ def _layer_kernel(z, factor_t, drive, inv_scale, beta, theta, reset, reset_decay
             s_prev = 0.0
             n_spk = 0
             for t in range(steps):
+                if t % period == 0:  # a fresh neuron: zero membrane, state and last spike
+                    u_prev = 0.0
+                    aux = 0.0
+                    s_prev = 0.0
                 u, aux, thr = neuron_step_jit(
                     model, u_prev, aux, s_prev, h[p, t] + drive[k, t], beta, theta, reset,
                     reset_decay, alpha, rho, adaptation

@@ -26,6 +26,9 @@ _EXPORTS: dict[str, str] = {
     "write_rules_outputs": "rules_comparison",
     # which rule and threshold for a network (issue 20)
     "advise": "advice",
+    # the (theta, beta) phase diagram per rule (issue 21)
+    "phase_diagram": "phase",
+    "plot_phase": "phase",
     "Advice": "advice",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -14,9 +14,12 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from ..models.statistics import PAIR_VARIABLES
+
 #: Suffix of the survivors' moments (DESIGN 3d): a variable conditioned on the
 #: event that makes it nonzero (see :func:`snninit.theory.finite_size`).
 ALIVE = "_given_alive"
+
 #: Variables whose law across networks has an extinct mode, an exact point mass
 #: at 0, and the non-negative variable whose mean gives that mode's probability:
 #: a silent layer below gives var_u = mean_u = 0; a silent layer gives no spike.
@@ -24,8 +27,10 @@ _HURDLE_VARIABLES = ("var_u", "mean_u", "spikes", "rate")
 #: Suffix of the (internal) probability of a variable's extinct mode, exactly 0.
 _P_ZERO = "__p_zero"
 
-#: Shape statistics: undefined (NaN) where a layer's membranes are all equal.
-_SHAPE_VARIABLES = ("skew", "kurt")
+#: Statistics undefined (NaN) where a layer has no spread: the shape statistics where
+#: its membranes are all equal, the two-input correlations where a response is flat
+#: (a silent layer); averaged over the repetitions where defined.
+_SHAPE_VARIABLES = ("skew", "kurt", *PAIR_VARIABLES)
 
 # Cells whose total standard error is exactly 0 (e.g. every repetition extinct
 # and no theoretical spread) are judged by equality within this tolerance:

@@ -13,7 +13,8 @@ def register(subparsers) -> None:
         "reproduce",
         help="run the paper's experiments, compare them with the theory, draw and report",
         description=(
-            "Run the paper's protocols (Figs. 2, 3, 4, 7 and two beyond the paper), compute "
+            "Run the paper's protocols (Figs. 2, 3, 4, 7 and three beyond the paper, among them "
+            "the (theta, beta) phase diagram per rule), compute "
             "the predictions, run the initialisation rules head to head, write netCDF "
             "datasets, PNG/PDF figures and report.md into OUT. "
             "Resumable: cells whose cached dataset matches the protocol are reused."
@@ -36,7 +37,8 @@ def register(subparsers) -> None:
         action="append",
         default=None,
         metavar="NAME",
-        help="run only this experiment (repeatable): fig2, fig3, beyond, fig4, rules; the "
+        help="run only this experiment (repeatable): fig2, fig3, beyond, fig4, neurons, rules, "
+        "phase; the "
         "report keeps the experiments an earlier run left in OUT (from their cached cells)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

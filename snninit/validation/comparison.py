@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import xarray as xr
 
+from ..models.statistics import PAIR_VARIABLES
 from .celltests import (
     _HURDLE_VARIABLES,
     _P_ZERO,
@@ -57,6 +58,8 @@ COMPARED_VARIABLES = (
     "var_delta",
     "var_grad_spikes",
     "var_grad_w",
+    # the two-input correlation map's (theory.correlation_map / montecarlo.simulate_correlation)
+    *PAIR_VARIABLES,
 )
 
 
@@ -218,7 +221,8 @@ def _check_finite(ds: xr.Dataset, side: str) -> None:
             raise ValueError(
                 f"{side} variable {name!r} is {what} at {cell or 'its only cell'} "
                 f"({int(mask.sum())} of {mask.size} cells): compare needs finite values "
-                "(NaN only in skew/kurt, *_given_alive and a theory's *_se)"
+                "(NaN only in skew/kurt, the two-input correlations, *_given_alive and a "
+                "theory's *_se)"
             )
 
 

@@ -48,10 +48,12 @@ from .protocols import (
     FIG3_THETAS,
     FIG3_WIDTHS,
     PAPER_THETAS,
+    PHASE,
     RULES,
     Experiment,
     convention_experiments,
     experiments,
+    phase_settings,
     rules_settings,
 )
 from .report import (  # noqa: F401 - the report's helpers, importable from here as before
@@ -62,7 +64,14 @@ from .report import (  # noqa: F401 - the report's helpers, importable from here
     summary_row,
     write_report,
 )
-from .runs import ExperimentResult, RulesResult, run_conventions, run_experiment, run_rules
+from .runs import (
+    ExperimentResult,
+    RulesResult,
+    run_conventions,
+    run_experiment,
+    run_phase,
+    run_rules,
+)
 
 __all__ = [
     "Experiment",
@@ -275,9 +284,9 @@ def reproduce(
     progress = check_bool("progress", progress)
     every = experiments(quick=quick)
     exps = every
-    with_rules = True
+    with_rules = with_phase = True
     if only is not None:
-        names = [e.name for e in every] + [RULES]
+        names = [e.name for e in every] + [RULES, PHASE]
         if isinstance(only, str):
             only = [only]  # one name, not its letters
         for n in only:
@@ -285,6 +294,7 @@ def reproduce(
                 raise ValueError(f"only must name experiments among {names}; got {n!r}")
         exps = [e for e in every if e.name in only]
         with_rules = RULES in only
+        with_phase = PHASE in only
     # the others, from the cache of an earlier run (only where a report is written)
     keep_others = bool(only) and not figures_only
     results: dict[str, ExperimentResult] = {}
@@ -312,6 +322,17 @@ def reproduce(
     figures = make_figures(results, fig_dir, log, keep=kept)
     if rules is not None and rules.figure is not None:
         figures.append(rules.figure)
+    if with_phase or keep_others:
+        try:
+            phase = run_phase(phase_settings(quick), data_dir, fig_dir,
+                              cached_only=not with_phase)
+        except ValueError as exc:  # reported, never fatal to the job
+            log(f"{PHASE}: {type(exc).__name__}: {exc}")
+            phase = None
+        if phase is not None:
+            figures.extend(phase[1])
+            if not with_phase:
+                kept.append(PHASE)
     summary: list[list[str]] = []
     report_path = None
     if not figures_only:

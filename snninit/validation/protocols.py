@@ -31,6 +31,8 @@ __all__ = [
     "CONVENTIONS",
     "convention_experiments",
     "RULES",
+    "PHASE",
+    "phase_settings",
     "rules_settings",
 ]
 
@@ -212,3 +214,31 @@ def rules_settings(quick: bool = False) -> dict[str, Any]:
     if quick:
         return dict(width=200, layers=20, steps=(1, 10), reps=4, seed=7, train=False)
     return dict(seed=7, train=True)
+
+
+# ---------------------------------------------------------------------------
+# the (theta, beta) phase diagram per rule (snninit.validation.phase)
+
+#: Name of the phase-diagram experiment (for ``--only``).
+PHASE = "phase"
+
+
+def phase_settings(quick: bool = False) -> dict[str, Any]:
+    """Keyword arguments of :func:`~snninit.validation.phase.phase_diagram` for ``reproduce``.
+
+    Full: n = 1000, L = 10, T = 10, the rules micheli, dmft and kaiming over 8
+    thresholds x 6 leaks, 4096 paths, four points per rule simulated (6
+    networks each). Quick: n = 300, L = 6, T = 5, micheli and kaiming over 4 x
+    2, 2048 paths, two points (4 networks).
+    """
+    if quick:
+        return dict(base=NetworkConfig(width=300, layers=6, steps=5),
+                    rules=("micheli", "kaiming"), thetas=(0.5, 1.0, 1.5, 2.0),
+                    betas=(0.5, 0.9), simulated=((1.0, 0.9), (0.5, 0.5)), paths=2048,
+                    reps=4, seed=11)
+    return dict(base=NetworkConfig(width=1000, layers=10, steps=10),
+                rules=("micheli", "dmft", "kaiming"),
+                thetas=(0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0),
+                betas=(0.0, 0.25, 0.5, 0.75, 0.9, 0.95),
+                simulated=((0.5, 0.5), (1.0, 0.9), (1.5, 0.75), (2.0, 0.95)), paths=4096,
+                reps=6, seed=11)

@@ -25,7 +25,7 @@ import xarray as xr
 from .._dataset import load_cached, save_dataset
 from ..grid import cached, cell_name, cell_seeds, combine
 from .cells import predict_cell, simulate_cell
-from .protocols import RULES, Experiment, convention_experiments
+from .protocols import PHASE, RULES, Experiment, convention_experiments
 
 __all__ = [
     "ExperimentResult",
@@ -33,6 +33,7 @@ __all__ = [
     "run_conventions",
     "RulesResult",
     "run_rules",
+    "run_phase",
 ]
 
 
@@ -169,6 +170,30 @@ def run_experiment(
         computed=computed,
         errors=errors,
     )
+
+
+def run_phase(
+    settings: Mapping[str, Any],
+    data_dir: Path,
+    fig_dir: Path,
+    *,
+    cached_only: bool = False,
+) -> tuple[xr.Dataset, list[Path]] | None:
+    """The (theta, beta) phase diagram (:func:`~snninit.validation.phase.phase_diagram`).
+
+    Every cell cached under ``data/cache/phase`` (a killed run resumes);
+    writes ``data/phase.nc`` and ``figures/phase_diagram.{png,pdf}``.
+    ``cached_only``: None unless every cell is cached (nothing is computed).
+    """
+    from .figures import save_figure
+    from .phase import phase_diagram, plot_phase
+
+    ds = phase_diagram(**settings, cache_dir=data_dir / "cache" / PHASE,
+                       cached_only=cached_only)
+    if ds is None:
+        return None
+    save_dataset(ds, data_dir / "phase.nc")
+    return ds, save_figure(plot_phase(ds), fig_dir, "phase_diagram")
 
 
 # ---------------------------------------------------------------------------
