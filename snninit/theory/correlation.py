@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
-from .._checks import check_bool
+from .._checks import check_bool, check_numeric_array, check_real
 from .._dataset import finish_dataset, layer_coord, time_coord
 from .._resources import check_resources
 from ..config import NetworkConfig, check_config, check_limit
@@ -239,8 +239,15 @@ def correlation_depth_scale(upper, lower, errors, *, sigmas: float = 5.0) -> flo
     point needs to be known or reached). ``inf`` when the gap does not shrink,
     NaN with fewer than 2 such layers.
     """
-    gap = np.abs(np.asarray(upper, float) - np.asarray(lower, float))
-    ok = np.isfinite(gap) & (gap > sigmas * np.asarray(errors, float))
+    sigmas = check_real("sigmas", sigmas, low=0.0)
+    arrays = [check_numeric_array(n, v, "a 1-D numeric array (one value per layer)")
+              for n, v in (("upper", upper), ("lower", lower), ("errors", errors))]
+    if any(a.ndim != 1 for a in arrays) or len({a.shape for a in arrays}) > 1:
+        raise ValueError("upper, lower and errors must be 1-D arrays of one length (layers); "
+                         f"got shapes {', '.join(str(a.shape) for a in arrays)}")
+    upper, lower, errors = (a.astype(float) for a in arrays)
+    gap = np.abs(upper - lower)
+    ok = np.isfinite(gap) & (gap > sigmas * errors)
     layers = np.arange(gap.size)[ok]
     if layers.size < 2:
         return math.nan

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .._checks import check_dataset, show
 from ..config import NetworkConfig
 from ..grid import cached, cell_name, cell_seeds, combine, make_grid, protocol_tag
 
@@ -111,9 +112,20 @@ def phase_diagram(
     one cached file per cell (a killed run resumes); ``cached_only``: None
     unless every cell is cached there (nothing is computed).
     """
+    for name, values in (("rules", rules), ("thetas", thetas), ("betas", betas)):
+        if isinstance(values, str) or np.ndim(values) != 1 or not len(values):
+            raise ValueError(f"{name} must be a non-empty sequence; got {show(values)}")
     grid = make_grid(base, {"init": list(rules), "beta": list(betas), "theta": list(thetas)})
     seeds = cell_seeds(grid, seed)
-    wanted = {(float(t), float(b)) for t, b in simulated}
+    cells = {(float(t), float(b)) for t in thetas for b in betas}
+    try:
+        wanted = {(float(t), float(b)) for t, b in simulated}
+    except (TypeError, ValueError):
+        raise ValueError("simulated must be a sequence of (theta, beta) pairs; got "
+                         f"{show(simulated)}") from None
+    if wanted - cells:
+        raise ValueError(f"simulated must name (theta, beta) points of the grid; "
+                         f"{sorted(wanted - cells)[0]} is not one")
     parts = []
     for i in range(grid.size):
         coords = grid.coords(i)
@@ -150,6 +162,9 @@ def plot_phase(ds: xr.Dataset):
     """Two rows (variance, correlation) x one column per rule; measured points overlaid."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import Normalize
+
+    check_dataset("ds", ds, what="a phase_diagram result", kind="phase_diagram",
+                  variables=("init", "theta", "beta", *PHASE_VARIABLES))
 
     rules = list(ds["init"].values)
     thetas, betas = ds["theta"].values, ds["beta"].values
