@@ -2,7 +2,7 @@
 
 Block ``correlation-agreement``: for synthetic pairs of N(0, 1) inputs of a
 given correlation and for pairs of MNIST test images (same digit / different
-digits, standardised as in real_inputs_table.py) the prediction
+digits, standardised as the trainer does, ``training.data.standardise``) the prediction
 ``theory.correlation_map`` against ``montecarlo.simulate_correlation``
 (``REPS`` networks per pair), every cell of ``similarity``, ``corr_spikes``,
 ``corr_counts`` and ``rate`` tested with ``validation.compare``; one verdict
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import snninit as si
-from snninit.training.data import load_dataset_arrays
+from snninit.training.data import load_dataset_arrays, standardise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from update_validation_tables import rewrite  # noqa: E402  (one block rewriter)
@@ -52,8 +52,8 @@ FIXED = [(init, theta, beta) for init in ("micheli", "dmft", "kaiming")
 def mnist_pairs(count: int, seed: int = 0):
     """``count`` same-digit and ``count`` different-digit pairs of standardised test images."""
     data = load_dataset_arrays("mnist")
-    mean, sd = float(data.x_train.mean()), float(data.x_train.std())
-    x = (np.asarray(data.x_test, dtype=np.float64) - mean) / sd
+    _, x = standardise(data.x_train, data.x_test)  # as the trainer does
+    x = np.asarray(x, dtype=np.float64)
     y = np.asarray(data.y_test)
     rng = np.random.default_rng(seed)
     same, diff = [], []

@@ -7,8 +7,9 @@ each run on every image) against ``dynamic_mean_field(cfg, inputs=X)``
 cell with ``validation.compare``, verdict of ``assert_agrees`` at family
 false-failure rate 1e-3; and the paper's ``I ~ N(0, 1)`` prediction for the
 same network, to show what the data change. ``X``: MNIST test images,
-standardised with the training set's pixel mean and SD (a third of the
-pixels sit at the background value -0.42); the rate-coded row feeds
+standardised with the training set's pixel mean and SD as the trainer does
+(``training.data.standardise``; a third of the pixels sit at the background
+value -0.42); the rate-coded row feeds
 Bernoulli spike trains (pixel intensity = probability per step, snntorch's
 ``spikegen.rate``) straight into the first weight layer (``encode=False``).
 Needs ``snninit data mnist``. Rewrites the block ``real-inputs-agreement`` of
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import snninit as si
-from snninit.training.data import load_dataset_arrays
+from snninit.training.data import load_dataset_arrays, standardise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from update_validation_tables import rewrite  # noqa: E402  (one block rewriter)
@@ -47,9 +48,8 @@ CASES = {  # name: (config fields, encode)
 
 def mnist(images: int):
     data = load_dataset_arrays("mnist")
-    mean, sd = float(data.x_train.mean()), float(data.x_train.std())
-    raw = np.asarray(data.x_test[:images], dtype=np.float64)
-    return (raw - mean) / sd, raw
+    _, x = standardise(data.x_train, data.x_test[:images])  # as the trainer does
+    return np.asarray(x, dtype=np.float64), np.asarray(data.x_test[:images], dtype=np.float64)
 
 
 def rate_coded(raw, steps, seed=0):

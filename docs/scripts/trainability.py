@@ -44,7 +44,8 @@ FIGURE = DOCS / "trainability.png"
 AXES = {"depths": "layers", "widths": "width", "betas": "beta", "thetas": "theta"}
 
 
-def study_rows(folder: Path):
+def study_runs(folder: Path):
+    """``([(init, fields, final test accuracy)], epochs)``: each distinct run of a study once."""
     ds = xr.open_dataset(folder / "study.nc")
     base = json.loads(ds.attrs["config"])
     rows, seen = [], set()
@@ -59,11 +60,15 @@ def study_rows(folder: Path):
         if key in seen:  # the baseline appears on every axis: once
             continue
         seen.add(key)
-        cfg = si.NetworkConfig(init=init, **fields)
-        tr = si.theory.trainability(cfg)
-        acc = float(ds["test_acc"].isel(run=run, epoch=-1))
-        rows.append((init, fields, tr, acc))
+        rows.append((init, fields, float(ds["test_acc"].isel(run=run, epoch=-1))))
     return rows, ds.sizes["epoch"]
+
+
+def study_rows(folder: Path):
+    runs, epochs = study_runs(folder)
+    rows = [(init, fields, si.theory.trainability(si.NetworkConfig(init=init, **fields)), acc)
+            for init, fields, acc in runs]
+    return rows, epochs
 
 
 def ranks_block(folder: Path) -> str:

@@ -156,6 +156,13 @@ def correlation_map(
         where exact (layer 0 of a real pair). ``n -> inf``: a finite network's
         correlations carry an O(1/n) bias.
 
+        A statistic is NaN where a response is silent (no spread), and also
+        where a single group of paths lost a weak response (each group is in
+        effect a network of ``paths / replicates`` neurons and can go
+        extinct where the limit does not: use more paths); ``<v>_se`` alone
+        is NaN where only the coarse run lost it (its bias, and so the
+        error, cannot be stated).
+
     Raises
     ------
     ValueError

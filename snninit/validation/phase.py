@@ -39,6 +39,7 @@ __all__ = ["phase_diagram", "plot_phase", "PHASE_VARIABLES"]
 #: What each cell reports (each with ``_se``; ``sim_`` for the measured ones).
 PHASE_VARIABLES = ("var_ratio", "gap_ratio")
 _RHOS = (0.0, 0.95)
+_LOG_GAP_FLOOR = -2.5  # plot_phase: gap ratios below 10**-2.5 share the bottom colour
 
 
 def _ratio(num, num_se, den, den_se):
@@ -170,21 +171,27 @@ def plot_phase(ds: xr.Dataset):
     thetas, betas = ds["theta"].values, ds["beta"].values
     fig, axes = plt.subplots(2, len(rules), figsize=(3.6 * len(rules) + 1.2, 6.4),
                              squeeze=False, constrained_layout=True)
-    norms = (Normalize(-3, 3), Normalize(0, 1))
+    # the gap ratio ~ exp(-L / xi) is small past a few depth scales: a log scale shows it
+    norms = (Normalize(-3, 3), Normalize(_LOG_GAP_FLOOR, 0))
     cmaps = ("RdBu_r", "viridis")
-    labels = ("log2 Var[u_L] / Var[u_0]", "input difference kept (gap ratio)")
+    labels = ("log2 Var[u_L] / Var[u_0]", "log10 input difference kept (gap ratio)")
     for col, rule in enumerate(rules):
         cell = ds.sel(init=rule)
         for row, (var, norm, cmap) in enumerate(zip(PHASE_VARIABLES, norms, cmaps)):
             ax = axes[row, col]
             values = cell[var].values
             sim = cell[f"sim_{var}"].values
-            if var == "var_ratio":  # a collapsed variance (ratio 0) at the bottom of the scale
-                with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if var == "var_ratio":  # a collapsed variance (ratio 0) at the scale's bottom
                     values, sim = (np.clip(np.log2(x), -3.0, 3.0) for x in (values, sim))
+                else:  # a gap within 2 SE of 0 (unresolved) or below the floor: the bottom
+                    values, sim = (np.where(np.isnan(x), np.nan, np.log10(np.clip(
+                        np.where(x < 2 * se, 0.0, x), 10 ** _LOG_GAP_FLOOR, 1.0)))
+                        for x, se in ((values, cell[f"{var}_se"].values),
+                                      (sim, cell[f"sim_{var}_se"].values)))
             ax.set_facecolor("0.8")  # grey: undefined (a silent network has no correlation)
             mesh = ax.pcolormesh(thetas, betas, values, cmap=cmap, norm=norm, shading="nearest")
-            level = (-1.0, 1.0) if var == "var_ratio" else (0.5,)
+            level = (-1.0, 1.0) if var == "var_ratio" else (math.log10(0.5),)
             finite = values[np.isfinite(values)]
             if (finite.size >= 4 and len(thetas) > 1 and len(betas) > 1
                     and any(finite.min() < x < finite.max() for x in level)):
@@ -201,6 +208,7 @@ def plot_phase(ds: xr.Dataset):
                 fig.colorbar(mesh, ax=ax, label=labels[row])
     cfg = NetworkConfig.from_json(ds.attrs["config"]) if "config" in ds.attrs else None
     shape = (f"width {cfg.width}, {cfg.layers} layers, {cfg.steps} steps: " if cfg else "")
-    fig.suptitle(f"{shape}contours at var ratio 1/2 and 2, gap ratio 1/2; circles: simulated "
-                 "networks; grey: silent", fontsize=10)
+    fig.suptitle(f"{shape}contours at var ratio 1/2 and 2, gap ratio 1/2; gap ratio within "
+                 "2 SE of 0: bottom colour; circles: simulated networks; grey: silent",
+                 fontsize=10)
     return fig
