@@ -559,40 +559,46 @@ def build_cases() -> list[Case]:
         "theta=5), input_correlation=0.5, paths=256)", expect="ok",
         allow_nan=("similarity", "corr_spikes", "corr_counts", "similarity_se",
                                        "corr_spikes_se", "corr_counts_se"))
-    api("theory-correlation_depth_scale-lengths", "bad type",
-        "theory.correlation_depth_scale([1, 2], [0, 1], [0.1])", match="errors")
-    api("theory-correlation_depth_scale-sigmas", "out of range",
-        "theory.correlation_depth_scale([0.5, 0.6], [0.4, 0.5], [0.01, 0.01], sigmas=-1)",
-        match="sigmas")
-    api("theory-first_volley_extinction-inf", "out of range",
-        f"theory.first_volley_extinction({R}, np.full((4, 20), np.inf))", match="inputs")
-    api("theory-first_volley_extinction-str", "bad type",
-        f"theory.first_volley_extinction({R}, 'abc')", match="inputs")
-    api("theory-first_volley_extinction-encode", "bad type",
-        f"theory.first_volley_extinction({R}, rng.normal(size=(4, 20)), encode='yes')",
-        match="encode")
-    api("theory-first_volley_extinction-zeros", "extreme but valid",
-        f"theory.first_volley_extinction({R}, np.zeros((4, 20)))", expect="ok")
-    api("montecarlo-simulate_correlation-three", "bad type",
-        f"montecarlo.simulate_correlation({R}, rng.normal(size=(3, 20)))", match="inputs")
-    api("montecarlo-simulate_correlation-rho", "out of range",
-        f"montecarlo.simulate_correlation({R}, input_correlation=-2)", match="input_correlation")
-    api("montecarlo-simulate_correlation-reps-0", "out of range",
-        f"montecarlo.simulate_correlation({R}, input_correlation=0.5, reps=0)", match="reps")
-    api("montecarlo-simulate-inputs-nan", "out of range",
-        f"montecarlo.simulate({R}, inputs=np.full((2, 20), np.nan), reps=2)", match="inputs")
-    api("montecarlo-simulate-inputs-steps", "bad type",
-        f"montecarlo.simulate({R}, inputs=rng.normal(size=(2, 5, 20)), reps=2)", match="steps")
-    api("validation-phase_diagram-no-rules", "out of range",
-        f"validation.phase_diagram({R}, rules=(), thetas=(1.0,), betas=(0.9,))", match="rules")
-    api("validation-phase_diagram-beta", "out of range",
-        f"validation.phase_diagram({R}, rules=('micheli',), thetas=(1.0,), betas=(1.5,))",
-        match="beta")
-    api("validation-phase_diagram-simulated-off-grid", "out of range",
-        f"validation.phase_diagram({R}, rules=('micheli',), thetas=(1.0,), betas=(0.9,), "
-        "simulated=((5.0, 0.9),))", match="simulated")
-    api("validation-plot_phase-empty", "bad type",
-        "validation.plot_phase(__import__('xarray').Dataset())", match="ds")
+    # one row a case: (id, class, call with {R} the network, what the error names or "ok")
+    P = "validation.phase_diagram({R}, rules=('micheli',), thetas=(1.0,), "
+    for id_, cls, call, match in (
+        ("theory-correlation_depth_scale-lengths", "bad type",
+         "theory.correlation_depth_scale([1, 2], [0, 1], [0.1])", "errors"),
+        ("theory-correlation_depth_scale-sigmas", "out of range",
+         "theory.correlation_depth_scale([0.5, 0.6], [0.4, 0.5], [0.01, 0.01], sigmas=-1)",
+         "sigmas"),
+        ("theory-first_volley_extinction-inf", "out of range",
+         "theory.first_volley_extinction({R}, np.full((4, 20), np.inf))", "inputs"),
+        ("theory-first_volley_extinction-str", "bad type",
+         "theory.first_volley_extinction({R}, 'abc')", "inputs"),
+        ("theory-first_volley_extinction-encode", "bad type",
+         "theory.first_volley_extinction({R}, rng.normal(size=(4, 20)), encode='yes')",
+         "encode"),
+        ("theory-first_volley_extinction-zeros", "extreme but valid",
+         "theory.first_volley_extinction({R}, np.zeros((4, 20)))", "ok"),
+        ("montecarlo-simulate_correlation-three", "bad type",
+         "montecarlo.simulate_correlation({R}, rng.normal(size=(3, 20)))", "inputs"),
+        ("montecarlo-simulate_correlation-rho", "out of range",
+         "montecarlo.simulate_correlation({R}, input_correlation=-2)", "input_correlation"),
+        ("montecarlo-simulate_correlation-reps-0", "out of range",
+         "montecarlo.simulate_correlation({R}, input_correlation=0.5, reps=0)", "reps"),
+        ("montecarlo-simulate-inputs-nan", "out of range",
+         "montecarlo.simulate({R}, inputs=np.full((2, 20), np.nan), reps=2)", "inputs"),
+        ("montecarlo-simulate-inputs-steps", "bad type",
+         "montecarlo.simulate({R}, inputs=rng.normal(size=(2, 5, 20)), reps=2)", "steps"),
+        ("validation-phase_diagram-no-rules", "out of range",
+         "validation.phase_diagram({R}, rules=(), thetas=(1.0,), betas=(0.9,))", "rules"),
+        ("validation-phase_diagram-beta", "out of range", P + "betas=(1.5,))", "beta"),
+        ("validation-phase_diagram-simulated-off-grid", "out of range",
+         P + "betas=(0.9,), simulated=((5.0, 0.9),))", "simulated"),
+        ("validation-plot_phase-empty", "bad type",
+         "validation.plot_phase(__import__('xarray').Dataset())", "ds"),
+    ):
+        call = call.replace("{R}", R)
+        if match == "ok":
+            api(id_, cls, call, expect="ok")
+        else:
+            api(id_, cls, call, match=match)
     api("validation-Advice-no-config", "extreme but valid",
         "validation.Advice(None, None, __import__('xarray').Dataset()).cfg", expect="ok")
     api("validation-Advice-summary-empty", "extreme but valid",
