@@ -317,6 +317,7 @@ def _initialise_layers(
             "name": w.name,
             "layer": w.layer,
             "rule": rule if how != "unit" else "unit",
+            "requested": rule,  # the rule asked for, also where this layer got "unit"
             "params": dict(rule_params),
             "fan_in": n_in,
             "mean": mean,

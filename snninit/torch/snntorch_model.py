@@ -410,7 +410,12 @@ def run_model(
 
 
 def recorded_rule(model: nn.Module) -> tuple[str, dict] | None:
-    """The ``(rule, params)`` :func:`init_snntorch` used for every hidden layer, if one."""
+    """The ``(rule, params)`` :func:`init_snntorch` used for every hidden layer, if one.
+
+    A model whose only weight layer got ``first_layer="unit"`` has no layer
+    set by a rule: then the rule asked for (the prediction uses the
+    recorded weight moments, not the rule).
+    """
     records = getattr(model, "snninit_init", None)
     if not records:
         return None
@@ -419,6 +424,11 @@ def recorded_rule(model: nn.Module) -> tuple[str, dict] | None:
         for rec in records
         if rec["rule"] != "unit"
     }
+    if not rules:  # one weight layer, set to unit variance from the data: the rule asked for
+        rules = {(rec.get("requested", "unit"), tuple(sorted(rec["params"].items())))
+                 for rec in records}
+        if any(name == "unit" for name, _ in rules):  # recorded before "requested" existed
+            return None
     if len(rules) != 1:
         return None
     name, params = rules.pop()

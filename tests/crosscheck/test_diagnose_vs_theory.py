@@ -136,3 +136,16 @@ def test_advise_for_a_linear_first_model_needs_and_uses_its_inputs(tmp_path, cap
     np.save(trains, np.zeros((4, 6, 50), np.float32))
     assert main([*args, "--sample", str(trains), "--sequence"]) != 0
     assert "the model takes 90" in capsys.readouterr().err
+
+
+def test_a_single_linear_first_layer_gets_the_data_prediction():
+    """One weight layer, set to unit variance from the sample: no layer was set by a
+    rule, yet the recorded weight moments are all the prediction needs."""
+    rng = np.random.default_rng(5)
+    x = torch.tensor((rng.random((6, 4, 80)) < 0.3).astype(np.float32))
+    torch.manual_seed(0)
+    model = st.init_snntorch(_linear_first(80, 300, 1, 0.9), sample=x[0], steps=6)
+    assert [rec["rule"] for rec in model.snninit_init] == ["unit"]
+    ds = st.diagnose(model, x, steps=None)
+    assert ds.attrs["theory"].startswith("data for the recorded weight moments")
+    assert "theory_rate" in ds and np.isfinite(ds["theory_rate"].values).all()
